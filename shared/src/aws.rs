@@ -1,0 +1,448 @@
+//! AWS adapters of the ports, and the one place that builds SDK clients.
+//!
+//! The SDK config (credentials, region, endpoint, timeouts) is loaded once at
+//! start and each client is built from it once; handlers never look anything
+//! up per invocation. `AWS_ENDPOINT_URL` points every client at an emulator.
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use tokio::sync::Mutex as AsyncMutex;
+use tokio::time::Instant;
+
+use crate::domain::{Revision, User, UserId, Version};
+use crate::error::PortError;
+use crate::ports::{
+    ArchiveHead, ArchiveStore, Conditional, archive_key, MessageQueue, OutgoingMessage, ParameterStore, PutNew, SendFailure,
+    UserStore, WriteCondition,
+};
+
+/// How long the SDK may spend on one call: per attempt, in all, and how many
+/// attempts. A budget keeps a caller with a deadline (Cognito's 5 s for a
+/// trigger) inside it whatever the network does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallBudget {
+    pub connect_timeout: Duration,
+    pub attempt_timeout: Duration,
+    pub max_attempts: u32,
+    /// The cap on the whole call, retries and back-off included.
+    pub operation_timeout: Duration,
+}
+
+impl CallBudget {
+    /// The Cognito trigger's budget: well inside Cognito's 5 s, leaving room
+    /// for the function's own start and work.
+    pub const TRIGGER: CallBudget = CallBudget {
+        connect_timeout: Duration::from_millis(200),
+        attempt_timeout: Duration::from_millis(600),
+        max_attempts: 3,
+        operation_timeout: Duration::from_millis(1800),
+    };
+
+    /// The longest one call can take under this budget.
+    pub fn worst_case(&self) -> Duration {
+        self.operation_timeout.min(self.attempt_timeout * self.max_attempts)
+    }
+
+    fn apply(&self, loader: ConfigLoader) -> ConfigLoader {
+        loader
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(self.connect_timeout)
+                    .operation_attempt_timeout(self.attempt_timeout)
+                    .operation_timeout(self.operation_timeout)
+                    .build(),
+            )
+            .retry_config(RetryConfig::standard().with_max_attempts(self.max_attempts))
+    }
+}
+
+/// The SDK config loader with the default chain (environment, profile,
+/// instance role) and, when given, a call budget.
+pub fn config_loader(budget: Option<CallBudget>) -> ConfigLoader {
+    let loader = aws_config::defaults(BehaviorVersion::latest());
+    match budget {
+        Some(budget) => budget.apply(loader),
+        None => loader,
+    }
+}
+
+/// Loads the SDK config once, at start.
+pub async fn load_config(budget: Option<CallBudget>) -> SdkConfig {
+    config_loader(budget).load().await
+}
+
+/// An S3 client; path-style addressing when the endpoint is an emulator.
+pub fn s3_client(config: &SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
+    let s3 = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(force_path_style)
+        .build();
+    aws_sdk_s3::Client::from_conf(s3)
+}
+
+/// Error codes that mean "slow down" across the services used here.
+const THROTTLING_CODES: [&str; 9] = [
+    "ThrottlingException",
+    "Throttling",
+    "TooManyUpdates",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "SlowDown",
+    "TooManyRequestsException",
+];
+
+/// Sorts an SDK error into throttled, transient or rejected.
+pub fn classify<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> PortError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    match err {
+        SdkError::ServiceError(context) => {
+            let status = context.raw().status().as_u16();
+            let err = context.into_err();
+            let code = err.code().unwrap_or("Unknown").to_owned();
+            if THROTTLING_CODES.contains(&code.as_str()) || status == 429 {
+                PortError::Throttled {
+                    operation,
+                    source: Box::new(err),
+                }
+            } else if status >= 500 {
+                PortError::transient(operation, err)
+            } else {
+                let message = err.message().unwrap_or("no message").to_owned();
+                PortError::Rejected {
+                    operation,
+                    reason: format!("{code} (HTTP {status}): {message}"),
+                    source: Some(Box::new(err)),
+                }
+            }
+        }
+        // Timeouts, connection failures and unreadable responses can pass.
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            PortError::transient(operation, err)
+        }
+        other => PortError::Rejected {
+            operation,
+            reason: "the request could not be built".to_owned(),
+            source: Some(Box::new(other)),
+        },
+    }
+}
+
+/// The users table in DynamoDB.
+#[derive(Debug, Clone)]
+pub struct DynamoUserStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoUserStore {
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl UserStore for DynamoUserStore {
+    async fn put_new(&self, user: &User) -> Result<PutNew, PortError> {
+        let item = serde_dynamo::to_item(user)
+            .map_err(|err| PortError::rejected("PutItem", format!("the user does not encode: {err}")))?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(user_id)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(PutNew::Created),
+            Err(SdkError::ServiceError(context))
+                if matches!(context.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(PutNew::AlreadyExists)
+            }
+            Err(err) => Err(classify("PutItem", err)),
+        }
+    }
+}
+
+/// An SQS queue, by URL (resolved once, at start).
+#[derive(Debug, Clone)]
+pub struct SqsQueue {
+    client: aws_sdk_sqs::Client,
+    url: String,
+    name: String,
+}
+
+impl SqsQueue {
+    pub fn new(client: aws_sdk_sqs::Client, name: impl Into<String>, url: impl Into<String>) -> Self {
+        Self {
+            client,
+            url: url.into(),
+            name: name.into(),
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+#[async_trait]
+impl MessageQueue for SqsQueue {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn send_batch(&self, entries: &[OutgoingMessage]) -> Result<Vec<SendFailure>, PortError> {
+        let entries = entries
+            .iter()
+            .map(|entry| {
+                let attributes = entry
+                    .attributes
+                    .iter()
+                    .map(|a| {
+                        let value = MessageAttributeValue::builder()
+                            .data_type("String")
+                            .string_value(&a.value)
+                            .build()
+                            .map_err(|err| PortError::rejected("SendMessageBatch", err.to_string()))?;
+                        Ok((a.name.clone(), value))
+                    })
+                    .collect::<Result<HashMap<_, _>, PortError>>()?;
+                SendMessageBatchRequestEntry::builder()
+                    .id(&entry.id)
+                    .message_body(&entry.body)
+                    .set_message_attributes((!attributes.is_empty()).then_some(attributes))
+                    .build()
+                    .map_err(|err| PortError::rejected("SendMessageBatch", err.to_string()))
+            })
+            .collect::<Result<Vec<_>, PortError>>()?;
+        let output = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|err| classify("SendMessageBatch", err))?;
+        Ok(output
+            .failed
+            .into_iter()
+            .map(|failed| SendFailure {
+                retryable: !failed.sender_fault,
+                reason: format!("{}: {}", failed.code, failed.message.unwrap_or_default()),
+                id: failed.id,
+            })
+            .collect())
+    }
+}
+
+/// Object metadata that carries the archived revision.
+const VERSION_METADATA: &str = "onboard-version";
+const REMOVED_METADATA: &str = "onboard-removed";
+
+/// The archive bucket in S3: one JSON object per user, its revision in the
+/// object's metadata, writes guarded by `If-None-Match` / `If-Match`.
+#[derive(Debug, Clone)]
+pub struct S3Archive {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+}
+
+impl S3Archive {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+        }
+    }
+
+}
+
+#[async_trait]
+impl ArchiveStore for S3Archive {
+    async fn head(&self, user: &UserId) -> Result<Option<ArchiveHead>, PortError> {
+        let result = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(archive_key(user))
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(SdkError::ServiceError(context)) if context.raw().status().as_u16() == 404 => return Ok(None),
+            Err(err) => return Err(classify("HeadObject", err)),
+        };
+        let metadata = output.metadata.unwrap_or_default();
+        // An object without our metadata was not written by the archive
+        // consumer: it is treated as older than any change.
+        let version = metadata
+            .get(VERSION_METADATA)
+            .and_then(|v| v.parse::<u64>().ok())
+            .and_then(|v| Version::new(v).ok());
+        let etag = output.e_tag.unwrap_or_default();
+        Ok(Some(match version {
+            Some(version) => ArchiveHead {
+                revision: Revision {
+                    version,
+                    removed: metadata.get(REMOVED_METADATA).is_some_and(|v| v == "true"),
+                },
+                etag,
+            },
+            None => ArchiveHead {
+                revision: Revision {
+                    version: Version::FIRST,
+                    removed: false,
+                },
+                etag,
+            },
+        }))
+    }
+
+    async fn put(
+        &self,
+        user: &UserId,
+        revision: Revision,
+        body: &[u8],
+        condition: WriteCondition,
+    ) -> Result<Conditional, PortError> {
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(archive_key(user))
+            .content_type("application/json")
+            .metadata(VERSION_METADATA, revision.version.to_string())
+            .metadata(REMOVED_METADATA, revision.removed.to_string())
+            .body(ByteStream::from(body.to_vec()));
+        let request = match condition {
+            WriteCondition::Absent => request.if_none_match("*"),
+            WriteCondition::Matches(etag) => request.if_match(etag),
+        };
+        match request.send().await {
+            Ok(_) => Ok(Conditional::Written),
+            // 412: the condition failed; 409: a concurrent conditional write won.
+            Err(SdkError::ServiceError(context)) if matches!(context.raw().status().as_u16(), 409 | 412) => {
+                Ok(Conditional::Conflict)
+            }
+            Err(err) => Err(classify("PutObject", err)),
+        }
+    }
+}
+
+/// SSM Parameter Store, with writes paced to stay under its write rate.
+#[derive(Debug)]
+pub struct SsmParameters {
+    client: aws_sdk_ssm::Client,
+    /// The earliest time the next write may start.
+    next_write: AsyncMutex<Instant>,
+    write_interval: Duration,
+}
+
+impl SsmParameters {
+    /// `max_writes_per_second` paces `PutParameter` calls of this instance.
+    pub fn new(client: aws_sdk_ssm::Client, max_writes_per_second: f64) -> Self {
+        let write_interval = if max_writes_per_second > 0.0 {
+            Duration::from_secs_f64(1.0 / max_writes_per_second)
+        } else {
+            Duration::ZERO
+        };
+        Self {
+            client,
+            next_write: AsyncMutex::new(Instant::now()),
+            write_interval,
+        }
+    }
+
+    async fn pace(&self) {
+        let mut next = self.next_write.lock().await;
+        let now = Instant::now();
+        if *next > now {
+            tokio::time::sleep_until(*next).await;
+        }
+        *next = Instant::now().max(*next) + self.write_interval;
+    }
+}
+
+#[async_trait]
+impl ParameterStore for SsmParameters {
+    async fn get(&self, name: &str) -> Result<Option<String>, PortError> {
+        match self.client.get_parameter().name(name).send().await {
+            Ok(output) => Ok(output.parameter.and_then(|p| p.value)),
+            Err(SdkError::ServiceError(context)) if context.err().is_parameter_not_found() => Ok(None),
+            Err(err) => Err(classify("GetParameter", err)),
+        }
+    }
+
+    async fn put(&self, name: &str, value: &str) -> Result<(), PortError> {
+        self.pace().await;
+        self.client
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .overwrite(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| classify("PutParameter", err))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_config::Region;
+
+    #[tokio::test]
+    async fn the_trigger_budget_keeps_every_call_under_two_seconds() {
+        let budget = CallBudget::TRIGGER;
+        assert!(budget.worst_case() <= Duration::from_secs(2));
+        assert!(budget.attempt_timeout * budget.max_attempts <= Duration::from_secs(2));
+
+        // The budget is what the SDK is actually given.
+        let config = config_loader(Some(budget))
+            .region(Region::new("eu-west-1"))
+            .load()
+            .await;
+        let timeouts = config.timeout_config().unwrap();
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(budget.attempt_timeout));
+        assert_eq!(timeouts.operation_timeout(), Some(budget.operation_timeout));
+        assert_eq!(timeouts.connect_timeout(), Some(budget.connect_timeout));
+        assert_eq!(config.retry_config().unwrap().max_attempts(), budget.max_attempts);
+        // Three attempts of 600 ms fit in Cognito's 5 s with room to spare.
+        assert!(timeouts.operation_timeout().unwrap() < Duration::from_secs(5) / 2);
+    }
+
+    #[tokio::test]
+    async fn writes_are_paced_to_the_configured_rate() {
+        let config = config_loader(None).region(Region::new("eu-west-1")).load().await;
+        tokio::time::pause();
+        let ssm = SsmParameters::new(aws_sdk_ssm::Client::new(&config), 4.0);
+        let start = Instant::now();
+        for _ in 0..5 {
+            ssm.pace().await;
+        }
+        // Five writes at four a second: the fifth starts a second after the first.
+        assert_eq!(Instant::now() - start, Duration::from_secs(1));
+    }
+}

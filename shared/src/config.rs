@@ -1,0 +1,199 @@
+//! Typed configuration, read once from the environment at start.
+//!
+//! Each function has its own config struct; `from_env` fails with a message
+//! that names the missing or invalid variable, so a misconfigured function
+//! fails its init instead of its first invocation. The readers take a lookup
+//! function, so tests never touch the process environment.
+
+use std::time::Duration;
+
+use crate::published::ParameterPrefix;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("the environment variable {var} is not set ({what})")]
+    Missing { var: &'static str, what: &'static str },
+    #[error("the environment variable {var} is invalid: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+/// Where config values come from: the process environment in production.
+pub trait Lookup {
+    fn get(&self, var: &str) -> Option<String>;
+}
+
+impl<F: Fn(&str) -> Option<String>> Lookup for F {
+    fn get(&self, var: &str) -> Option<String> {
+        self(var).filter(|value| !value.trim().is_empty())
+    }
+}
+
+/// The process environment.
+pub fn process_env(var: &str) -> Option<String> {
+    std::env::var(var).ok()
+}
+
+fn required(env: &impl Lookup, var: &'static str, what: &'static str) -> Result<String, ConfigError> {
+    env.get(var).ok_or(ConfigError::Missing { var, what })
+}
+
+fn parsed<T: std::str::FromStr>(env: &impl Lookup, var: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match env.get(var) {
+        None => Ok(default),
+        Some(raw) => raw.trim().parse().map_err(|err: T::Err| ConfigError::Invalid {
+            var,
+            reason: format!("`{raw}`: {err}"),
+        }),
+    }
+}
+
+fn prefix(env: &impl Lookup) -> Result<ParameterPrefix, ConfigError> {
+    let raw = required(env, "PARAMETER_PREFIX", "the path under which users' parameters live, e.g. /onboard")?;
+    ParameterPrefix::parse(&raw).map_err(|reason| ConfigError::Invalid {
+        var: "PARAMETER_PREFIX",
+        reason,
+    })
+}
+
+/// Whether S3 must be addressed path-style (emulators need it).
+fn force_path_style(env: &impl Lookup) -> Result<bool, ConfigError> {
+    parsed(env, "S3_FORCE_PATH_STYLE", env.get("AWS_ENDPOINT_URL").is_some())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostConfirmationConfig {
+    pub users_table: String,
+}
+
+impl PostConfirmationConfig {
+    pub fn from_env(env: impl Lookup) -> Result<Self, ConfigError> {
+        Ok(Self {
+            users_table: required(&env, "USERS_TABLE", "the DynamoDB users table")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouterConfig {
+    pub archive_queue_url: String,
+    pub publish_queue_url: String,
+    /// Where records that can never be routed go, with their reason.
+    pub dead_letter_queue_url: String,
+}
+
+impl RouterConfig {
+    pub fn from_env(env: impl Lookup) -> Result<Self, ConfigError> {
+        Ok(Self {
+            archive_queue_url: required(&env, "ARCHIVE_QUEUE_URL", "the archive queue's URL")?,
+            publish_queue_url: required(&env, "PUBLISH_QUEUE_URL", "the publish queue's URL")?,
+            dead_letter_queue_url: required(&env, "DEAD_LETTER_QUEUE_URL", "the router's dead-letter queue URL")?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveConfig {
+    pub bucket: String,
+    pub dead_letter_queue_url: String,
+    pub force_path_style: bool,
+}
+
+impl ArchiveConfig {
+    pub fn from_env(env: impl Lookup) -> Result<Self, ConfigError> {
+        Ok(Self {
+            bucket: required(&env, "ARCHIVE_BUCKET", "the archive bucket")?,
+            dead_letter_queue_url: required(&env, "DEAD_LETTER_QUEUE_URL", "the archive queue's DLQ URL")?,
+            force_path_style: force_path_style(&env)?,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublishConfig {
+    pub parameter_prefix: ParameterPrefix,
+    pub dead_letter_queue_url: String,
+    /// Parameter Store's write rate, shared by this instance's writes.
+    pub max_writes_per_second: f64,
+}
+
+impl PublishConfig {
+    pub fn from_env(env: impl Lookup) -> Result<Self, ConfigError> {
+        let max_writes_per_second: f64 = parsed(&env, "MAX_WRITES_PER_SECOND", 3.0)?;
+        if !(max_writes_per_second > 0.0 && max_writes_per_second.is_finite()) {
+            return Err(ConfigError::Invalid {
+                var: "MAX_WRITES_PER_SECOND",
+                reason: "must be a positive number".to_owned(),
+            });
+        }
+        Ok(Self {
+            parameter_prefix: prefix(&env)?,
+            dead_letter_queue_url: required(&env, "DEAD_LETTER_QUEUE_URL", "the publish queue's DLQ URL")?,
+            max_writes_per_second,
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GreetingConfig {
+    pub parameter_prefix: ParameterPrefix,
+    /// How long a name read from the parameter store is reused.
+    pub cache_ttl: Duration,
+}
+
+impl GreetingConfig {
+    pub fn from_env(env: impl Lookup) -> Result<Self, ConfigError> {
+        Ok(Self {
+            parameter_prefix: prefix(&env)?,
+            cache_ttl: Duration::from_secs(parsed(&env, "NAME_CACHE_SECONDS", 60)?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |var| pairs.iter().find(|(k, _)| *k == var).map(|(_, v)| (*v).to_owned())
+    }
+
+    #[test]
+    fn a_missing_variable_is_named_in_the_error() {
+        let err = RouterConfig::from_env(env(&[("ARCHIVE_QUEUE_URL", "a")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the environment variable PUBLISH_QUEUE_URL is not set (the publish queue's URL)"
+        );
+    }
+
+    #[test]
+    fn an_empty_variable_counts_as_missing() {
+        let err = PostConfirmationConfig::from_env(env(&[("USERS_TABLE", " ")])).unwrap_err();
+        assert!(matches!(err, ConfigError::Missing { var: "USERS_TABLE", .. }));
+    }
+
+    #[test]
+    fn numbers_are_parsed_with_defaults() {
+        let base = [("PARAMETER_PREFIX", "/onboard"), ("DEAD_LETTER_QUEUE_URL", "d")];
+        let config = PublishConfig::from_env(env(&base)).unwrap();
+        assert_eq!(config.max_writes_per_second, 3.0);
+        let bad = [base[0], base[1], ("MAX_WRITES_PER_SECOND", "fast")];
+        assert!(matches!(
+            PublishConfig::from_env(env(&bad)).unwrap_err(),
+            ConfigError::Invalid { var: "MAX_WRITES_PER_SECOND", .. }
+        ));
+        let zero = [base[0], base[1], ("MAX_WRITES_PER_SECOND", "0")];
+        assert!(PublishConfig::from_env(env(&zero)).is_err());
+    }
+
+    #[test]
+    fn path_style_follows_a_custom_endpoint() {
+        let base = [("ARCHIVE_BUCKET", "b"), ("DEAD_LETTER_QUEUE_URL", "d")];
+        assert!(!ArchiveConfig::from_env(env(&base)).unwrap().force_path_style);
+        let emulator = [base[0], base[1], ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")];
+        assert!(ArchiveConfig::from_env(env(&emulator)).unwrap().force_path_style);
+    }
+}

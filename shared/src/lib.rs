@@ -1,0 +1,29 @@
+//! The core of onboard, shared by every Lambda function and the `onboard`
+//! command.
+//!
+//! Reading order:
+//!
+//! - [`domain`]: the user (parsed from Cognito attributes), its version and
+//!   revision, and the [`domain::ChangeMessage`] the router sends.
+//! - [`stream`]: DynamoDB stream records into change messages, with
+//!   `serde_dynamo`, one record at a time.
+//! - [`ports`]: one trait per capability the handlers need: put a new user,
+//!   send a batch to a queue, archive a user, read and write a parameter.
+//! - [`aws`] and [`local`]: the adapters of those ports, on the AWS SDK and
+//!   on memory and local files.
+//! - [`batch`]: the fate of each record of a batch, partial batch responses
+//!   and dead-lettering.
+//! - [`published`]: the parameter the publisher writes and the greeting reads.
+//! - [`config`] and [`telemetry`]: read once, set up once, at start.
+//! - [`error`]: port errors that say whether a retry can help.
+
+pub mod aws;
+pub mod batch;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod local;
+pub mod ports;
+pub mod published;
+pub mod stream;
+pub mod telemetry;

@@ -1,0 +1,128 @@
+//! Ports: one small trait per capability the handlers need.
+//!
+//! Handlers take these traits, never an SDK client, so the Lambda binaries
+//! (AWS adapters), the `onboard` runner (local adapters) and the tests all run
+//! the same handler code.
+
+use async_trait::async_trait;
+
+use crate::domain::{Revision, User, UserId};
+use crate::error::PortError;
+
+/// What a conditional write of a new user found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutNew {
+    Created,
+    /// The user was already there (a retried trigger): nothing was written.
+    AlreadyExists,
+}
+
+/// The users table, as the post-confirmation trigger sees it.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Writes the user unless an item with its id exists.
+    async fn put_new(&self, user: &User) -> Result<PutNew, PortError>;
+}
+
+/// A string attribute attached to a queue message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    pub name: String,
+    pub value: String,
+}
+
+/// One entry of a `SendMessageBatch` call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    /// Unique within one call; echoed back in [`SendFailure::id`].
+    pub id: String,
+    pub body: String,
+    pub attributes: Vec<Attribute>,
+}
+
+impl OutgoingMessage {
+    /// The bytes SQS counts against its payload limit: the body plus each
+    /// attribute's name, type and value.
+    pub fn payload_size(&self) -> usize {
+        self.body.len()
+            + self
+                .attributes
+                .iter()
+                .map(|a| a.name.len() + "String".len() + a.value.len())
+                .sum::<usize>()
+    }
+}
+
+/// An entry of a batch that the queue did not take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SendFailure {
+    pub id: String,
+    /// False when the queue blamed the entry itself (SQS's `SenderFault`).
+    pub retryable: bool,
+    pub reason: String,
+}
+
+/// A queue that messages can be sent to.
+#[async_trait]
+pub trait MessageQueue: Send + Sync {
+    /// A name for logs and reports (`archive`, `publish`, ...).
+    fn name(&self) -> &str;
+
+    /// One `SendMessageBatch` call: at most [`crate::batch::MAX_BATCH_ENTRIES`]
+    /// entries and [`crate::batch::MAX_BATCH_BYTES`] bytes. Returns the
+    /// entries that were not sent.
+    async fn send_batch(&self, entries: &[OutgoingMessage]) -> Result<Vec<SendFailure>, PortError>;
+}
+
+/// What the archive holds for a user, enough to decide and guard a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveHead {
+    pub revision: Revision,
+    /// The object's entity tag: a write is made conditional on it.
+    pub etag: String,
+}
+
+/// The precondition of an archive write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// Only if there is no object yet (`If-None-Match: *`).
+    Absent,
+    /// Only if the object is still the one with this entity tag (`If-Match`).
+    Matches(String),
+}
+
+/// What a conditional write found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Conditional {
+    Written,
+    /// Another writer changed the object since it was read.
+    Conflict,
+}
+
+/// The archive of users (S3).
+#[async_trait]
+pub trait ArchiveStore: Send + Sync {
+    async fn head(&self, user: &UserId) -> Result<Option<ArchiveHead>, PortError>;
+
+    async fn put(
+        &self,
+        user: &UserId,
+        revision: Revision,
+        body: &[u8],
+        condition: WriteCondition,
+    ) -> Result<Conditional, PortError>;
+}
+
+/// A parameter store (SSM Parameter Store).
+#[async_trait]
+pub trait ParameterStore: Send + Sync {
+    async fn get(&self, name: &str) -> Result<Option<String>, PortError>;
+
+    /// Writes the value, replacing any value the parameter had.
+    async fn put(&self, name: &str, value: &str) -> Result<(), PortError>;
+}
+
+/// The key of a user's object in the archive, the same in S3 and locally.
+pub fn archive_key(user: &UserId) -> String {
+    format!("users/{user}.json")
+}

@@ -1,0 +1,204 @@
+//! DynamoDB stream records into change messages.
+//!
+//! Each record is decoded on its own, from its raw JSON, so that one record
+//! that does not decode is dead-lettered with its reason instead of failing
+//! the whole batch. Images are decoded with `serde_dynamo` into [`User`].
+
+use aws_lambda_events::event::dynamodb::EventRecord;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::domain::{ChangeKind, ChangeMessage, User};
+
+/// A DynamoDB stream event whose records are kept raw until each is decoded
+/// on its own: the shape Lambda sends, without trusting any one record.
+#[derive(Debug, Deserialize)]
+pub struct RawStreamEvent {
+    #[serde(rename = "Records")]
+    pub records: Vec<Box<RawValue>>,
+}
+
+/// Why a stream record can never become a change message. Every variant is
+/// permanent: retrying the same record gives the same answer.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("the record is not a DynamoDB stream record: {0}")]
+    Record(#[source] serde_json::Error),
+    #[error("unknown eventName `{0}` (expected INSERT, MODIFY or REMOVE)")]
+    UnknownEventName(String),
+    #[error("the record has no SequenceNumber")]
+    MissingSequenceNumber,
+    #[error("the record has no {0} (the stream must be NEW_AND_OLD_IMAGES)")]
+    MissingImage(&'static str),
+    #[error("the {image} does not decode into a user: {source}")]
+    Image {
+        image: &'static str,
+        #[source]
+        source: serde_dynamo::Error,
+    },
+    #[error("the version went from {old} to {new}: a change must raise it")]
+    VersionDidNotGrow { old: u64, new: u64 },
+    #[error("the old and new images are of different users")]
+    KeyChanged,
+}
+
+/// The parts of a stream record that identify it, known even when the
+/// record's images do not decode.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordId {
+    pub event_id: Option<String>,
+    pub sequence_number: Option<String>,
+}
+
+/// Decodes one raw stream record. On failure, whatever identifies the record
+/// is still returned, for the report and the dead-letter message.
+pub fn decode_raw(raw: &RawValue) -> Result<ChangeMessage, (RecordId, DecodeError)> {
+    let record: EventRecord = serde_json::from_str(raw.get()).map_err(|err| {
+        (RecordId::default(), DecodeError::Record(err))
+    })?;
+    let id = RecordId {
+        event_id: Some(record.event_id.clone()),
+        sequence_number: record.change.sequence_number.clone(),
+    };
+    decode(record).map_err(|err| (id, err))
+}
+
+/// Decodes one stream record into the message both queues receive.
+pub fn decode(record: EventRecord) -> Result<ChangeMessage, DecodeError> {
+    let kind = match record.event_name.as_str() {
+        "INSERT" => ChangeKind::Created,
+        "MODIFY" => ChangeKind::Updated,
+        "REMOVE" => ChangeKind::Removed,
+        other => return Err(DecodeError::UnknownEventName(other.to_owned())),
+    };
+    let expired = kind == ChangeKind::Removed
+        && record.user_identity.as_ref().is_some_and(|identity| {
+            identity.type_ == "Service" && identity.principal_id == "dynamodb.amazonaws.com"
+        });
+    let change = record.change;
+    let sequence_number = change
+        .sequence_number
+        .filter(|s| !s.is_empty())
+        .ok_or(DecodeError::MissingSequenceNumber)?;
+
+    let user = match kind {
+        ChangeKind::Created => image(change.new_image, "NewImage")?,
+        ChangeKind::Removed => image(change.old_image, "OldImage")?,
+        ChangeKind::Updated => {
+            let new = image(change.new_image, "NewImage")?;
+            // The old image is only a check here; a MODIFY without it still
+            // routes, since the new image is the state to publish.
+            if !change.old_image.is_empty() {
+                let old = image(change.old_image, "OldImage")?;
+                if old.user_id != new.user_id {
+                    return Err(DecodeError::KeyChanged);
+                }
+                if new.version <= old.version {
+                    return Err(DecodeError::VersionDidNotGrow {
+                        old: old.version.get(),
+                        new: new.version.get(),
+                    });
+                }
+            }
+            new
+        }
+    };
+    Ok(ChangeMessage {
+        kind,
+        version: user.version,
+        user,
+        expired,
+        event_id: record.event_id,
+        sequence_number,
+    })
+}
+
+fn image(item: serde_dynamo::Item, which: &'static str) -> Result<User, DecodeError> {
+    if item.is_empty() {
+        return Err(DecodeError::MissingImage(which));
+    }
+    serde_dynamo::from_item(item).map_err(|source| DecodeError::Image { image: which, source })
+}
+
+/// Compares two stream sequence numbers. They are decimal strings of up to 40
+/// digits, so they are compared by length, then digit by digit.
+pub fn compare_sequence_numbers(a: &str, b: &str) -> std::cmp::Ordering {
+    let a = a.trim_start_matches('0');
+    let b = b.trim_start_matches('0');
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cmp::Ordering;
+
+    fn record(event_name: &str, keys: &str, images: &str) -> Box<RawValue> {
+        let json = format!(
+            r#"{{"eventID":"e1","eventName":"{event_name}","eventSource":"aws:dynamodb","awsRegion":"eu-west-1",
+            "dynamodb":{{"ApproximateCreationDateTime":1767225600,"Keys":{keys},{images}"SequenceNumber":"100","SizeBytes":120,"StreamViewType":"NEW_AND_OLD_IMAGES"}}}}"#
+        );
+        RawValue::from_string(json).unwrap()
+    }
+
+    const KEYS: &str = r#"{"user_id":{"S":"u1"}}"#;
+
+    fn image_json(version: u64) -> String {
+        format!(
+            r#"{{"user_id":{{"S":"u1"}},"email":{{"S":"zoe@example.com"}},"name":{{"S":"Zoë"}},"created_at":{{"S":"2026-01-01T00:00:00.000Z"}},"version":{{"N":"{version}"}}}}"#
+        )
+    }
+
+    #[test]
+    fn an_insert_becomes_a_created_message_with_the_new_image() {
+        let raw = record("INSERT", KEYS, &format!(r#""NewImage":{},"#, image_json(1)));
+        let message = decode_raw(&raw).unwrap();
+        assert_eq!(message.kind, ChangeKind::Created);
+        assert_eq!(message.user.name.as_deref(), Some("Zoë"));
+        assert_eq!(message.version.get(), 1);
+        assert_eq!(message.sequence_number, "100");
+        assert_eq!(message.event_id, "e1");
+    }
+
+    #[test]
+    fn a_remove_carries_the_user_as_it_was() {
+        let raw = record("REMOVE", KEYS, &format!(r#""OldImage":{},"#, image_json(3)));
+        let message = decode_raw(&raw).unwrap();
+        assert_eq!(message.kind, ChangeKind::Removed);
+        assert_eq!(message.version.get(), 3);
+        assert!(message.revision().removed);
+        assert!(!message.expired);
+    }
+
+    #[test]
+    fn an_image_without_a_version_is_a_permanent_image_error() {
+        let image = r#"{"user_id":{"S":"u1"},"created_at":{"S":"2026-01-01T00:00:00.000Z"}}"#;
+        let raw = record("INSERT", KEYS, &format!(r#""NewImage":{image},"#));
+        let (id, err) = decode_raw(&raw).unwrap_err();
+        assert_eq!(id.sequence_number.as_deref(), Some("100"));
+        assert!(err.to_string().contains("version"), "{err}");
+    }
+
+    #[test]
+    fn a_modify_that_does_not_raise_the_version_breaks_the_rule() {
+        let images = format!(r#""NewImage":{},"OldImage":{},"#, image_json(2), image_json(2));
+        let (_, err) = decode_raw(&record("MODIFY", KEYS, &images)).unwrap_err();
+        assert!(matches!(err, DecodeError::VersionDidNotGrow { old: 2, new: 2 }));
+    }
+
+    #[test]
+    fn a_keys_only_stream_is_a_missing_image() {
+        let (_, err) = decode_raw(&record("INSERT", KEYS, "")).unwrap_err();
+        assert!(matches!(err, DecodeError::MissingImage("NewImage")));
+    }
+
+    #[test]
+    fn sequence_numbers_compare_as_numbers() {
+        assert_eq!(compare_sequence_numbers("99", "100"), Ordering::Less);
+        assert_eq!(compare_sequence_numbers("0100", "100"), Ordering::Equal);
+        assert_eq!(
+            compare_sequence_numbers("400000000000000000000000000000001", "400000000000000000000000000000000"),
+            Ordering::Greater
+        );
+    }
+}
