@@ -349,37 +349,51 @@ impl ArchiveStore for S3Archive {
     }
 }
 
+/// Spaces calls evenly: at most one per interval, the first at once.
+#[derive(Debug)]
+pub struct Pacer {
+    /// The earliest time the next call may start.
+    next: AsyncMutex<Option<Instant>>,
+    interval: Duration,
+}
+
+impl Pacer {
+    pub fn per_second(rate: f64) -> Self {
+        let interval = if rate > 0.0 {
+            Duration::from_secs_f64(1.0 / rate)
+        } else {
+            Duration::ZERO
+        };
+        Self {
+            next: AsyncMutex::new(None),
+            interval,
+        }
+    }
+
+    /// Waits for this call's turn.
+    pub async fn wait(&self) {
+        let mut next = self.next.lock().await;
+        if let Some(at) = *next {
+            tokio::time::sleep_until(at).await;
+        }
+        *next = Some(Instant::now() + self.interval);
+    }
+}
+
 /// SSM Parameter Store, with writes paced to stay under its write rate.
 #[derive(Debug)]
 pub struct SsmParameters {
     client: aws_sdk_ssm::Client,
-    /// The earliest time the next write may start.
-    next_write: AsyncMutex<Instant>,
-    write_interval: Duration,
+    pacer: Pacer,
 }
 
 impl SsmParameters {
     /// `max_writes_per_second` paces `PutParameter` calls of this instance.
     pub fn new(client: aws_sdk_ssm::Client, max_writes_per_second: f64) -> Self {
-        let write_interval = if max_writes_per_second > 0.0 {
-            Duration::from_secs_f64(1.0 / max_writes_per_second)
-        } else {
-            Duration::ZERO
-        };
         Self {
             client,
-            next_write: AsyncMutex::new(Instant::now()),
-            write_interval,
+            pacer: Pacer::per_second(max_writes_per_second),
         }
-    }
-
-    async fn pace(&self) {
-        let mut next = self.next_write.lock().await;
-        let now = Instant::now();
-        if *next > now {
-            tokio::time::sleep_until(*next).await;
-        }
-        *next = Instant::now().max(*next) + self.write_interval;
     }
 }
 
@@ -394,7 +408,7 @@ impl ParameterStore for SsmParameters {
     }
 
     async fn put(&self, name: &str, value: &str) -> Result<(), PortError> {
-        self.pace().await;
+        self.pacer.wait().await;
         self.client
             .put_parameter()
             .name(name)
@@ -433,14 +447,12 @@ mod tests {
         assert!(timeouts.operation_timeout().unwrap() < Duration::from_secs(5) / 2);
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn writes_are_paced_to_the_configured_rate() {
-        let config = config_loader(None).region(Region::new("eu-west-1")).load().await;
-        tokio::time::pause();
-        let ssm = SsmParameters::new(aws_sdk_ssm::Client::new(&config), 4.0);
+        let pacer = Pacer::per_second(4.0);
         let start = Instant::now();
         for _ in 0..5 {
-            ssm.pace().await;
+            pacer.wait().await;
         }
         // Five writes at four a second: the fifth starts a second after the first.
         assert_eq!(Instant::now() - start, Duration::from_secs(1));
