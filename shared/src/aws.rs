@@ -4,6 +4,8 @@
 //! start and each client is built from it once; handlers never look anything
 //! up per invocation. `AWS_ENDPOINT_URL` points every client at an emulator.
 
+pub use {aws_sdk_dynamodb as dynamodb, aws_sdk_s3 as s3, aws_sdk_sqs as sqs, aws_sdk_ssm as ssm};
+
 use std::collections::HashMap;
 use std::error::Error as StdError;
 use std::time::Duration;

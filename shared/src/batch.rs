@@ -93,6 +93,8 @@ pub struct ItemReport {
     /// The id Lambda wants back on failure: the SQS message id, or the stream
     /// record's sequence number (empty when the record did not even decode).
     pub id: String,
+    /// The stream record the change came from, where it is known.
+    pub event_id: Option<String>,
     pub user_id: Option<UserId>,
     pub version: Option<Version>,
     pub kind: Option<ChangeKind>,
@@ -103,6 +105,7 @@ impl ItemReport {
     pub fn new(id: impl Into<String>, fate: Fate) -> Self {
         Self {
             id: id.into(),
+            event_id: None,
             user_id: None,
             version: None,
             kind: None,
@@ -114,6 +117,7 @@ impl ItemReport {
     pub fn for_message(id: impl Into<String>, message: &ChangeMessage, fate: Fate) -> Self {
         Self {
             id: id.into(),
+            event_id: Some(message.event_id.clone()),
             user_id: Some(message.user_id().clone()),
             version: Some(message.version),
             kind: Some(message.kind),

@@ -1,1 +1,276 @@
+//! The stream router: turns each DynamoDB stream record of the users table
+//! into one change message and sends it to both the archive and the publish
+//! queue.
+//!
+//! Messages go out with `SendMessageBatch` in the fewest calls (ten entries
+//! and 1 MiB a call), to both queues at once. A record that fails to reach a
+//! queue is reported by its sequence number, and Lambda retries the batch
+//! from the lowest one; a record that can never be routed (it does not
+//! decode, or it breaks a rule of the table) goes to the router's dead-letter
+//! queue with its reason and does not hold up the others.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use onboard_shared::batch::{self, BatchReport, DeadLetter, Fate, ItemReport};
+use onboard_shared::error::error_chain;
+use onboard_shared::ports::{MessageQueue, OutgoingMessage, SendFailure};
+use onboard_shared::stream::{RawStreamEvent, decode_raw};
+
+/// The name this function gives itself on the dead letters it sends.
+pub const SOURCE: &str = "stream-router";
+
+/// The router's queues.
+#[derive(Clone)]
+pub struct Router {
+    pub archive: Arc<dyn MessageQueue>,
+    pub publish: Arc<dyn MessageQueue>,
+    pub dead_letters: Arc<dyn MessageQueue>,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("archive", &self.archive.name())
+            .field("publish", &self.publish.name())
+            .field("dead_letters", &self.dead_letters.name())
+            .finish()
+    }
+}
+
+/// Routes one stream batch and reports the fate of every record.
+pub async fn handle(router: &Router, event: RawStreamEvent) -> BatchReport {
+    let mut report = BatchReport::default();
+    let mut outgoing = Vec::with_capacity(event.records.len());
+    let mut poison = Vec::new();
+
+    for (index, raw) in event.records.iter().enumerate() {
+        match decode_raw(raw) {
+            Ok(message) => {
+                outgoing.push(OutgoingMessage {
+                    id: index.to_string(),
+                    body: message.to_json(),
+                    attributes: Vec::new(),
+                });
+                report
+                    .items
+                    .push(ItemReport::for_message(message.sequence_number.clone(), &message, Fate::Applied));
+            }
+            Err((id, err)) => {
+                let reason = error_chain(&err);
+                let mut item = ItemReport::new(id.sequence_number.unwrap_or_default(), Fate::Failed {
+                    reason: reason.clone(),
+                });
+                item.event_id = id.event_id;
+                report.items.push(item);
+                poison.push(DeadLetter {
+                    index,
+                    body: raw.get().to_owned(),
+                    reason,
+                });
+            }
+        }
+    }
+
+    let to_publish = outgoing.clone();
+    let (archive_failures, publish_failures) = tokio::join!(
+        batch::send_all(router.archive.as_ref(), outgoing),
+        batch::send_all(router.publish.as_ref(), to_publish),
+    );
+    settle(&mut report, router.archive.name(), archive_failures, &mut poison, &event);
+    settle(&mut report, router.publish.name(), publish_failures, &mut poison, &event);
+
+    batch::dead_letter(router.dead_letters.as_ref(), SOURCE, poison, &mut report).await;
+    let failed = report.failed().count();
+    tracing::info!(
+        records = report.items.len(),
+        failed,
+        lowest_failed = report.lowest_failed_sequence_number().unwrap_or(""),
+        "routed a stream batch"
+    );
+    report
+}
+
+/// Marks the records a queue did not take: retryable ones as failed (Lambda
+/// retries them), the ones the queue refused for good as dead letters.
+fn settle(
+    report: &mut BatchReport,
+    queue: &str,
+    failures: HashMap<String, SendFailure>,
+    poison: &mut Vec<DeadLetter>,
+    event: &RawStreamEvent,
+) {
+    for (id, failure) in failures {
+        let Ok(index) = id.parse::<usize>() else { continue };
+        let reason = format!("the {queue} queue did not take the message: {}", failure.reason);
+        if failure.retryable {
+            report.items[index].fate = Fate::Failed { reason };
+        } else if !poison.iter().any(|p| p.index == index) {
+            poison.push(DeadLetter {
+                index,
+                body: event.records[index].get().to_owned(),
+                reason,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onboard_shared::domain::ChangeMessage;
+    use onboard_shared::local::MemoryQueue;
+
+    const BATCH: &str = include_str!("../../../fixtures/dynamodb/insert-modify-remove.json");
+    const POISON: &str = include_str!("../../../fixtures/dynamodb/batch-with-poison-records.json");
+
+    struct Fixture {
+        archive: Arc<MemoryQueue>,
+        publish: Arc<MemoryQueue>,
+        dead_letters: Arc<MemoryQueue>,
+        router: Router,
+    }
+
+    fn fixture() -> Fixture {
+        let archive = Arc::new(MemoryQueue::new("archive"));
+        let publish = Arc::new(MemoryQueue::new("publish"));
+        let dead_letters = Arc::new(MemoryQueue::new("router-dlq"));
+        let router = Router {
+            archive: archive.clone(),
+            publish: publish.clone(),
+            dead_letters: dead_letters.clone(),
+        };
+        Fixture { archive, publish, dead_letters, router }
+    }
+
+    fn event(json: &str) -> RawStreamEvent {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_record_becomes_the_same_message_on_both_queues() {
+        let f = fixture();
+        let report = handle(&f.router, event(BATCH)).await;
+        assert!(report.items.iter().all(|i| i.fate == Fate::Applied));
+        let archive: Vec<_> = f.archive.drain().into_iter().map(|m| m.body).collect();
+        let publish: Vec<_> = f.publish.drain().into_iter().map(|m| m.body).collect();
+        assert_eq!(archive.len(), 5);
+        assert_eq!(archive, publish);
+        let kinds: Vec<_> = archive
+            .iter()
+            .map(|body| ChangeMessage::from_json(body).unwrap().kind.as_str())
+            .collect();
+        assert_eq!(kinds, ["created", "created", "updated", "updated", "removed"]);
+        assert_eq!(report.stream_response().unwrap().batch_item_failures.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn poison_records_are_dead_lettered_with_their_reason_and_the_rest_routed() {
+        let f = fixture();
+        let report = handle(&f.router, event(POISON)).await;
+        let fates: Vec<_> = report.items.iter().map(|i| i.fate.label()).collect();
+        assert_eq!(fates[0], "applied");
+        assert!(fates[1..].iter().all(|f| f == "dead-lettered to router-dlq"), "{fates:?}");
+        assert_eq!(f.archive.len(), 1);
+        assert_eq!(f.publish.len(), 1);
+        let reasons: Vec<_> = f
+            .dead_letters
+            .drain()
+            .into_iter()
+            .map(|m| m.attribute(batch::REASON_ATTRIBUTE).unwrap().to_owned())
+            .collect();
+        assert_eq!(reasons.len(), 4);
+        assert!(reasons[0].contains("missing field `version`"), "{reasons:?}");
+        assert!(reasons[1].contains("version went from 1 to 1"), "{reasons:?}");
+        assert!(reasons[2].contains("not a Cognito sub"), "{reasons:?}");
+        assert!(reasons[3].contains("not a DynamoDB stream record"), "{reasons:?}");
+        // Poison is handled, not failed: Lambda has nothing to retry.
+        assert!(report.stream_response().unwrap().batch_item_failures.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_b_records_takes_two_calls_per_ten_records() {
+        for records in [1_u64, 10, 11, 100] {
+            let f = fixture();
+            let json: serde_json::Value = serde_json::from_str(BATCH).unwrap();
+            let template = &json["Records"][0];
+            let many: Vec<_> = (0..records)
+                .map(|i| {
+                    let mut r = template.clone();
+                    r["dynamodb"]["SequenceNumber"] = format!("{}", 1000 + i).into();
+                    r
+                })
+                .collect();
+            let event = event(&serde_json::json!({ "Records": many }).to_string());
+            handle(&f.router, event).await;
+            let expected = records.div_ceil(10);
+            assert_eq!(f.archive.calls.get("SendMessageBatch"), expected, "{records} records");
+            assert_eq!(f.publish.calls.get("SendMessageBatch"), expected, "{records} records");
+            assert_eq!(f.dead_letters.calls.get("SendMessageBatch"), 0);
+        }
+    }
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use super::*;
+    use async_trait::async_trait;
+    use onboard_shared::error::PortError;
+    use onboard_shared::local::MemoryQueue;
+
+    /// A queue that refuses the entries whose body mentions a given user.
+    struct Refusing {
+        inner: MemoryQueue,
+        user: &'static str,
+        retryable: bool,
+    }
+
+    #[async_trait]
+    impl MessageQueue for Refusing {
+        fn name(&self) -> &str {
+            self.inner.name()
+        }
+        async fn send_batch(&self, entries: &[OutgoingMessage]) -> Result<Vec<SendFailure>, PortError> {
+            let (refused, taken): (Vec<_>, Vec<_>) = entries.iter().cloned().partition(|e| e.body.contains(self.user));
+            self.inner.send_batch(&taken).await?;
+            Ok(refused
+                .into_iter()
+                .map(|e| SendFailure { id: e.id, retryable: self.retryable, reason: "InternalError".into() })
+                .collect())
+        }
+    }
+
+    const BATCH: &str = include_str!("../../../fixtures/dynamodb/insert-modify-remove.json");
+    const USER_C: &str = "9c8b7a6f-5e4d-4c3b-8a29-18f7e6d5c4b3";
+
+    fn router(publish: Arc<dyn MessageQueue>, dead_letters: Arc<MemoryQueue>) -> Router {
+        Router { archive: Arc::new(MemoryQueue::new("archive")), publish, dead_letters }
+    }
+
+    #[tokio::test]
+    async fn a_record_a_queue_did_not_take_is_retried_from_the_lowest_failed_sequence_number() {
+        // GIVEN a publish queue that fails, for now, every message of user C
+        let publish = Arc::new(Refusing { inner: MemoryQueue::new("publish"), user: USER_C, retryable: true });
+        let dead_letters = Arc::new(MemoryQueue::new("router-dlq"));
+        // WHEN a batch with two records of user C (2nd and 5th) is routed
+        let report = handle(&router(publish, dead_letters.clone()), serde_json::from_str(BATCH).unwrap()).await;
+        // THEN both are failed, the response names the lower one, nothing is dead-lettered
+        let failed: Vec<_> = report.failed().map(|i| i.id.as_str()).collect();
+        assert_eq!(failed, ["111100000000000000002", "111100000000000000005"]);
+        let response = report.stream_response().unwrap();
+        assert_eq!(response.batch_item_failures.len(), 1);
+        assert_eq!(response.batch_item_failures[0].item_identifier.as_deref(), Some("111100000000000000002"));
+        assert!(dead_letters.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_record_a_queue_refuses_for_good_is_dead_lettered_not_retried() {
+        let publish = Arc::new(Refusing { inner: MemoryQueue::new("publish"), user: USER_C, retryable: false });
+        let dead_letters = Arc::new(MemoryQueue::new("router-dlq"));
+        let report = handle(&router(publish, dead_letters.clone()), serde_json::from_str(BATCH).unwrap()).await;
+        assert_eq!(report.failed().count(), 0);
+        assert_eq!(dead_letters.len(), 2);
+        let reason = dead_letters.drain()[0].attribute(batch::REASON_ATTRIBUTE).unwrap().to_owned();
+        assert!(reason.starts_with("the publish queue did not take the message"), "{reason}");
+    }
+}
