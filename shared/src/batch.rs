@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde::Serialize;
 
@@ -39,8 +39,6 @@ pub enum Skip {
     Stale,
     /// A newer change of the same user in the same batch was written instead.
     Superseded,
-    /// The value the change would write is already there.
-    Unchanged,
     /// The event is not one this function acts on.
     NotApplicable,
 }
@@ -51,7 +49,6 @@ impl Skip {
             Skip::Duplicate => "duplicate",
             Skip::Stale => "stale",
             Skip::Superseded => "superseded",
-            Skip::Unchanged => "unchanged",
             Skip::NotApplicable => "not applicable",
         }
     }
@@ -309,6 +306,43 @@ pub async fn dead_letter(queue: &dyn MessageQueue, source: &str, letters: Vec<De
         };
         report.items[index].fate = fate;
     }
+}
+
+/// An SQS batch of change messages, decoded: the messages that decode, by
+/// their index in the report, and the ones that do not, as dead letters.
+#[derive(Debug, Default)]
+pub struct DecodedBatch {
+    pub report: BatchReport,
+    pub messages: Vec<(usize, ChangeMessage)>,
+    pub poison: Vec<DeadLetter>,
+}
+
+/// Decodes every message of an SQS batch on its own. Each starts out as
+/// failed, so a record nobody settles is retried rather than lost.
+pub fn decode_sqs(event: SqsEvent) -> DecodedBatch {
+    let mut batch = DecodedBatch::default();
+    for (index, record) in event.records.into_iter().enumerate() {
+        let id = record.message_id.unwrap_or_default();
+        let pending = Fate::Failed {
+            reason: "not settled".to_owned(),
+        };
+        let body = record.body.unwrap_or_default();
+        match ChangeMessage::from_json(&body) {
+            Ok(message) => {
+                batch.report.items.push(ItemReport::for_message(id, &message, pending));
+                batch.messages.push((index, message));
+            }
+            Err(err) => {
+                batch.report.items.push(ItemReport::new(id, pending));
+                batch.poison.push(DeadLetter {
+                    index,
+                    body,
+                    reason: format!("the body is not a change message: {err}"),
+                });
+            }
+        }
+    }
+    batch
 }
 
 fn truncate(reason: &str) -> String {

@@ -1,1 +1,226 @@
+//! The archive consumer: keeps the latest state of every user as a JSON
+//! object in S3, `users/<user id>.json`.
+//!
+//! Writes never go backwards: the object's metadata carries the revision it
+//! holds, and a change is written only over an older revision, with
+//! `If-Match` on the entity tag that was read (or `If-None-Match: *` for a new
+//! object), so two writers racing on one user cannot undo each other. A
+//! change already archived is skipped, so redelivery and replays write
+//! nothing. With bucket versioning on, every archived change stays
+//! retrievable.
+//!
+//! A removal replaces the object with a tombstone that keeps the user id,
+//! the version and whether it expired, and none of the user's personal data:
+//! the tombstone is what keeps a late, older update from bringing it back.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use onboard_shared::batch::{self, BatchReport, DeadLetter, DecodedBatch, Fate, Skip};
+use onboard_shared::domain::{ChangeKind, ChangeMessage, User, UserId, Version};
+use onboard_shared::error::PortError;
+use onboard_shared::ports::{ArchiveStore, Conditional, MessageQueue, WriteCondition};
+use serde::Serialize;
+
+/// The name this function gives itself on the dead letters it sends.
+pub const SOURCE: &str = "archive-consumer";
+/// How often a write that lost a race is tried again within one invocation.
+const MAX_CONFLICTS: usize = 3;
+
+#[derive(Clone)]
+pub struct Archiver {
+    pub archive: Arc<dyn ArchiveStore>,
+    pub dead_letters: Arc<dyn MessageQueue>,
+}
+
+impl std::fmt::Debug for Archiver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Archiver").field("dead_letters", &self.dead_letters.name()).finish_non_exhaustive()
+    }
+}
+
+/// The archived document of one user.
+#[derive(Debug, Serialize)]
+pub struct ArchivedUser<'a> {
+    pub user_id: &'a UserId,
+    pub version: Version,
+    pub kind: ChangeKind,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub expired: bool,
+    /// The user as it now is; absent from a removal's tombstone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<&'a User>,
+    pub event_id: &'a str,
+    pub sequence_number: &'a str,
+}
+
+impl<'a> ArchivedUser<'a> {
+    pub fn from_change(message: &'a ChangeMessage) -> Self {
+        Self {
+            user_id: message.user_id(),
+            version: message.version,
+            kind: message.kind,
+            expired: message.expired,
+            user: (message.kind != ChangeKind::Removed).then_some(&message.user),
+            event_id: &message.event_id,
+            sequence_number: &message.sequence_number,
+        }
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec_pretty(self).unwrap_or_else(|_| unreachable!("ArchivedUser serializes"))
+    }
+}
+
+/// Archives one SQS batch and reports the fate of every message.
+pub async fn handle(archiver: &Archiver, event: SqsEvent) -> BatchReport {
+    let DecodedBatch { mut report, messages, mut poison } = batch::decode_sqs(event);
+
+    // One user's changes are applied in order, one at a time; users in parallel.
+    let mut by_user: BTreeMap<UserId, Vec<(usize, ChangeMessage)>> = BTreeMap::new();
+    for (index, message) in messages {
+        by_user.entry(message.user_id().clone()).or_default().push((index, message));
+    }
+    let results = futures::future::join_all(by_user.into_values().map(|mut changes| async move {
+        changes.sort_by_key(|(_, message)| message.revision());
+        let mut results = Vec::with_capacity(changes.len());
+        for (index, message) in changes {
+            let result = archive_one(archiver.archive.as_ref(), &message).await;
+            results.push((index, message, result));
+        }
+        results
+    }))
+    .await;
+
+    for (index, message, result) in results.into_iter().flatten() {
+        let fate = match result {
+            Ok(fate) => fate,
+            Err(err) if err.is_retryable() => Fate::Failed { reason: err.chain() },
+            Err(err) => {
+                poison.push(DeadLetter {
+                    index,
+                    body: message.to_json(),
+                    reason: err.chain(),
+                });
+                continue;
+            }
+        };
+        tracing::info!(user_id = %message.user_id(), version = %message.version, outcome = %fate.label(), "archive");
+        report.items[index].fate = fate;
+    }
+    batch::dead_letter(archiver.dead_letters.as_ref(), SOURCE, poison, &mut report).await;
+    report
+}
+
+/// Writes one change unless the archive already holds it or something newer.
+async fn archive_one(archive: &dyn ArchiveStore, message: &ChangeMessage) -> Result<Fate, PortError> {
+    let user = message.user_id();
+    let revision = message.revision();
+    let body = ArchivedUser::from_change(message).to_bytes();
+    for _ in 0..MAX_CONFLICTS {
+        let condition = match archive.head(user).await? {
+            Some(head) if head.revision == revision => return Ok(Fate::Skipped { why: Skip::Duplicate }),
+            Some(head) if head.revision > revision => return Ok(Fate::Skipped { why: Skip::Stale }),
+            Some(head) => WriteCondition::Matches(head.etag),
+            None => WriteCondition::Absent,
+        };
+        match archive.put(user, revision, &body, condition).await? {
+            Conditional::Written => return Ok(Fate::Applied),
+            Conditional::Conflict => tracing::debug!(user_id = %user, "the object changed while writing; reading it again"),
+        }
+    }
+    Err(PortError::transient("PutObject", "the object kept changing under concurrent writes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onboard_shared::local::{FolderArchive, MemoryQueue};
+
+    const OUT_OF_ORDER: &str = include_str!("../../../fixtures/sqs/changes-out-of-order.json");
+    const POISON: &str = include_str!("../../../fixtures/sqs/batch-with-poison-messages.json");
+    const ADA: &str = "1b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9";
+    const GRACE: &str = "9c8b7a6f-5e4d-4c3b-8a29-18f7e6d5c4b3";
+
+    fn archiver() -> (Archiver, Arc<FolderArchive>, Arc<MemoryQueue>) {
+        let archive = Arc::new(FolderArchive::in_memory());
+        let dead_letters = Arc::new(MemoryQueue::new("archive-dlq"));
+        let archiver = Archiver { archive: archive.clone(), dead_letters: dead_letters.clone() };
+        (archiver, archive, dead_letters)
+    }
+
+    fn event(json: &str) -> SqsEvent {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn stored(archive: &FolderArchive, user: &str) -> serde_json::Value {
+        let body = archive.body(&UserId::parse(user).unwrap()).unwrap().unwrap();
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_archive_ends_at_the_newest_revision_whatever_the_order() {
+        let (archiver, archive, _) = archiver();
+        let report = handle(&archiver, event(OUT_OF_ORDER)).await;
+        assert_eq!(report.failed().count(), 0);
+        assert_eq!(stored(&archive, ADA)["version"], 3);
+        assert_eq!(stored(&archive, ADA)["user"]["name"], "Ada King");
+        let grace = stored(&archive, GRACE);
+        assert_eq!(grace["kind"], "removed");
+        assert!(grace.get("user").is_none(), "a tombstone keeps no personal data: {grace}");
+    }
+
+    #[tokio::test]
+    async fn every_order_of_a_users_versions_ends_at_the_newest() {
+        let records: Vec<serde_json::Value> = serde_json::from_str::<serde_json::Value>(OUT_OF_ORDER).unwrap()["Records"]
+            .as_array()
+            .unwrap()[..3]
+            .to_vec();
+        for order in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+            let (archiver, archive, _) = archiver();
+            // One message per batch, so the handler cannot sort them.
+            for i in order {
+                let one = serde_json::json!({ "Records": [records[i].clone()] });
+                handle(&archiver, serde_json::from_value(one).unwrap()).await;
+            }
+            assert_eq!(stored(&archive, ADA)["version"], 3, "order {order:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_same_batch_twice_writes_once() {
+        let (archiver, archive, _) = archiver();
+        handle(&archiver, event(OUT_OF_ORDER)).await;
+        let puts = archive.calls.get("PutObject");
+        let before = archive.objects();
+        let again = handle(&archiver, event(OUT_OF_ORDER)).await;
+        assert_eq!(archive.calls.get("PutObject"), puts, "no write the second time");
+        assert_eq!(archive.objects(), before);
+        assert!(again.items.iter().all(|i| matches!(i.fate, Fate::Skipped { .. })));
+    }
+
+    #[tokio::test]
+    async fn one_put_object_per_archived_change() {
+        let (archiver, archive, _) = archiver();
+        handle(&archiver, event(OUT_OF_ORDER)).await;
+        // Five changes, each applied in revision order: five writes.
+        assert_eq!(archive.calls.get("PutObject"), 5);
+    }
+
+    #[tokio::test]
+    async fn poison_messages_are_dead_lettered_with_their_reason_and_the_rest_archived() {
+        let (archiver, archive, dead_letters) = archiver();
+        let report = handle(&archiver, event(POISON)).await;
+        assert_eq!(report.items[0].fate, Fate::Applied);
+        assert_eq!(archive.objects().len(), 1);
+        let letters = dead_letters.drain();
+        assert_eq!(letters.len(), 3);
+        assert_eq!(letters[0].body, "this is not json");
+        for letter in &letters {
+            assert!(letter.attribute(batch::REASON_ATTRIBUTE).unwrap().starts_with("the body is not a change message"));
+            assert_eq!(letter.attribute(batch::SOURCE_ATTRIBUTE), Some(SOURCE));
+        }
+        assert!(report.sqs_response().unwrap().batch_item_failures.is_empty());
+    }
+}

@@ -1,1 +1,228 @@
+//! The publish consumer: keeps each user's display name in Parameter Store,
+//! under `/<prefix>/users/<user id>/name`, for the greeting to read.
+//!
+//! Parameter Store takes only a few writes a second and has no conditional
+//! write, so the consumer spends its writes carefully: all the changes of one
+//! user in a batch become one write (the newest), the current value is read
+//! first, and nothing is written when the store already holds this revision
+//! or a newer one (a redelivery, a replay, a late DLQ redrive). The value
+//! carries its revision (see [`onboard_shared::published`]) so that order can
+//! be checked. Writes are paced by the adapter; throttling is retryable.
+//!
+//! A removal writes a tombstone (the version, no name), so the greeting stops
+//! using the name and a late older change cannot bring it back.
 
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use onboard_shared::batch::{self, BatchReport, DeadLetter, DecodedBatch, Fate, Skip};
+use onboard_shared::domain::{ChangeMessage, UserId};
+use onboard_shared::error::PortError;
+use onboard_shared::ports::{MessageQueue, ParameterStore};
+use onboard_shared::published::{ParameterPrefix, PublishedName};
+
+/// The name this function gives itself on the dead letters it sends.
+pub const SOURCE: &str = "publish-consumer";
+
+#[derive(Clone)]
+pub struct Publisher {
+    pub parameters: Arc<dyn ParameterStore>,
+    pub prefix: ParameterPrefix,
+    pub dead_letters: Arc<dyn MessageQueue>,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("prefix", &self.prefix)
+            .field("dead_letters", &self.dead_letters.name())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Publishes one SQS batch and reports the fate of every message.
+pub async fn handle(publisher: &Publisher, event: SqsEvent) -> BatchReport {
+    let DecodedBatch { mut report, messages, mut poison } = batch::decode_sqs(event);
+
+    let mut by_user: BTreeMap<UserId, Vec<(usize, ChangeMessage)>> = BTreeMap::new();
+    for (index, message) in messages {
+        by_user.entry(message.user_id().clone()).or_default().push((index, message));
+    }
+
+    // Users one after the other: the writes are paced anyway, and a slow
+    // store slows this batch rather than throttling every other consumer.
+    for changes in by_user.into_values() {
+        let Some((newest, message)) = changes.iter().max_by_key(|(_, m)| m.revision()) else {
+            continue;
+        };
+        match publish_one(publisher, message).await {
+            Ok(fate) => {
+                tracing::info!(user_id = %message.user_id(), version = %message.version, outcome = %fate.label(), "publish");
+                for (index, _) in &changes {
+                    report.items[*index].fate = if index == newest {
+                        fate.clone()
+                    } else {
+                        Fate::Skipped { why: Skip::Superseded }
+                    };
+                }
+            }
+            Err(err) if err.is_retryable() => {
+                let reason = err.chain();
+                tracing::warn!(user_id = %message.user_id(), error = %reason, "publish failed; it will be retried");
+                for (index, _) in &changes {
+                    report.items[*index].fate = Fate::Failed { reason: reason.clone() };
+                }
+            }
+            Err(err) => {
+                let reason = err.chain();
+                poison.extend(changes.iter().map(|(index, message)| DeadLetter {
+                    index: *index,
+                    body: message.to_json(),
+                    reason: reason.clone(),
+                }));
+            }
+        }
+    }
+    batch::dead_letter(publisher.dead_letters.as_ref(), SOURCE, poison, &mut report).await;
+    report
+}
+
+/// Writes the user's name parameter unless it already holds this revision or
+/// a newer one.
+async fn publish_one(publisher: &Publisher, message: &ChangeMessage) -> Result<Fate, PortError> {
+    let name = publisher.prefix.name_parameter(message.user_id());
+    let next = PublishedName::from_change(message);
+    if let Some(value) = publisher.parameters.get(&name).await? {
+        match PublishedName::parse(&value) {
+            Ok(current) if current.revision() == next.revision() => {
+                return Ok(Fate::Skipped { why: Skip::Duplicate });
+            }
+            Ok(current) if current.revision() > next.revision() => {
+                return Ok(Fate::Skipped { why: Skip::Stale });
+            }
+            Ok(_) => {}
+            // A value this consumer did not write carries no revision: any change replaces it.
+            Err(_) => tracing::warn!(user_id = %message.user_id(), "the parameter holds a foreign value; replacing it"),
+        }
+    }
+    publisher.parameters.put(&name, &next.to_value()).await?;
+    Ok(Fate::Applied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use async_trait::async_trait;
+    use onboard_shared::local::{FileParameters, MemoryQueue};
+
+    const OUT_OF_ORDER: &str = include_str!("../../../fixtures/sqs/changes-out-of-order.json");
+    const POISON: &str = include_str!("../../../fixtures/sqs/batch-with-poison-messages.json");
+    const ADA: &str = "/onboard/users/1b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9/name";
+    const GRACE: &str = "/onboard/users/9c8b7a6f-5e4d-4c3b-8a29-18f7e6d5c4b3/name";
+
+    fn publisher(parameters: Arc<dyn ParameterStore>) -> (Publisher, Arc<MemoryQueue>) {
+        let dead_letters = Arc::new(MemoryQueue::new("publish-dlq"));
+        let publisher = Publisher {
+            parameters,
+            prefix: ParameterPrefix::parse("/onboard").unwrap(),
+            dead_letters: dead_letters.clone(),
+        };
+        (publisher, dead_letters)
+    }
+
+    fn event(json: &str) -> SqsEvent {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[tokio::test]
+    async fn several_changes_of_one_user_in_a_batch_become_one_write() {
+        // GIVEN three changes of Ada and two of Grace, out of order, in one batch
+        let store = Arc::new(FileParameters::in_memory());
+        let (publisher, _) = publisher(store.clone());
+        // WHEN the batch is published
+        let report = handle(&publisher, event(OUT_OF_ORDER)).await;
+        // THEN one write per user, holding the newest revision
+        assert_eq!(store.calls.get("PutParameter"), 2);
+        let values = store.values();
+        assert_eq!(values[ADA], r#"{"name":"Ada King","version":3}"#);
+        assert_eq!(values[GRACE], r#"{"version":1,"removed":true}"#);
+        let fates: Vec<_> = report.items.iter().map(|i| i.fate.label()).collect();
+        assert_eq!(fates, ["applied", "skipped (superseded)", "skipped (superseded)", "skipped (superseded)", "applied"]);
+    }
+
+    #[tokio::test]
+    async fn the_same_batch_twice_writes_nothing_the_second_time() {
+        let store = Arc::new(FileParameters::in_memory());
+        let (publisher, _) = publisher(store.clone());
+        handle(&publisher, event(OUT_OF_ORDER)).await;
+        let before = store.values();
+        let again = handle(&publisher, event(OUT_OF_ORDER)).await;
+        assert_eq!(store.calls.get("PutParameter"), 2);
+        assert_eq!(store.values(), before);
+        assert!(again.items.iter().all(|i| matches!(i.fate, Fate::Skipped { .. })));
+    }
+
+    #[tokio::test]
+    async fn every_order_of_a_users_versions_ends_at_the_newest() {
+        let records = serde_json::from_str::<serde_json::Value>(OUT_OF_ORDER).unwrap()["Records"].clone();
+        for order in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+            let store = Arc::new(FileParameters::in_memory());
+            let (publisher, _) = publisher(store.clone());
+            for i in order {
+                let one = serde_json::json!({ "Records": [records[i].clone()] });
+                handle(&publisher, serde_json::from_value(one).unwrap()).await;
+            }
+            assert_eq!(store.values()[ADA], r#"{"name":"Ada King","version":3}"#, "order {order:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn poison_messages_are_dead_lettered_and_the_rest_published() {
+        let store = Arc::new(FileParameters::in_memory());
+        let (publisher, dead_letters) = publisher(store.clone());
+        let report = handle(&publisher, event(POISON)).await;
+        assert_eq!(report.items[0].fate, Fate::Applied);
+        assert_eq!(dead_letters.len(), 3);
+        assert_eq!(store.values().len(), 1);
+    }
+
+    /// A parameter store that throttles every write.
+    struct Throttled(FileParameters);
+
+    #[async_trait]
+    impl ParameterStore for Throttled {
+        async fn get(&self, name: &str) -> Result<Option<String>, PortError> {
+            self.0.get(name).await
+        }
+        async fn put(&self, _: &str, _: &str) -> Result<(), PortError> {
+            Err(PortError::Throttled {
+                operation: "PutParameter",
+                source: "ThrottlingException: Rate exceeded".into(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn throttling_is_retried_not_dead_lettered() {
+        let (publisher, dead_letters) = publisher(Arc::new(Throttled(FileParameters::in_memory())));
+        let report = handle(&publisher, event(OUT_OF_ORDER)).await;
+        // Every record failed: the invocation fails, and SQS redelivers the whole batch.
+        assert!(report.items.iter().all(|i| i.fate.is_failed()));
+        assert!(report.sqs_response().is_err());
+        assert!(dead_letters.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_value_parameter_store_refuses_is_dead_lettered_with_the_reason() {
+        let store = Arc::new(FileParameters::in_memory());
+        let (publisher, dead_letters) = publisher(store.clone());
+        let mut json: serde_json::Value = serde_json::from_str(OUT_OF_ORDER).unwrap();
+        let body = json["Records"][0]["body"].as_str().unwrap().replace("Ada King", &"A".repeat(5000));
+        json["Records"][0]["body"] = body.into();
+        json["Records"].as_array_mut().unwrap().truncate(1);
+        let report = handle(&publisher, serde_json::from_value(json).unwrap()).await;
+        assert!(matches!(&report.items[0].fate, Fate::DeadLettered { reason, .. } if reason.contains("4096")));
+        assert_eq!(dead_letters.len(), 1);
+    }
+}
