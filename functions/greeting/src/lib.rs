@@ -1,1 +1,329 @@
+//! The greeting: `GET /hello` behind API Gateway's Cognito authorizer answers
+//! "Hello, <name>".
+//!
+//! The name comes from the parameter the publish consumer keeps, cached for a
+//! short time across invocations, and falls back to the token's claims
+//! (never to anything that looks like an email). JSON by default; an HTML
+//! page when the client prefers `text/html`, with every user-supplied value
+//! escaped. Without authorizer claims the answer is 401.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
+use aws_lambda_events::http::{HeaderMap, HeaderValue, Method, header};
+use onboard_shared::domain::UserId;
+use onboard_shared::ports::ParameterStore;
+use onboard_shared::published::{ParameterPrefix, PublishedName};
+use serde_json::{Value, json};
+
+/// Names kept at most; past that the cache starts over.
+const CACHE_CAPACITY: usize = 10_000;
+
+/// Display names read from the parameter store, reused for a short time.
+#[derive(Debug)]
+struct NameCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<UserId, (Instant, Option<String>)>>,
+}
+
+impl NameCache {
+    fn get(&self, user: &UserId) -> Option<Option<String>> {
+        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        entries
+            .get(user)
+            .filter(|(at, _)| at.elapsed() < self.ttl)
+            .map(|(_, name)| name.clone())
+    }
+
+    fn put(&self, user: UserId, name: Option<String>) {
+        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.len() >= CACHE_CAPACITY {
+            entries.clear();
+        }
+        entries.insert(user, (Instant::now(), name));
+    }
+}
+
+pub struct Greeter {
+    parameters: Arc<dyn ParameterStore>,
+    prefix: ParameterPrefix,
+    cache: NameCache,
+}
+
+impl std::fmt::Debug for Greeter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Greeter").field("prefix", &self.prefix).field("cache", &self.cache.ttl).finish()
+    }
+}
+
+impl Greeter {
+    pub fn new(parameters: Arc<dyn ParameterStore>, prefix: ParameterPrefix, cache_ttl: Duration) -> Self {
+        Self {
+            parameters,
+            prefix,
+            cache: NameCache {
+                ttl: cache_ttl,
+                entries: Mutex::default(),
+            },
+        }
+    }
+
+    /// The published display name, from the cache or the parameter store.
+    /// `None` when there is none (yet) or the store cannot be read now.
+    async fn published_name(&self, user: &UserId) -> Option<String> {
+        if let Some(cached) = self.cache.get(user) {
+            return cached;
+        }
+        let parameter = self.prefix.name_parameter(user);
+        match self.parameters.get(&parameter).await {
+            Ok(value) => {
+                let name = value
+                    .and_then(|value| PublishedName::parse(&value).ok())
+                    .and_then(|published| published.name);
+                self.cache.put(user.clone(), name.clone());
+                name
+            }
+            Err(err) => {
+                // The greeting still works from the token's claims.
+                tracing::warn!(user_id = %user, error = %err.chain(), "could not read the name parameter");
+                None
+            }
+        }
+    }
+}
+
+/// The authorizer's claims, as API Gateway passes them for a Cognito
+/// authorizer on a REST API.
+fn claims(request: &ApiGatewayProxyRequest) -> Option<&serde_json::Map<String, Value>> {
+    request.request_context.authorizer.fields.get("claims")?.as_object()
+}
+
+/// A name from the token's claims, skipping anything that looks like an email.
+fn name_from_claims(claims: &serde_json::Map<String, Value>) -> Option<String> {
+    let claim = |key: &str| {
+        claims
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && !v.contains('@'))
+    };
+    claim("name")
+        .map(str::to_owned)
+        .or_else(|| match (claim("given_name"), claim("family_name")) {
+            (Some(given), Some(family)) => Some(format!("{given} {family}")),
+            (Some(given), None) => Some(given.to_owned()),
+            _ => None,
+        })
+        .or_else(|| claim("preferred_username").map(str::to_owned))
+}
+
+/// Whether the client prefers HTML to JSON, by the q-values of its `Accept`.
+fn prefers_html(headers: &HeaderMap) -> bool {
+    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let quality = |wanted: &str| {
+        accept
+            .split(',')
+            .filter_map(|range| {
+                let mut parts = range.split(';');
+                let media = parts.next()?.trim();
+                if !media.eq_ignore_ascii_case(wanted) {
+                    return None;
+                }
+                let q = parts
+                    .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()))
+                    .unwrap_or(1.0);
+                Some(q)
+            })
+            .fold(0.0_f32, f32::max)
+    };
+    let html = quality("text/html");
+    html > 0.0 && html > quality("application/json")
+}
+
+fn response(status: i64, content_type: &'static str, body: String) -> ApiGatewayProxyResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    // The answer depends on who asks and how.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    headers.insert(header::VARY, HeaderValue::from_static("Accept, Authorization"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    let mut response = ApiGatewayProxyResponse::default();
+    response.status_code = status;
+    response.headers = headers;
+    response.body = Some(Body::Text(body));
+    response
+}
+
+fn json_response(status: i64, body: Value) -> ApiGatewayProxyResponse {
+    response(status, "application/json; charset=utf-8", body.to_string())
+}
+
+/// The greeting page. Every user-supplied value passes through the escaper.
+fn html_page(name: &str) -> String {
+    let name = html_escape::encode_text(name);
+    format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>onboard</title></head>\n\
+         <body><h1>Hello, {name}</h1></body>\n</html>\n"
+    )
+}
+
+/// Answers one API Gateway request.
+pub async fn handle(greeter: &Greeter, request: ApiGatewayProxyRequest) -> ApiGatewayProxyResponse {
+    if request.http_method != Method::GET && request.http_method != Method::HEAD {
+        return json_response(405, json!({ "message": "Method Not Allowed" }));
+    }
+    let Some(claims) = claims(&request) else {
+        return unauthorized();
+    };
+    let Some(user) = claims.get("sub").and_then(Value::as_str).and_then(|sub| UserId::parse(sub).ok()) else {
+        return unauthorized();
+    };
+    let name = match greeter.published_name(&user).await {
+        Some(name) => name,
+        None => name_from_claims(claims).unwrap_or_else(|| "there".to_owned()),
+    };
+    tracing::info!(user_id = %user, "greeted");
+    if prefers_html(&request.headers) {
+        let mut page = response(200, "text/html; charset=utf-8", html_page(&name));
+        page.headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+        );
+        page
+    } else {
+        json_response(200, json!({ "message": format!("Hello, {name}") }))
+    }
+}
+
+fn unauthorized() -> ApiGatewayProxyResponse {
+    let mut response = json_response(401, json!({ "message": "Unauthorized" }));
+    response.headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onboard_shared::local::FileParameters;
+
+    const JSON: &str = include_str!("../../../fixtures/apigw/hello-json.json");
+    const HTML: &str = include_str!("../../../fixtures/apigw/hello-html.json");
+    const UNSAFE: &str = include_str!("../../../fixtures/apigw/hello-html-unsafe-name.json");
+    const NO_CLAIMS: &str = include_str!("../../../fixtures/apigw/hello-without-claims.json");
+    const ZOE: &str = "/onboard/users/7d8a3f4e-0b1c-4e6f-9a2b-3c4d5e6f7a8b/name";
+
+    fn greeter(store: Arc<FileParameters>, ttl: Duration) -> Greeter {
+        Greeter::new(store, ParameterPrefix::parse("onboard").unwrap(), ttl)
+    }
+
+    fn request(json: &str) -> ApiGatewayProxyRequest {
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn body(response: &ApiGatewayProxyResponse) -> &str {
+        match &response.body {
+            Some(Body::Text(text)) => text,
+            _ => panic!("no text body"),
+        }
+    }
+
+    fn content_type(response: &ApiGatewayProxyResponse) -> &str {
+        response.headers[header::CONTENT_TYPE].to_str().unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_name_comes_from_the_parameter_store() {
+        let store = Arc::new(FileParameters::in_memory());
+        store.put(ZOE, r#"{"name":"Zoë M.","version":2}"#).await.unwrap();
+        let response = handle(&greeter(store, Duration::from_secs(60)), request(JSON)).await;
+        assert_eq!(response.status_code, 200);
+        assert_eq!(content_type(&response), "application/json; charset=utf-8");
+        assert_eq!(body(&response), r#"{"message":"Hello, Zoë M."}"#);
+    }
+
+    #[tokio::test]
+    async fn without_a_parameter_the_name_falls_back_to_the_claims_and_never_the_email() {
+        let store = Arc::new(FileParameters::in_memory());
+        let response = handle(&greeter(store, Duration::from_secs(60)), request(JSON)).await;
+        assert_eq!(body(&response), r#"{"message":"Hello, Zoë Martin"}"#);
+        assert!(!body(&response).contains("example.com"));
+
+        let mut only_email = request(JSON);
+        let claims = only_email.request_context.authorizer.fields.get_mut("claims").unwrap();
+        claims.as_object_mut().unwrap().remove("name");
+        claims["preferred_username"] = "zoe@example.com".into();
+        let store = Arc::new(FileParameters::in_memory());
+        let response = handle(&greeter(store, Duration::from_secs(60)), only_email).await;
+        assert_eq!(body(&response), r#"{"message":"Hello, there"}"#);
+    }
+
+    #[tokio::test]
+    async fn names_are_cached_across_invocations_for_a_short_time() {
+        let store = Arc::new(FileParameters::in_memory());
+        store.put(ZOE, r#"{"name":"Zoë","version":1}"#).await.unwrap();
+        let cached = greeter(store.clone(), Duration::from_secs(60));
+        for _ in 0..3 {
+            handle(&cached, request(JSON)).await;
+        }
+        assert_eq!(store.calls.get("GetParameter"), 1);
+        let uncached = greeter(store.clone(), Duration::ZERO);
+        for _ in 0..2 {
+            handle(&uncached, request(JSON)).await;
+        }
+        assert_eq!(store.calls.get("GetParameter"), 3);
+    }
+
+    #[tokio::test]
+    async fn a_removed_user_is_greeted_from_the_claims() {
+        let store = Arc::new(FileParameters::in_memory());
+        store.put(ZOE, r#"{"version":2,"removed":true}"#).await.unwrap();
+        let response = handle(&greeter(store, Duration::from_secs(60)), request(JSON)).await;
+        assert_eq!(body(&response), r#"{"message":"Hello, Zoë Martin"}"#);
+    }
+
+    #[tokio::test]
+    async fn a_browser_gets_an_html_page() {
+        let store = Arc::new(FileParameters::in_memory());
+        let response = handle(&greeter(store, Duration::from_secs(60)), request(HTML)).await;
+        assert_eq!(content_type(&response), "text/html; charset=utf-8");
+        assert!(body(&response).contains("<h1>Hello, Zoë Martin</h1>"));
+        assert!(response.headers.contains_key(header::CONTENT_SECURITY_POLICY));
+    }
+
+    #[tokio::test]
+    async fn every_user_supplied_value_is_escaped_in_html() {
+        let store = Arc::new(FileParameters::in_memory());
+        let response = handle(&greeter(store, Duration::from_secs(60)), request(UNSAFE)).await;
+        let page = body(&response);
+        assert!(page.contains("Hello, Zoë &lt;b&gt;bold&lt;/b&gt;&lt;script&gt;alert(1)&lt;/script&gt;"), "{page}");
+        assert!(!page.contains("<script>") && !page.contains("<b>"));
+    }
+
+    #[tokio::test]
+    async fn a_request_without_claims_is_unauthorized() {
+        let store = Arc::new(FileParameters::in_memory());
+        let response = handle(&greeter(store, Duration::from_secs(60)), request(NO_CLAIMS)).await;
+        assert_eq!(response.status_code, 401);
+        assert_eq!(body(&response), r#"{"message":"Unauthorized"}"#);
+    }
+
+    #[test]
+    fn json_wins_unless_html_is_preferred() {
+        let accept = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::ACCEPT, HeaderValue::from_static(value));
+            prefers_html(&headers)
+        };
+        assert!(accept("text/html,application/xhtml+xml,*/*;q=0.8"));
+        assert!(!accept("application/json"));
+        assert!(!accept("*/*"));
+        assert!(!accept("text/html;q=0.5, application/json"));
+        assert!(accept("application/json;q=0.5, text/html"));
+        assert!(!prefers_html(&HeaderMap::new()));
+    }
+}

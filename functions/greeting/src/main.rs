@@ -1,1 +1,22 @@
-fn main() {}
+use std::sync::Arc;
+
+use aws_lambda_events::event::apigw::ApiGatewayProxyRequest;
+use greeting::Greeter;
+use lambda_runtime::{Error, LambdaEvent, run, service_fn};
+use onboard_shared::aws::{SsmParameters, load_config, ssm};
+use onboard_shared::config::{GreetingConfig, process_env};
+use onboard_shared::telemetry::{self, LogFormat};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    telemetry::init(LogFormat::detect());
+    let config = GreetingConfig::from_env(process_env)?;
+    let ssm = ssm::Client::new(&load_config(None).await);
+    // The greeting never writes: the write pace does not apply.
+    let parameters = Arc::new(SsmParameters::new(ssm, f64::INFINITY));
+    let greeter = Greeter::new(parameters, config.parameter_prefix, config.cache_ttl);
+    run(service_fn(|event: LambdaEvent<ApiGatewayProxyRequest>| async {
+        Ok::<_, Error>(greeting::handle(&greeter, event.payload).await)
+    }))
+    .await
+}
