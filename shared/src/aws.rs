@@ -26,8 +26,8 @@ use tokio::time::Instant;
 use crate::domain::{Revision, User, UserId, Version};
 use crate::error::PortError;
 use crate::ports::{
-    ArchiveHead, ArchiveStore, Conditional, archive_key, MessageQueue, OutgoingMessage, ParameterStore, PutNew, SendFailure,
-    UserStore, WriteCondition,
+    ArchiveHead, ArchiveStore, Conditional, MessageQueue, OutgoingMessage, ParameterStore, PutNew,
+    SendFailure, UserStore, WriteCondition, archive_key,
 };
 
 /// How long the SDK may spend on one call: per attempt, in all, and how many
@@ -54,7 +54,8 @@ impl CallBudget {
 
     /// The longest one call can take under this budget.
     pub fn worst_case(&self) -> Duration {
-        self.operation_timeout.min(self.attempt_timeout * self.max_attempts)
+        self.operation_timeout
+            .min(self.attempt_timeout * self.max_attempts)
     }
 
     fn apply(&self, loader: ConfigLoader) -> ConfigLoader {
@@ -163,8 +164,9 @@ impl DynamoUserStore {
 #[async_trait]
 impl UserStore for DynamoUserStore {
     async fn put_new(&self, user: &User) -> Result<PutNew, PortError> {
-        let item = serde_dynamo::to_item(user)
-            .map_err(|err| PortError::rejected("PutItem", format!("the user does not encode: {err}")))?;
+        let item = serde_dynamo::to_item(user).map_err(|err| {
+            PortError::rejected("PutItem", format!("the user does not encode: {err}"))
+        })?;
         let result = self
             .client
             .put_item()
@@ -176,7 +178,10 @@ impl UserStore for DynamoUserStore {
         match result {
             Ok(_) => Ok(PutNew::Created),
             Err(SdkError::ServiceError(context))
-                if matches!(context.err(), PutItemError::ConditionalCheckFailedException(_)) =>
+                if matches!(
+                    context.err(),
+                    PutItemError::ConditionalCheckFailedException(_)
+                ) =>
             {
                 Ok(PutNew::AlreadyExists)
             }
@@ -194,7 +199,11 @@ pub struct SqsQueue {
 }
 
 impl SqsQueue {
-    pub fn new(client: aws_sdk_sqs::Client, name: impl Into<String>, url: impl Into<String>) -> Self {
+    pub fn new(
+        client: aws_sdk_sqs::Client,
+        name: impl Into<String>,
+        url: impl Into<String>,
+    ) -> Self {
         Self {
             client,
             url: url.into(),
@@ -225,7 +234,9 @@ impl MessageQueue for SqsQueue {
                             .data_type("String")
                             .string_value(&a.value)
                             .build()
-                            .map_err(|err| PortError::rejected("SendMessageBatch", err.to_string()))?;
+                            .map_err(|err| {
+                                PortError::rejected("SendMessageBatch", err.to_string())
+                            })?;
                         Ok((a.name.clone(), value))
                     })
                     .collect::<Result<HashMap<_, _>, PortError>>()?;
@@ -276,7 +287,6 @@ impl S3Archive {
             bucket: bucket.into(),
         }
     }
-
 }
 
 #[async_trait]
@@ -291,7 +301,9 @@ impl ArchiveStore for S3Archive {
             .await;
         let output = match result {
             Ok(output) => output,
-            Err(SdkError::ServiceError(context)) if context.raw().status().as_u16() == 404 => return Ok(None),
+            Err(SdkError::ServiceError(context)) if context.raw().status().as_u16() == 404 => {
+                return Ok(None);
+            }
             Err(err) => return Err(classify("HeadObject", err)),
         };
         let metadata = output.metadata.unwrap_or_default();
@@ -343,7 +355,9 @@ impl ArchiveStore for S3Archive {
         match request.send().await {
             Ok(_) => Ok(Conditional::Written),
             // 412: the condition failed; 409: a concurrent conditional write won.
-            Err(SdkError::ServiceError(context)) if matches!(context.raw().status().as_u16(), 409 | 412) => {
+            Err(SdkError::ServiceError(context))
+                if matches!(context.raw().status().as_u16(), 409 | 412) =>
+            {
                 Ok(Conditional::Conflict)
             }
             Err(err) => Err(classify("PutObject", err)),
@@ -404,7 +418,9 @@ impl ParameterStore for SsmParameters {
     async fn get(&self, name: &str) -> Result<Option<String>, PortError> {
         match self.client.get_parameter().name(name).send().await {
             Ok(output) => Ok(output.parameter.and_then(|p| p.value)),
-            Err(SdkError::ServiceError(context)) if context.err().is_parameter_not_found() => Ok(None),
+            Err(SdkError::ServiceError(context)) if context.err().is_parameter_not_found() => {
+                Ok(None)
+            }
             Err(err) => Err(classify("GetParameter", err)),
         }
     }
@@ -441,10 +457,16 @@ mod tests {
             .load()
             .await;
         let timeouts = config.timeout_config().unwrap();
-        assert_eq!(timeouts.operation_attempt_timeout(), Some(budget.attempt_timeout));
+        assert_eq!(
+            timeouts.operation_attempt_timeout(),
+            Some(budget.attempt_timeout)
+        );
         assert_eq!(timeouts.operation_timeout(), Some(budget.operation_timeout));
         assert_eq!(timeouts.connect_timeout(), Some(budget.connect_timeout));
-        assert_eq!(config.retry_config().unwrap().max_attempts(), budget.max_attempts);
+        assert_eq!(
+            config.retry_config().unwrap().max_attempts(),
+            budget.max_attempts
+        );
         // Three attempts of 600 ms fit in Cognito's 5 s with room to spare.
         assert!(timeouts.operation_timeout().unwrap() < Duration::from_secs(5) / 2);
     }

@@ -205,7 +205,9 @@ pub fn chunk(messages: Vec<OutgoingMessage>) -> (Vec<Vec<OutgoingMessage>>, Vec<
             too_large.push(SendFailure {
                 id: message.id,
                 retryable: false,
-                reason: format!("the message has {size} bytes, over SQS's limit of {MAX_BATCH_BYTES}"),
+                reason: format!(
+                    "the message has {size} bytes, over SQS's limit of {MAX_BATCH_BYTES}"
+                ),
             });
             continue;
         }
@@ -226,7 +228,10 @@ pub fn chunk(messages: Vec<OutgoingMessage>) -> (Vec<Vec<OutgoingMessage>>, Vec<
 /// Sends every message in the fewest `SendMessageBatch` calls. Returns the
 /// messages that were not sent, by entry id; a call that failed as a whole
 /// fails each of its entries with the call's error.
-pub async fn send_all(queue: &dyn MessageQueue, messages: Vec<OutgoingMessage>) -> HashMap<String, SendFailure> {
+pub async fn send_all(
+    queue: &dyn MessageQueue,
+    messages: Vec<OutgoingMessage>,
+) -> HashMap<String, SendFailure> {
     let (calls, too_large) = chunk(messages);
     let mut failures: HashMap<String, SendFailure> =
         too_large.into_iter().map(|f| (f.id.clone(), f)).collect();
@@ -265,7 +270,12 @@ pub struct DeadLetter {
 
 /// Sends the dead letters in as few calls as possible and records each one's
 /// fate: dead-lettered, or failed (to be retried) when the send failed.
-pub async fn dead_letter(queue: &dyn MessageQueue, source: &str, letters: Vec<DeadLetter>, report: &mut BatchReport) {
+pub async fn dead_letter(
+    queue: &dyn MessageQueue,
+    source: &str,
+    letters: Vec<DeadLetter>,
+    report: &mut BatchReport,
+) {
     if letters.is_empty() {
         return;
     }
@@ -301,7 +311,10 @@ pub async fn dead_letter(queue: &dyn MessageQueue, source: &str, letters: Vec<De
                 }
             }
             Some(failure) => Fate::Failed {
-                reason: format!("{reason}; and it could not be dead-lettered: {}", failure.reason),
+                reason: format!(
+                    "{reason}; and it could not be dead-lettered: {}",
+                    failure.reason
+                ),
             },
         };
         report.items[index].fate = fate;
@@ -329,7 +342,10 @@ pub fn decode_sqs(event: SqsEvent) -> DecodedBatch {
         let body = record.body.unwrap_or_default();
         match ChangeMessage::from_json(&body) {
             Ok(message) => {
-                batch.report.items.push(ItemReport::for_message(id, &message, pending));
+                batch
+                    .report
+                    .items
+                    .push(ItemReport::for_message(id, &message, pending));
                 batch.messages.push((index, message));
             }
             Err(err) => {
@@ -373,7 +389,9 @@ mod tests {
     }
 
     fn failed() -> Fate {
-        Fate::Failed { reason: "throttled".into() }
+        Fate::Failed {
+            reason: "throttled".into(),
+        }
     }
 
     #[test]
@@ -388,7 +406,12 @@ mod tests {
         let (calls, _) = chunk((0..5).map(|i| message(i, 400 * 1024)).collect());
         assert_eq!(calls.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
         for call in &calls {
-            assert!(call.iter().map(OutgoingMessage::payload_size).sum::<usize>() <= MAX_BATCH_BYTES);
+            assert!(
+                call.iter()
+                    .map(OutgoingMessage::payload_size)
+                    .sum::<usize>()
+                    <= MAX_BATCH_BYTES
+            );
         }
     }
 
@@ -403,7 +426,11 @@ mod tests {
     #[test]
     fn the_sqs_response_lists_every_failed_message_id() {
         let report = BatchReport {
-            items: vec![item("a", Fate::Applied), item("b", failed()), item("c", failed())],
+            items: vec![
+                item("a", Fate::Applied),
+                item("b", failed()),
+                item("c", failed()),
+            ],
         };
         let ids: Vec<_> = report
             .sqs_response()
@@ -418,7 +445,11 @@ mod tests {
     #[test]
     fn the_stream_response_names_only_the_lowest_failed_sequence_number() {
         let report = BatchReport {
-            items: vec![item("900", failed()), item("1000", Fate::Applied), item("1200", failed())],
+            items: vec![
+                item("900", failed()),
+                item("1000", Fate::Applied),
+                item("1200", failed()),
+            ],
         };
         let failures = report.stream_response().unwrap().batch_item_failures;
         assert_eq!(failures.len(), 1);
@@ -432,7 +463,13 @@ mod tests {
         };
         assert!(report.sqs_response().is_err());
         assert!(report.stream_response().is_err());
-        assert!(BatchReport::default().sqs_response().unwrap().batch_item_failures.is_empty());
+        assert!(
+            BatchReport::default()
+                .sqs_response()
+                .unwrap()
+                .batch_item_failures
+                .is_empty()
+        );
     }
 
     #[test]

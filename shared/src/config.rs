@@ -12,7 +12,10 @@ use crate::published::ParameterPrefix;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("the environment variable {var} is not set ({what})")]
-    Missing { var: &'static str, what: &'static str },
+    Missing {
+        var: &'static str,
+        what: &'static str,
+    },
     #[error("the environment variable {var} is invalid: {reason}")]
     Invalid { var: &'static str, reason: String },
 }
@@ -33,25 +36,40 @@ pub fn process_env(var: &str) -> Option<String> {
     std::env::var(var).ok()
 }
 
-fn required(env: &impl Lookup, var: &'static str, what: &'static str) -> Result<String, ConfigError> {
+fn required(
+    env: &impl Lookup,
+    var: &'static str,
+    what: &'static str,
+) -> Result<String, ConfigError> {
     env.get(var).ok_or(ConfigError::Missing { var, what })
 }
 
-fn parsed<T: std::str::FromStr>(env: &impl Lookup, var: &'static str, default: T) -> Result<T, ConfigError>
+fn parsed<T: std::str::FromStr>(
+    env: &impl Lookup,
+    var: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
 {
     match env.get(var) {
         None => Ok(default),
-        Some(raw) => raw.trim().parse().map_err(|err: T::Err| ConfigError::Invalid {
-            var,
-            reason: format!("`{raw}`: {err}"),
-        }),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|err: T::Err| ConfigError::Invalid {
+                var,
+                reason: format!("`{raw}`: {err}"),
+            }),
     }
 }
 
 fn prefix(env: &impl Lookup) -> Result<ParameterPrefix, ConfigError> {
-    let raw = required(env, "PARAMETER_PREFIX", "the path under which users' parameters live, e.g. /onboard")?;
+    let raw = required(
+        env,
+        "PARAMETER_PREFIX",
+        "the path under which users' parameters live, e.g. /onboard",
+    )?;
     ParameterPrefix::parse(&raw).map_err(|reason| ConfigError::Invalid {
         var: "PARAMETER_PREFIX",
         reason,
@@ -60,7 +78,11 @@ fn prefix(env: &impl Lookup) -> Result<ParameterPrefix, ConfigError> {
 
 /// Whether S3 must be addressed path-style (emulators need it).
 fn force_path_style(env: &impl Lookup) -> Result<bool, ConfigError> {
-    parsed(env, "S3_FORCE_PATH_STYLE", env.get("AWS_ENDPOINT_URL").is_some())
+    parsed(
+        env,
+        "S3_FORCE_PATH_STYLE",
+        env.get("AWS_ENDPOINT_URL").is_some(),
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +111,11 @@ impl RouterConfig {
         Ok(Self {
             archive_queue_url: required(&env, "ARCHIVE_QUEUE_URL", "the archive queue's URL")?,
             publish_queue_url: required(&env, "PUBLISH_QUEUE_URL", "the publish queue's URL")?,
-            dead_letter_queue_url: required(&env, "DEAD_LETTER_QUEUE_URL", "the router's dead-letter queue URL")?,
+            dead_letter_queue_url: required(
+                &env,
+                "DEAD_LETTER_QUEUE_URL",
+                "the router's dead-letter queue URL",
+            )?,
         })
     }
 }
@@ -105,7 +131,11 @@ impl ArchiveConfig {
     pub fn from_env(env: impl Lookup) -> Result<Self, ConfigError> {
         Ok(Self {
             bucket: required(&env, "ARCHIVE_BUCKET", "the archive bucket")?,
-            dead_letter_queue_url: required(&env, "DEAD_LETTER_QUEUE_URL", "the archive queue's DLQ URL")?,
+            dead_letter_queue_url: required(
+                &env,
+                "DEAD_LETTER_QUEUE_URL",
+                "the archive queue's DLQ URL",
+            )?,
             force_path_style: force_path_style(&env)?,
         })
     }
@@ -130,7 +160,11 @@ impl PublishConfig {
         }
         Ok(Self {
             parameter_prefix: prefix(&env)?,
-            dead_letter_queue_url: required(&env, "DEAD_LETTER_QUEUE_URL", "the publish queue's DLQ URL")?,
+            dead_letter_queue_url: required(
+                &env,
+                "DEAD_LETTER_QUEUE_URL",
+                "the publish queue's DLQ URL",
+            )?,
             max_writes_per_second,
         })
     }
@@ -157,7 +191,12 @@ mod tests {
     use super::*;
 
     fn env<'a>(pairs: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
-        move |var| pairs.iter().find(|(k, _)| *k == var).map(|(_, v)| (*v).to_owned())
+        move |var| {
+            pairs
+                .iter()
+                .find(|(k, _)| *k == var)
+                .map(|(_, v)| (*v).to_owned())
+        }
     }
 
     #[test]
@@ -172,18 +211,30 @@ mod tests {
     #[test]
     fn an_empty_variable_counts_as_missing() {
         let err = PostConfirmationConfig::from_env(env(&[("USERS_TABLE", " ")])).unwrap_err();
-        assert!(matches!(err, ConfigError::Missing { var: "USERS_TABLE", .. }));
+        assert!(matches!(
+            err,
+            ConfigError::Missing {
+                var: "USERS_TABLE",
+                ..
+            }
+        ));
     }
 
     #[test]
     fn numbers_are_parsed_with_defaults() {
-        let base = [("PARAMETER_PREFIX", "/onboard"), ("DEAD_LETTER_QUEUE_URL", "d")];
+        let base = [
+            ("PARAMETER_PREFIX", "/onboard"),
+            ("DEAD_LETTER_QUEUE_URL", "d"),
+        ];
         let config = PublishConfig::from_env(env(&base)).unwrap();
         assert_eq!(config.max_writes_per_second, 3.0);
         let bad = [base[0], base[1], ("MAX_WRITES_PER_SECOND", "fast")];
         assert!(matches!(
             PublishConfig::from_env(env(&bad)).unwrap_err(),
-            ConfigError::Invalid { var: "MAX_WRITES_PER_SECOND", .. }
+            ConfigError::Invalid {
+                var: "MAX_WRITES_PER_SECOND",
+                ..
+            }
         ));
         let zero = [base[0], base[1], ("MAX_WRITES_PER_SECOND", "0")];
         assert!(PublishConfig::from_env(env(&zero)).is_err());
@@ -192,8 +243,20 @@ mod tests {
     #[test]
     fn path_style_follows_a_custom_endpoint() {
         let base = [("ARCHIVE_BUCKET", "b"), ("DEAD_LETTER_QUEUE_URL", "d")];
-        assert!(!ArchiveConfig::from_env(env(&base)).unwrap().force_path_style);
-        let emulator = [base[0], base[1], ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")];
-        assert!(ArchiveConfig::from_env(env(&emulator)).unwrap().force_path_style);
+        assert!(
+            !ArchiveConfig::from_env(env(&base))
+                .unwrap()
+                .force_path_style
+        );
+        let emulator = [
+            base[0],
+            base[1],
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"),
+        ];
+        assert!(
+            ArchiveConfig::from_env(env(&emulator))
+                .unwrap()
+                .force_path_style
+        );
     }
 }

@@ -39,7 +39,9 @@ impl UserId {
             return Err(DomainError::InvalidUserId("it is empty"));
         }
         if raw.len() > 128 {
-            return Err(DomainError::InvalidUserId("it is longer than 128 characters"));
+            return Err(DomainError::InvalidUserId(
+                "it is longer than 128 characters",
+            ));
         }
         if !raw
             .bytes()
@@ -378,11 +380,16 @@ pub mod rfc3339 {
     use super::*;
     use serde::{Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(value: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        value: &DateTime<Utc>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&value.to_rfc3339_opts(SecondsFormat::Millis, true))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<DateTime<Utc>, D::Error> {
         let raw = String::deserialize(deserializer)?;
         DateTime::parse_from_rfc3339(&raw)
             .map(|value| value.with_timezone(&Utc))
@@ -464,9 +471,18 @@ mod tests {
     #[test]
     fn a_removal_of_a_version_comes_after_that_version() {
         let v2 = Version::new(2).unwrap();
-        let live = Revision { version: v2, removed: false };
-        let removed = Revision { version: v2, removed: true };
-        let v3 = Revision { version: v2.next(), removed: false };
+        let live = Revision {
+            version: v2,
+            removed: false,
+        };
+        let removed = Revision {
+            version: v2,
+            removed: true,
+        };
+        let v3 = Revision {
+            version: v2.next(),
+            removed: false,
+        };
         assert!(live < removed && removed < v3);
     }
 

@@ -35,7 +35,10 @@ pub enum PortError {
 
 impl PortError {
     pub fn is_retryable(&self) -> bool {
-        matches!(self, PortError::Throttled { .. } | PortError::Transient { .. })
+        matches!(
+            self,
+            PortError::Throttled { .. } | PortError::Transient { .. }
+        )
     }
 
     pub fn rejected(operation: &'static str, reason: impl Into<String>) -> Self {
@@ -82,7 +85,13 @@ mod tests {
     #[test]
     fn only_throttling_and_transient_errors_are_retryable() {
         let io = || std::io::Error::other("connection reset");
-        assert!(PortError::Throttled { operation: "PutParameter", source: io().into() }.is_retryable());
+        assert!(
+            PortError::Throttled {
+                operation: "PutParameter",
+                source: io().into()
+            }
+            .is_retryable()
+        );
         assert!(PortError::transient("PutObject", io()).is_retryable());
         assert!(!PortError::rejected("PutParameter", "value too long").is_retryable());
     }
@@ -90,6 +99,9 @@ mod tests {
     #[test]
     fn the_chain_keeps_the_cause() {
         let err = PortError::transient("PutObject", std::io::Error::other("connection reset"));
-        assert_eq!(err.chain(), "PutObject failed with a transient error: connection reset");
+        assert_eq!(
+            err.chain(),
+            "PutObject failed with a transient error: connection reset"
+        );
     }
 }

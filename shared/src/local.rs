@@ -24,8 +24,8 @@ use serde_json::value::RawValue;
 use crate::domain::{Revision, User, UserId};
 use crate::error::PortError;
 use crate::ports::{
-    ArchiveHead, ArchiveStore, Attribute, archive_key, Conditional, MessageQueue, OutgoingMessage, ParameterStore, PutNew,
-    SendFailure, UserStore, WriteCondition,
+    ArchiveHead, ArchiveStore, Attribute, Conditional, MessageQueue, OutgoingMessage,
+    ParameterStore, PutNew, SendFailure, UserStore, WriteCondition, archive_key,
 };
 
 /// Counts calls by operation name.
@@ -49,7 +49,9 @@ impl CallCounter {
 /// Locks a mutex, going on with the data even if a panicking thread held it:
 /// every critical section here leaves the data consistent.
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Writes a file atomically: a crash leaves the old file or the new one.
@@ -170,11 +172,17 @@ impl MessageQueue for MemoryQueue {
     async fn send_batch(&self, entries: &[OutgoingMessage]) -> Result<Vec<SendFailure>, PortError> {
         self.calls.count("SendMessageBatch");
         if entries.len() > crate::batch::MAX_BATCH_ENTRIES {
-            return Err(PortError::rejected("SendMessageBatch", "more than 10 entries in one call"));
+            return Err(PortError::rejected(
+                "SendMessageBatch",
+                "more than 10 entries in one call",
+            ));
         }
         let bytes: usize = entries.iter().map(OutgoingMessage::payload_size).sum();
         if bytes > crate::batch::MAX_BATCH_BYTES {
-            return Err(PortError::rejected("SendMessageBatch", "more than 1 MiB in one call"));
+            return Err(PortError::rejected(
+                "SendMessageBatch",
+                "more than 1 MiB in one call",
+            ));
         }
         let now = Utc::now();
         let mut state = lock(&self.state);
@@ -272,15 +280,30 @@ impl LocalTable {
         Ok(())
     }
 
-    fn emit(state: &mut TableState, event_name: &str, old: Option<&User>, new: Option<&User>) -> Result<(), PortError> {
-        state.file.last_sequence_number = state.file.last_sequence_number.max(FIRST_SEQUENCE_NUMBER - 1) + 1;
+    fn emit(
+        state: &mut TableState,
+        event_name: &str,
+        old: Option<&User>,
+        new: Option<&User>,
+    ) -> Result<(), PortError> {
+        state.file.last_sequence_number = state
+            .file
+            .last_sequence_number
+            .max(FIRST_SEQUENCE_NUMBER - 1)
+            + 1;
         let sequence_number = state.file.last_sequence_number.to_string();
         let image = |user: Option<&User>| -> Result<serde_dynamo::Item, PortError> {
             user.map_or_else(
-                || Ok(serde_dynamo::Item::from(HashMap::<String, serde_dynamo::AttributeValue>::new())),
+                || {
+                    Ok(serde_dynamo::Item::from(HashMap::<
+                        String,
+                        serde_dynamo::AttributeValue,
+                    >::new()))
+                },
                 |user| {
-                    serde_dynamo::to_item(user)
-                        .map_err(|err| PortError::rejected("PutItem", format!("the user does not encode: {err}")))
+                    serde_dynamo::to_item(user).map_err(|err| {
+                        PortError::rejected("PutItem", format!("the user does not encode: {err}"))
+                    })
                 },
             )
         };
@@ -307,9 +330,14 @@ impl LocalTable {
         record.event_name = event_name.to_owned();
         record.event_source = Some("aws:dynamodb".to_owned());
         record.event_version = Some("1.1".to_owned());
-        record.event_source_arn = Some("arn:aws:dynamodb:local:000000000000:table/users/stream/local".to_owned());
-        let raw = serde_json::value::to_raw_value(&record)
-            .map_err(|err| PortError::rejected("PutItem", format!("the stream record does not encode: {err}")))?;
+        record.event_source_arn =
+            Some("arn:aws:dynamodb:local:000000000000:table/users/stream/local".to_owned());
+        let raw = serde_json::value::to_raw_value(&record).map_err(|err| {
+            PortError::rejected(
+                "PutItem",
+                format!("the stream record does not encode: {err}"),
+            )
+        })?;
         state.stream.push(raw);
         Ok(())
     }
@@ -320,7 +348,12 @@ impl LocalTable {
         let mut state = lock(&self.state);
         let old = state.file.items.get(&user.user_id).cloned();
         user.version = old.as_ref().map_or(user.version, |old| old.version.next());
-        Self::emit(&mut state, if old.is_some() { "MODIFY" } else { "INSERT" }, old.as_ref(), Some(&user))?;
+        Self::emit(
+            &mut state,
+            if old.is_some() { "MODIFY" } else { "INSERT" },
+            old.as_ref(),
+            Some(&user),
+        )?;
         state.file.items.insert(user.user_id.clone(), user.clone());
         state.dirty = true;
         Ok(user)
@@ -504,7 +537,10 @@ impl FileParameters {
         let values = read_json(&path)?;
         Ok(Self {
             path: Some(path),
-            state: Mutex::new(ParameterState { values, dirty: false }),
+            state: Mutex::new(ParameterState {
+                values,
+                dirty: false,
+            }),
             calls: CallCounter::default(),
         })
     }
@@ -538,7 +574,10 @@ impl ParameterStore for FileParameters {
         if value.len() > MAX_PARAMETER_BYTES {
             return Err(PortError::rejected(
                 "PutParameter",
-                format!("the value has {} bytes, over the 4096 of a standard parameter", value.len()),
+                format!(
+                    "the value has {} bytes, over the 4096 of a standard parameter",
+                    value.len()
+                ),
             ));
         }
         let mut state = lock(&self.state);
@@ -568,7 +607,10 @@ mod tests {
     async fn the_table_emits_stream_records_the_router_decodes() {
         let table = LocalTable::in_memory();
         assert_eq!(table.put_new(&user("u1")).await.unwrap(), PutNew::Created);
-        assert_eq!(table.put_new(&user("u1")).await.unwrap(), PutNew::AlreadyExists);
+        assert_eq!(
+            table.put_new(&user("u1")).await.unwrap(),
+            PutNew::AlreadyExists
+        );
         let mut renamed = user("u1");
         renamed.name = Some("Zed".into());
         table.update(renamed).unwrap();
@@ -579,10 +621,14 @@ mod tests {
             .iter()
             .map(|raw| crate::stream::decode_raw(raw).unwrap())
             .collect();
-        let seen: Vec<_> = messages.iter().map(|m| (m.kind.as_str(), m.version.get())).collect();
+        let seen: Vec<_> = messages
+            .iter()
+            .map(|m| (m.kind.as_str(), m.version.get()))
+            .collect();
         assert_eq!(seen, [("created", 1), ("updated", 2), ("removed", 2)]);
         assert!(messages.windows(2).all(|w| {
-            crate::stream::compare_sequence_numbers(&w[0].sequence_number, &w[1].sequence_number).is_lt()
+            crate::stream::compare_sequence_numbers(&w[0].sequence_number, &w[1].sequence_number)
+                .is_lt()
         }));
     }
 
@@ -596,15 +642,27 @@ mod tests {
         params.put("/p/users/u1/name", "Zoë").await.unwrap();
         params.flush().unwrap();
         let archive = FolderArchive::open(dir.path().join("archive")).unwrap();
-        let revision = Revision { version: Version::FIRST, removed: false };
+        let revision = Revision {
+            version: Version::FIRST,
+            removed: false,
+        };
         let id = UserId::parse("u1").unwrap();
-        archive.put(&id, revision, b"{}", WriteCondition::Absent).await.unwrap();
+        archive
+            .put(&id, revision, b"{}", WriteCondition::Absent)
+            .await
+            .unwrap();
         archive.flush().unwrap();
 
         let table = LocalTable::open(dir.path().join("table.json")).unwrap();
-        assert_eq!(table.put_new(&user("u1")).await.unwrap(), PutNew::AlreadyExists);
+        assert_eq!(
+            table.put_new(&user("u1")).await.unwrap(),
+            PutNew::AlreadyExists
+        );
         let params = FileParameters::open(dir.path().join("parameters.json")).unwrap();
-        assert_eq!(params.get("/p/users/u1/name").await.unwrap().as_deref(), Some("Zoë"));
+        assert_eq!(
+            params.get("/p/users/u1/name").await.unwrap().as_deref(),
+            Some("Zoë")
+        );
         let archive = FolderArchive::open(dir.path().join("archive")).unwrap();
         assert_eq!(archive.head(&id).await.unwrap().unwrap().revision, revision);
         assert_eq!(archive.body(&id).unwrap().unwrap(), b"{}");
@@ -614,14 +672,35 @@ mod tests {
     async fn archive_writes_hold_only_under_their_condition() {
         let archive = FolderArchive::in_memory();
         let id = UserId::parse("u1").unwrap();
-        let revision = Revision { version: Version::FIRST, removed: false };
-        assert_eq!(archive.put(&id, revision, b"a", WriteCondition::Absent).await.unwrap(), Conditional::Written);
-        assert_eq!(archive.put(&id, revision, b"b", WriteCondition::Absent).await.unwrap(), Conditional::Conflict);
+        let revision = Revision {
+            version: Version::FIRST,
+            removed: false,
+        };
+        assert_eq!(
+            archive
+                .put(&id, revision, b"a", WriteCondition::Absent)
+                .await
+                .unwrap(),
+            Conditional::Written
+        );
+        assert_eq!(
+            archive
+                .put(&id, revision, b"b", WriteCondition::Absent)
+                .await
+                .unwrap(),
+            Conditional::Conflict
+        );
         let head = archive.head(&id).await.unwrap().unwrap();
         let stale = WriteCondition::Matches("\"other\"".into());
-        assert_eq!(archive.put(&id, revision, b"c", stale).await.unwrap(), Conditional::Conflict);
         assert_eq!(
-            archive.put(&id, revision, b"d", WriteCondition::Matches(head.etag)).await.unwrap(),
+            archive.put(&id, revision, b"c", stale).await.unwrap(),
+            Conditional::Conflict
+        );
+        assert_eq!(
+            archive
+                .put(&id, revision, b"d", WriteCondition::Matches(head.etag))
+                .await
+                .unwrap(),
             Conditional::Written
         );
     }
@@ -630,11 +709,22 @@ mod tests {
     async fn a_queue_refuses_a_call_over_sqs_limits() {
         let queue = MemoryQueue::new("q");
         let entries: Vec<_> = (0..11)
-            .map(|i| OutgoingMessage { id: i.to_string(), body: "x".into(), attributes: vec![] })
+            .map(|i| OutgoingMessage {
+                id: i.to_string(),
+                body: "x".into(),
+                attributes: vec![],
+            })
             .collect();
         assert!(queue.send_batch(&entries).await.is_err());
         assert!(queue.send_batch(&entries[..10]).await.unwrap().is_empty());
         assert_eq!(queue.len(), 10);
-        assert_eq!(queue.receive(3).iter().map(|m| m.receive_count).collect::<Vec<_>>(), [1, 1, 1]);
+        assert_eq!(
+            queue
+                .receive(3)
+                .iter()
+                .map(|m| m.receive_count)
+                .collect::<Vec<_>>(),
+            [1, 1, 1]
+        );
     }
 }

@@ -18,7 +18,9 @@ impl ParameterPrefix {
         if trimmed.is_empty() {
             return Err("the prefix is empty".to_owned());
         }
-        if trimmed.to_ascii_lowercase().starts_with("aws") || trimmed.to_ascii_lowercase().starts_with("ssm") {
+        if trimmed.to_ascii_lowercase().starts_with("aws")
+            || trimmed.to_ascii_lowercase().starts_with("ssm")
+        {
             return Err("a parameter path may not start with aws or ssm".to_owned());
         }
         let valid = trimmed
@@ -55,7 +57,11 @@ impl PublishedName {
         let removed = message.kind == ChangeKind::Removed;
         Self {
             // A removed user's name is not kept: the tombstone only guards the order.
-            name: if removed { None } else { message.user.display_name() },
+            name: if removed {
+                None
+            } else {
+                message.user.display_name()
+            },
             version: message.version,
             removed,
         }
@@ -85,7 +91,10 @@ mod tests {
     fn parameter_names_hold_the_user_id_only() {
         let prefix = ParameterPrefix::parse("/onboard/prod/").unwrap();
         let user = UserId::parse("8f1e").unwrap();
-        assert_eq!(prefix.name_parameter(&user), "/onboard/prod/users/8f1e/name");
+        assert_eq!(
+            prefix.name_parameter(&user),
+            "/onboard/prod/users/8f1e/name"
+        );
     }
 
     #[test]

@@ -53,9 +53,8 @@ pub struct RecordId {
 /// Decodes one raw stream record. On failure, whatever identifies the record
 /// is still returned, for the report and the dead-letter message.
 pub fn decode_raw(raw: &RawValue) -> Result<ChangeMessage, (RecordId, DecodeError)> {
-    let record: EventRecord = serde_json::from_str(raw.get()).map_err(|err| {
-        (RecordId::default(), DecodeError::Record(err))
-    })?;
+    let record: EventRecord = serde_json::from_str(raw.get())
+        .map_err(|err| (RecordId::default(), DecodeError::Record(err)))?;
     let id = RecordId {
         event_id: Some(record.event_id.clone()),
         sequence_number: record.change.sequence_number.clone(),
@@ -117,7 +116,10 @@ fn image(item: serde_dynamo::Item, which: &'static str) -> Result<User, DecodeEr
     if item.is_empty() {
         return Err(DecodeError::MissingImage(which));
     }
-    serde_dynamo::from_item(item).map_err(|source| DecodeError::Image { image: which, source })
+    serde_dynamo::from_item(item).map_err(|source| DecodeError::Image {
+        image: which,
+        source,
+    })
 }
 
 /// Compares two stream sequence numbers. They are decimal strings of up to 40
@@ -181,9 +183,16 @@ mod tests {
 
     #[test]
     fn a_modify_that_does_not_raise_the_version_breaks_the_rule() {
-        let images = format!(r#""NewImage":{},"OldImage":{},"#, image_json(2), image_json(2));
+        let images = format!(
+            r#""NewImage":{},"OldImage":{},"#,
+            image_json(2),
+            image_json(2)
+        );
         let (_, err) = decode_raw(&record("MODIFY", KEYS, &images)).unwrap_err();
-        assert!(matches!(err, DecodeError::VersionDidNotGrow { old: 2, new: 2 }));
+        assert!(matches!(
+            err,
+            DecodeError::VersionDidNotGrow { old: 2, new: 2 }
+        ));
     }
 
     #[test]
@@ -197,7 +206,10 @@ mod tests {
         assert_eq!(compare_sequence_numbers("99", "100"), Ordering::Less);
         assert_eq!(compare_sequence_numbers("0100", "100"), Ordering::Equal);
         assert_eq!(
-            compare_sequence_numbers("400000000000000000000000000000001", "400000000000000000000000000000000"),
+            compare_sequence_numbers(
+                "400000000000000000000000000000001",
+                "400000000000000000000000000000000"
+            ),
             Ordering::Greater
         );
     }

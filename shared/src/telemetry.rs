@@ -27,15 +27,20 @@ impl LogFormat {
     }
 }
 
-/// Installs the global subscriber; a second call does nothing.
+/// Installs the global subscriber at `info` by default; a second call does nothing.
 pub fn init(format: LogFormat) {
+    init_with_default(format, "info");
+}
+
+/// Installs the global subscriber with the given default level.
+pub fn init_with_default(format: LogFormat, default_level: &str) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| {
             std::env::var("AWS_LAMBDA_LOG_LEVEL")
                 .map_err(|_| ())
                 .and_then(|level| EnvFilter::try_new(level.to_ascii_lowercase()).map_err(|_| ()))
         })
-        .unwrap_or_else(|()| EnvFilter::new("info"));
+        .unwrap_or_else(|()| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -36,7 +36,9 @@ pub struct Archiver {
 
 impl std::fmt::Debug for Archiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Archiver").field("dead_letters", &self.dead_letters.name()).finish_non_exhaustive()
+        f.debug_struct("Archiver")
+            .field("dead_letters", &self.dead_letters.name())
+            .finish_non_exhaustive()
     }
 }
 
@@ -75,12 +77,19 @@ impl<'a> ArchivedUser<'a> {
 
 /// Archives one SQS batch and reports the fate of every message.
 pub async fn handle(archiver: &Archiver, event: SqsEvent) -> BatchReport {
-    let DecodedBatch { mut report, messages, mut poison } = batch::decode_sqs(event);
+    let DecodedBatch {
+        mut report,
+        messages,
+        mut poison,
+    } = batch::decode_sqs(event);
 
     // One user's changes are applied in order, one at a time; users in parallel.
     let mut by_user: BTreeMap<UserId, Vec<(usize, ChangeMessage)>> = BTreeMap::new();
     for (index, message) in messages {
-        by_user.entry(message.user_id().clone()).or_default().push((index, message));
+        by_user
+            .entry(message.user_id().clone())
+            .or_default()
+            .push((index, message));
     }
     let results = futures::future::join_all(by_user.into_values().map(|mut changes| async move {
         changes.sort_by_key(|(_, message)| message.revision());
@@ -96,7 +105,9 @@ pub async fn handle(archiver: &Archiver, event: SqsEvent) -> BatchReport {
     for (index, message, result) in results.into_iter().flatten() {
         let fate = match result {
             Ok(fate) => fate,
-            Err(err) if err.is_retryable() => Fate::Failed { reason: err.chain() },
+            Err(err) if err.is_retryable() => Fate::Failed {
+                reason: err.chain(),
+            },
             Err(err) => {
                 poison.push(DeadLetter {
                     index,
@@ -114,23 +125,37 @@ pub async fn handle(archiver: &Archiver, event: SqsEvent) -> BatchReport {
 }
 
 /// Writes one change unless the archive already holds it or something newer.
-async fn archive_one(archive: &dyn ArchiveStore, message: &ChangeMessage) -> Result<Fate, PortError> {
+async fn archive_one(
+    archive: &dyn ArchiveStore,
+    message: &ChangeMessage,
+) -> Result<Fate, PortError> {
     let user = message.user_id();
     let revision = message.revision();
     let body = ArchivedUser::from_change(message).to_bytes();
     for _ in 0..MAX_CONFLICTS {
         let condition = match archive.head(user).await? {
-            Some(head) if head.revision == revision => return Ok(Fate::Skipped { why: Skip::Duplicate }),
-            Some(head) if head.revision > revision => return Ok(Fate::Skipped { why: Skip::Stale }),
+            Some(head) if head.revision == revision => {
+                return Ok(Fate::Skipped {
+                    why: Skip::Duplicate,
+                });
+            }
+            Some(head) if head.revision > revision => {
+                return Ok(Fate::Skipped { why: Skip::Stale });
+            }
             Some(head) => WriteCondition::Matches(head.etag),
             None => WriteCondition::Absent,
         };
         match archive.put(user, revision, &body, condition).await? {
             Conditional::Written => return Ok(Fate::Applied),
-            Conditional::Conflict => tracing::debug!(user_id = %user, "the object changed while writing; reading it again"),
+            Conditional::Conflict => {
+                tracing::debug!(user_id = %user, "the object changed while writing; reading it again")
+            }
         }
     }
-    Err(PortError::transient("PutObject", "the object kept changing under concurrent writes"))
+    Err(PortError::transient(
+        "PutObject",
+        "the object kept changing under concurrent writes",
+    ))
 }
 
 #[cfg(test)]
@@ -146,7 +171,10 @@ mod tests {
     fn archiver() -> (Archiver, Arc<FolderArchive>, Arc<MemoryQueue>) {
         let archive = Arc::new(FolderArchive::in_memory());
         let dead_letters = Arc::new(MemoryQueue::new("archive-dlq"));
-        let archiver = Archiver { archive: archive.clone(), dead_letters: dead_letters.clone() };
+        let archiver = Archiver {
+            archive: archive.clone(),
+            dead_letters: dead_letters.clone(),
+        };
         (archiver, archive, dead_letters)
     }
 
@@ -155,7 +183,10 @@ mod tests {
     }
 
     fn stored(archive: &FolderArchive, user: &str) -> serde_json::Value {
-        let body = archive.body(&UserId::parse(user).unwrap()).unwrap().unwrap();
+        let body = archive
+            .body(&UserId::parse(user).unwrap())
+            .unwrap()
+            .unwrap();
         serde_json::from_slice(&body).unwrap()
     }
 
@@ -168,16 +199,27 @@ mod tests {
         assert_eq!(stored(&archive, ADA)["user"]["name"], "Ada King");
         let grace = stored(&archive, GRACE);
         assert_eq!(grace["kind"], "removed");
-        assert!(grace.get("user").is_none(), "a tombstone keeps no personal data: {grace}");
+        assert!(
+            grace.get("user").is_none(),
+            "a tombstone keeps no personal data: {grace}"
+        );
     }
 
     #[tokio::test]
     async fn every_order_of_a_users_versions_ends_at_the_newest() {
-        let records: Vec<serde_json::Value> = serde_json::from_str::<serde_json::Value>(OUT_OF_ORDER).unwrap()["Records"]
-            .as_array()
-            .unwrap()[..3]
-            .to_vec();
-        for order in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+        let records: Vec<serde_json::Value> =
+            serde_json::from_str::<serde_json::Value>(OUT_OF_ORDER).unwrap()["Records"]
+                .as_array()
+                .unwrap()[..3]
+                .to_vec();
+        for order in [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ] {
             let (archiver, archive, _) = archiver();
             // One message per batch, so the handler cannot sort them.
             for i in order {
@@ -195,9 +237,18 @@ mod tests {
         let puts = archive.calls.get("PutObject");
         let before = archive.objects();
         let again = handle(&archiver, event(OUT_OF_ORDER)).await;
-        assert_eq!(archive.calls.get("PutObject"), puts, "no write the second time");
+        assert_eq!(
+            archive.calls.get("PutObject"),
+            puts,
+            "no write the second time"
+        );
         assert_eq!(archive.objects(), before);
-        assert!(again.items.iter().all(|i| matches!(i.fate, Fate::Skipped { .. })));
+        assert!(
+            again
+                .items
+                .iter()
+                .all(|i| matches!(i.fate, Fate::Skipped { .. }))
+        );
     }
 
     #[tokio::test]
@@ -218,9 +269,20 @@ mod tests {
         assert_eq!(letters.len(), 3);
         assert_eq!(letters[0].body, "this is not json");
         for letter in &letters {
-            assert!(letter.attribute(batch::REASON_ATTRIBUTE).unwrap().starts_with("the body is not a change message"));
+            assert!(
+                letter
+                    .attribute(batch::REASON_ATTRIBUTE)
+                    .unwrap()
+                    .starts_with("the body is not a change message")
+            );
             assert_eq!(letter.attribute(batch::SOURCE_ATTRIBUTE), Some(SOURCE));
         }
-        assert!(report.sqs_response().unwrap().batch_item_failures.is_empty());
+        assert!(
+            report
+                .sqs_response()
+                .unwrap()
+                .batch_item_failures
+                .is_empty()
+        );
     }
 }

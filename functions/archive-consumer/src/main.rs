@@ -13,11 +13,22 @@ async fn main() -> Result<(), Error> {
     let config = ArchiveConfig::from_env(process_env)?;
     let sdk = load_config(None).await;
     let archiver = Archiver {
-        archive: Arc::new(S3Archive::new(s3_client(&sdk, config.force_path_style), config.bucket)),
-        dead_letters: Arc::new(SqsQueue::new(sqs::Client::new(&sdk), "archive-dlq", config.dead_letter_queue_url)),
+        archive: Arc::new(S3Archive::new(
+            s3_client(&sdk, config.force_path_style),
+            config.bucket,
+        )),
+        dead_letters: Arc::new(SqsQueue::new(
+            sqs::Client::new(&sdk),
+            "archive-dlq",
+            config.dead_letter_queue_url,
+        )),
     };
     run(service_fn(|event: LambdaEvent<SqsEvent>| async {
-        Ok::<_, Error>(archive_consumer::handle(&archiver, event.payload).await.sqs_response()?)
+        Ok::<_, Error>(
+            archive_consumer::handle(&archiver, event.payload)
+                .await
+                .sqs_response()?,
+        )
     }))
     .await
 }

@@ -31,7 +31,10 @@ struct NameCache {
 
 impl NameCache {
     fn get(&self, user: &UserId) -> Option<Option<String>> {
-        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         entries
             .get(user)
             .filter(|(at, _)| at.elapsed() < self.ttl)
@@ -39,7 +42,10 @@ impl NameCache {
     }
 
     fn put(&self, user: UserId, name: Option<String>) {
-        let mut entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if entries.len() >= CACHE_CAPACITY {
             entries.clear();
         }
@@ -55,12 +61,19 @@ pub struct Greeter {
 
 impl std::fmt::Debug for Greeter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Greeter").field("prefix", &self.prefix).field("cache", &self.cache.ttl).finish()
+        f.debug_struct("Greeter")
+            .field("prefix", &self.prefix)
+            .field("cache", &self.cache.ttl)
+            .finish()
     }
 }
 
 impl Greeter {
-    pub fn new(parameters: Arc<dyn ParameterStore>, prefix: ParameterPrefix, cache_ttl: Duration) -> Self {
+    pub fn new(
+        parameters: Arc<dyn ParameterStore>,
+        prefix: ParameterPrefix,
+        cache_ttl: Duration,
+    ) -> Self {
         Self {
             parameters,
             prefix,
@@ -98,7 +111,12 @@ impl Greeter {
 /// The authorizer's claims, as API Gateway passes them for a Cognito
 /// authorizer on a REST API.
 fn claims(request: &ApiGatewayProxyRequest) -> Option<&serde_json::Map<String, Value>> {
-    request.request_context.authorizer.fields.get("claims")?.as_object()
+    request
+        .request_context
+        .authorizer
+        .fields
+        .get("claims")?
+        .as_object()
 }
 
 /// A name from the token's claims, skipping anything that looks like an email.
@@ -135,7 +153,11 @@ fn prefers_html(headers: &HeaderMap) -> bool {
                     return None;
                 }
                 let q = parts
-                    .find_map(|p| p.trim().strip_prefix("q=").and_then(|q| q.trim().parse::<f32>().ok()))
+                    .find_map(|p| {
+                        p.trim()
+                            .strip_prefix("q=")
+                            .and_then(|q| q.trim().parse::<f32>().ok())
+                    })
                     .unwrap_or(1.0);
                 Some(q)
             })
@@ -149,9 +171,18 @@ fn response(status: i64, content_type: &'static str, body: String) -> ApiGateway
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     // The answer depends on who asks and how.
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    headers.insert(header::VARY, HeaderValue::from_static("Accept, Authorization"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Authorization"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     let mut response = ApiGatewayProxyResponse::default();
     response.status_code = status;
     response.headers = headers;
@@ -180,7 +211,11 @@ pub async fn handle(greeter: &Greeter, request: ApiGatewayProxyRequest) -> ApiGa
     let Some(claims) = claims(&request) else {
         return unauthorized();
     };
-    let Some(user) = claims.get("sub").and_then(Value::as_str).and_then(|sub| UserId::parse(sub).ok()) else {
+    let Some(user) = claims
+        .get("sub")
+        .and_then(Value::as_str)
+        .and_then(|sub| UserId::parse(sub).ok())
+    else {
         return unauthorized();
     };
     let name = match greeter.published_name(&user).await {
@@ -202,7 +237,9 @@ pub async fn handle(greeter: &Greeter, request: ApiGatewayProxyRequest) -> ApiGa
 
 fn unauthorized() -> ApiGatewayProxyResponse {
     let mut response = json_response(401, json!({ "message": "Unauthorized" }));
-    response.headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+        .headers
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
 }
 
@@ -239,7 +276,10 @@ mod tests {
     #[tokio::test]
     async fn the_name_comes_from_the_parameter_store() {
         let store = Arc::new(FileParameters::in_memory());
-        store.put(ZOE, r#"{"name":"Zoë M.","version":2}"#).await.unwrap();
+        store
+            .put(ZOE, r#"{"name":"Zoë M.","version":2}"#)
+            .await
+            .unwrap();
         let response = handle(&greeter(store, Duration::from_secs(60)), request(JSON)).await;
         assert_eq!(response.status_code, 200);
         assert_eq!(content_type(&response), "application/json; charset=utf-8");
@@ -254,7 +294,12 @@ mod tests {
         assert!(!body(&response).contains("example.com"));
 
         let mut only_email = request(JSON);
-        let claims = only_email.request_context.authorizer.fields.get_mut("claims").unwrap();
+        let claims = only_email
+            .request_context
+            .authorizer
+            .fields
+            .get_mut("claims")
+            .unwrap();
         claims.as_object_mut().unwrap().remove("name");
         claims["preferred_username"] = "zoe@example.com".into();
         let store = Arc::new(FileParameters::in_memory());
@@ -265,7 +310,10 @@ mod tests {
     #[tokio::test]
     async fn names_are_cached_across_invocations_for_a_short_time() {
         let store = Arc::new(FileParameters::in_memory());
-        store.put(ZOE, r#"{"name":"Zoë","version":1}"#).await.unwrap();
+        store
+            .put(ZOE, r#"{"name":"Zoë","version":1}"#)
+            .await
+            .unwrap();
         let cached = greeter(store.clone(), Duration::from_secs(60));
         for _ in 0..3 {
             handle(&cached, request(JSON)).await;
@@ -281,7 +329,10 @@ mod tests {
     #[tokio::test]
     async fn a_removed_user_is_greeted_from_the_claims() {
         let store = Arc::new(FileParameters::in_memory());
-        store.put(ZOE, r#"{"version":2,"removed":true}"#).await.unwrap();
+        store
+            .put(ZOE, r#"{"version":2,"removed":true}"#)
+            .await
+            .unwrap();
         let response = handle(&greeter(store, Duration::from_secs(60)), request(JSON)).await;
         assert_eq!(body(&response), r#"{"message":"Hello, Zoë Martin"}"#);
     }
@@ -292,7 +343,11 @@ mod tests {
         let response = handle(&greeter(store, Duration::from_secs(60)), request(HTML)).await;
         assert_eq!(content_type(&response), "text/html; charset=utf-8");
         assert!(body(&response).contains("<h1>Hello, Zoë Martin</h1>"));
-        assert!(response.headers.contains_key(header::CONTENT_SECURITY_POLICY));
+        assert!(
+            response
+                .headers
+                .contains_key(header::CONTENT_SECURITY_POLICY)
+        );
     }
 
     #[tokio::test]
@@ -300,7 +355,12 @@ mod tests {
         let store = Arc::new(FileParameters::in_memory());
         let response = handle(&greeter(store, Duration::from_secs(60)), request(UNSAFE)).await;
         let page = body(&response);
-        assert!(page.contains("Hello, Zoë &lt;b&gt;bold&lt;/b&gt;&lt;script&gt;alert(1)&lt;/script&gt;"), "{page}");
+        assert!(
+            page.contains(
+                "Hello, Zoë &lt;b&gt;bold&lt;/b&gt;&lt;script&gt;alert(1)&lt;/script&gt;"
+            ),
+            "{page}"
+        );
         assert!(!page.contains("<script>") && !page.contains("<b>"));
     }
 

@@ -15,8 +15,10 @@ async fn main() -> Result<(), Error> {
     // The greeting never writes: the write pace does not apply.
     let parameters = Arc::new(SsmParameters::new(ssm, f64::INFINITY));
     let greeter = Greeter::new(parameters, config.parameter_prefix, config.cache_ttl);
-    run(service_fn(|event: LambdaEvent<ApiGatewayProxyRequest>| async {
-        Ok::<_, Error>(greeting::handle(&greeter, event.payload).await)
-    }))
+    run(service_fn(
+        |event: LambdaEvent<ApiGatewayProxyRequest>| async {
+            Ok::<_, Error>(greeting::handle(&greeter, event.payload).await)
+        },
+    ))
     .await
 }

@@ -8,7 +8,8 @@
 //! as Cognito expects.
 
 use aws_lambda_events::event::cognito::{
-    CognitoEventUserPoolsPostConfirmation, CognitoEventUserPoolsPostConfirmationTriggerSource as TriggerSource,
+    CognitoEventUserPoolsPostConfirmation,
+    CognitoEventUserPoolsPostConfirmationTriggerSource as TriggerSource,
 };
 use chrono::{DateTime, Utc};
 use onboard_shared::domain::{DomainError, User, UserId};
@@ -43,7 +44,11 @@ pub enum Outcome {
 }
 
 /// Handles one trigger invocation and returns the event unchanged.
-pub async fn handle(users: &dyn UserStore, event: Value, now: DateTime<Utc>) -> Result<(Value, Outcome), TriggerError> {
+pub async fn handle(
+    users: &dyn UserStore,
+    event: Value,
+    now: DateTime<Utc>,
+) -> Result<(Value, Outcome), TriggerError> {
     let parsed: CognitoEventUserPoolsPostConfirmation =
         serde_json::from_value(event.clone()).map_err(TriggerError::NotAnEvent)?;
     let outcome = record(users, &parsed, now).await?;
@@ -81,7 +86,8 @@ mod tests {
     use onboard_shared::local::LocalTable;
 
     const SIGN_UP: &str = include_str!("../../../fixtures/cognito/post-confirmation-sign-up.json");
-    const FORGOT_PASSWORD: &str = include_str!("../../../fixtures/cognito/post-confirmation-forgot-password.json");
+    const FORGOT_PASSWORD: &str =
+        include_str!("../../../fixtures/cognito/post-confirmation-forgot-password.json");
     const WITHOUT_SUB: &str = include_str!("../../../fixtures/malformed/cognito-without-sub.json");
 
     fn event(json: &str) -> Value {
@@ -95,13 +101,17 @@ mod tests {
         // WHEN Cognito delivers the same trigger twice, then a password reset
         let (returned, first) = handle(&table, event(SIGN_UP), Utc::now()).await.unwrap();
         let (_, second) = handle(&table, event(SIGN_UP), Utc::now()).await.unwrap();
-        let (_, reset) = handle(&table, event(FORGOT_PASSWORD), Utc::now()).await.unwrap();
+        let (_, reset) = handle(&table, event(FORGOT_PASSWORD), Utc::now())
+            .await
+            .unwrap();
         // THEN one user at version 1, one PutItem per sign-up, and the event comes back as it was
         assert!(matches!(first, Outcome::Recorded(_)));
         assert!(matches!(second, Outcome::AlreadyRecorded(_)));
         assert_eq!(reset, Outcome::Ignored);
         assert_eq!(table.len(), 1);
-        let Outcome::Recorded(id) = first else { unreachable!() };
+        let Outcome::Recorded(id) = first else {
+            unreachable!()
+        };
         assert_eq!(table.get(&id).unwrap().version.get(), 1);
         assert_eq!(table.calls.get("PutItem"), 2);
         assert_eq!(table.take_stream().len(), 1);
@@ -111,7 +121,9 @@ mod tests {
     #[tokio::test]
     async fn an_event_without_sub_is_a_clear_error_and_writes_nothing() {
         let table = LocalTable::in_memory();
-        let err = handle(&table, event(WITHOUT_SUB), Utc::now()).await.unwrap_err();
+        let err = handle(&table, event(WITHOUT_SUB), Utc::now())
+            .await
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "the confirmed user cannot be recorded: the attribute `sub` is required but missing"
@@ -123,7 +135,9 @@ mod tests {
     #[tokio::test]
     async fn something_else_than_a_trigger_event_is_refused() {
         let table = LocalTable::in_memory();
-        let err = handle(&table, serde_json::json!({"hello": "world"}), Utc::now()).await.unwrap_err();
+        let err = handle(&table, serde_json::json!({"hello": "world"}), Utc::now())
+            .await
+            .unwrap_err();
         assert!(matches!(err, TriggerError::NotAnEvent(_)), "{err}");
     }
 }

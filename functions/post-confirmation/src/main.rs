@@ -12,7 +12,8 @@ async fn main() -> Result<(), Error> {
     let sdk = load_config(Some(CallBudget::TRIGGER)).await;
     let users = DynamoUserStore::new(dynamodb::Client::new(&sdk), config.users_table);
     run(service_fn(|event: LambdaEvent<Value>| async {
-        let (event, _) = post_confirmation::handle(&users, event.payload, chrono::Utc::now()).await?;
+        let (event, _) =
+            post_confirmation::handle(&users, event.payload, chrono::Utc::now()).await?;
         Ok::<_, Error>(event)
     }))
     .await

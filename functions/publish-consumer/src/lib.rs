@@ -43,11 +43,18 @@ impl std::fmt::Debug for Publisher {
 
 /// Publishes one SQS batch and reports the fate of every message.
 pub async fn handle(publisher: &Publisher, event: SqsEvent) -> BatchReport {
-    let DecodedBatch { mut report, messages, mut poison } = batch::decode_sqs(event);
+    let DecodedBatch {
+        mut report,
+        messages,
+        mut poison,
+    } = batch::decode_sqs(event);
 
     let mut by_user: BTreeMap<UserId, Vec<(usize, ChangeMessage)>> = BTreeMap::new();
     for (index, message) in messages {
-        by_user.entry(message.user_id().clone()).or_default().push((index, message));
+        by_user
+            .entry(message.user_id().clone())
+            .or_default()
+            .push((index, message));
     }
 
     // Users one after the other: the writes are paced anyway, and a slow
@@ -63,7 +70,9 @@ pub async fn handle(publisher: &Publisher, event: SqsEvent) -> BatchReport {
                     report.items[*index].fate = if index == newest {
                         fate.clone()
                     } else {
-                        Fate::Skipped { why: Skip::Superseded }
+                        Fate::Skipped {
+                            why: Skip::Superseded,
+                        }
                     };
                 }
             }
@@ -71,7 +80,9 @@ pub async fn handle(publisher: &Publisher, event: SqsEvent) -> BatchReport {
                 let reason = err.chain();
                 tracing::warn!(user_id = %message.user_id(), error = %reason, "publish failed; it will be retried");
                 for (index, _) in &changes {
-                    report.items[*index].fate = Fate::Failed { reason: reason.clone() };
+                    report.items[*index].fate = Fate::Failed {
+                        reason: reason.clone(),
+                    };
                 }
             }
             Err(err) => {
@@ -96,14 +107,18 @@ async fn publish_one(publisher: &Publisher, message: &ChangeMessage) -> Result<F
     if let Some(value) = publisher.parameters.get(&name).await? {
         match PublishedName::parse(&value) {
             Ok(current) if current.revision() == next.revision() => {
-                return Ok(Fate::Skipped { why: Skip::Duplicate });
+                return Ok(Fate::Skipped {
+                    why: Skip::Duplicate,
+                });
             }
             Ok(current) if current.revision() > next.revision() => {
                 return Ok(Fate::Skipped { why: Skip::Stale });
             }
             Ok(_) => {}
             // A value this consumer did not write carries no revision: any change replaces it.
-            Err(_) => tracing::warn!(user_id = %message.user_id(), "the parameter holds a foreign value; replacing it"),
+            Err(_) => {
+                tracing::warn!(user_id = %message.user_id(), "the parameter holds a foreign value; replacing it")
+            }
         }
     }
     publisher.parameters.put(&name, &next.to_value()).await?;
@@ -148,7 +163,16 @@ mod tests {
         assert_eq!(values[ADA], r#"{"name":"Ada King","version":3}"#);
         assert_eq!(values[GRACE], r#"{"version":1,"removed":true}"#);
         let fates: Vec<_> = report.items.iter().map(|i| i.fate.label()).collect();
-        assert_eq!(fates, ["applied", "skipped (superseded)", "skipped (superseded)", "skipped (superseded)", "applied"]);
+        assert_eq!(
+            fates,
+            [
+                "applied",
+                "skipped (superseded)",
+                "skipped (superseded)",
+                "skipped (superseded)",
+                "applied"
+            ]
+        );
     }
 
     #[tokio::test]
@@ -160,20 +184,37 @@ mod tests {
         let again = handle(&publisher, event(OUT_OF_ORDER)).await;
         assert_eq!(store.calls.get("PutParameter"), 2);
         assert_eq!(store.values(), before);
-        assert!(again.items.iter().all(|i| matches!(i.fate, Fate::Skipped { .. })));
+        assert!(
+            again
+                .items
+                .iter()
+                .all(|i| matches!(i.fate, Fate::Skipped { .. }))
+        );
     }
 
     #[tokio::test]
     async fn every_order_of_a_users_versions_ends_at_the_newest() {
-        let records = serde_json::from_str::<serde_json::Value>(OUT_OF_ORDER).unwrap()["Records"].clone();
-        for order in [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]] {
+        let records =
+            serde_json::from_str::<serde_json::Value>(OUT_OF_ORDER).unwrap()["Records"].clone();
+        for order in [
+            [0, 1, 2],
+            [0, 2, 1],
+            [1, 0, 2],
+            [1, 2, 0],
+            [2, 0, 1],
+            [2, 1, 0],
+        ] {
             let store = Arc::new(FileParameters::in_memory());
             let (publisher, _) = publisher(store.clone());
             for i in order {
                 let one = serde_json::json!({ "Records": [records[i].clone()] });
                 handle(&publisher, serde_json::from_value(one).unwrap()).await;
             }
-            assert_eq!(store.values()[ADA], r#"{"name":"Ada King","version":3}"#, "order {order:?}");
+            assert_eq!(
+                store.values()[ADA],
+                r#"{"name":"Ada King","version":3}"#,
+                "order {order:?}"
+            );
         }
     }
 
@@ -218,11 +259,16 @@ mod tests {
         let store = Arc::new(FileParameters::in_memory());
         let (publisher, dead_letters) = publisher(store.clone());
         let mut json: serde_json::Value = serde_json::from_str(OUT_OF_ORDER).unwrap();
-        let body = json["Records"][0]["body"].as_str().unwrap().replace("Ada King", &"A".repeat(5000));
+        let body = json["Records"][0]["body"]
+            .as_str()
+            .unwrap()
+            .replace("Ada King", &"A".repeat(5000));
         json["Records"][0]["body"] = body.into();
         json["Records"].as_array_mut().unwrap().truncate(1);
         let report = handle(&publisher, serde_json::from_value(json).unwrap()).await;
-        assert!(matches!(&report.items[0].fate, Fate::DeadLettered { reason, .. } if reason.contains("4096")));
+        assert!(
+            matches!(&report.items[0].fate, Fate::DeadLettered { reason, .. } if reason.contains("4096"))
+        );
         assert_eq!(dead_letters.len(), 1);
     }
 }

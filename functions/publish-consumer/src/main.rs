@@ -13,12 +13,23 @@ async fn main() -> Result<(), Error> {
     let config = PublishConfig::from_env(process_env)?;
     let sdk = load_config(None).await;
     let publisher = Publisher {
-        parameters: Arc::new(SsmParameters::new(ssm::Client::new(&sdk), config.max_writes_per_second)),
+        parameters: Arc::new(SsmParameters::new(
+            ssm::Client::new(&sdk),
+            config.max_writes_per_second,
+        )),
         prefix: config.parameter_prefix,
-        dead_letters: Arc::new(SqsQueue::new(sqs::Client::new(&sdk), "publish-dlq", config.dead_letter_queue_url)),
+        dead_letters: Arc::new(SqsQueue::new(
+            sqs::Client::new(&sdk),
+            "publish-dlq",
+            config.dead_letter_queue_url,
+        )),
     };
     run(service_fn(|event: LambdaEvent<SqsEvent>| async {
-        Ok::<_, Error>(publish_consumer::handle(&publisher, event.payload).await.sqs_response()?)
+        Ok::<_, Error>(
+            publish_consumer::handle(&publisher, event.payload)
+                .await
+                .sqs_response()?,
+        )
     }))
     .await
 }

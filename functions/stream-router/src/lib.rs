@@ -15,7 +15,8 @@ use std::sync::Arc;
 use onboard_shared::batch::{self, BatchReport, DeadLetter, Fate, ItemReport};
 use onboard_shared::error::error_chain;
 use onboard_shared::ports::{MessageQueue, OutgoingMessage, SendFailure};
-use onboard_shared::stream::{RawStreamEvent, decode_raw};
+use onboard_shared::stream::decode_raw;
+use serde_json::value::RawValue;
 
 /// The name this function gives itself on the dead letters it sends.
 pub const SOURCE: &str = "stream-router";
@@ -38,13 +39,14 @@ impl std::fmt::Debug for Router {
     }
 }
 
-/// Routes one stream batch and reports the fate of every record.
-pub async fn handle(router: &Router, event: RawStreamEvent) -> BatchReport {
+/// Routes one stream batch (the `Records` of a [`RawStreamEvent`]) and
+/// reports the fate of every record.
+pub async fn handle(router: &Router, records: &[Box<RawValue>]) -> BatchReport {
     let mut report = BatchReport::default();
-    let mut outgoing = Vec::with_capacity(event.records.len());
+    let mut outgoing = Vec::with_capacity(records.len());
     let mut poison = Vec::new();
 
-    for (index, raw) in event.records.iter().enumerate() {
+    for (index, raw) in records.iter().enumerate() {
         match decode_raw(raw) {
             Ok(message) => {
                 outgoing.push(OutgoingMessage {
@@ -52,15 +54,20 @@ pub async fn handle(router: &Router, event: RawStreamEvent) -> BatchReport {
                     body: message.to_json(),
                     attributes: Vec::new(),
                 });
-                report
-                    .items
-                    .push(ItemReport::for_message(message.sequence_number.clone(), &message, Fate::Applied));
+                report.items.push(ItemReport::for_message(
+                    message.sequence_number.clone(),
+                    &message,
+                    Fate::Applied,
+                ));
             }
             Err((id, err)) => {
                 let reason = error_chain(&err);
-                let mut item = ItemReport::new(id.sequence_number.unwrap_or_default(), Fate::Failed {
-                    reason: reason.clone(),
-                });
+                let mut item = ItemReport::new(
+                    id.sequence_number.unwrap_or_default(),
+                    Fate::Failed {
+                        reason: reason.clone(),
+                    },
+                );
                 item.event_id = id.event_id;
                 report.items.push(item);
                 poison.push(DeadLetter {
@@ -77,8 +84,20 @@ pub async fn handle(router: &Router, event: RawStreamEvent) -> BatchReport {
         batch::send_all(router.archive.as_ref(), outgoing),
         batch::send_all(router.publish.as_ref(), to_publish),
     );
-    settle(&mut report, router.archive.name(), archive_failures, &mut poison, &event);
-    settle(&mut report, router.publish.name(), publish_failures, &mut poison, &event);
+    settle(
+        &mut report,
+        router.archive.name(),
+        archive_failures,
+        &mut poison,
+        records,
+    );
+    settle(
+        &mut report,
+        router.publish.name(),
+        publish_failures,
+        &mut poison,
+        records,
+    );
 
     batch::dead_letter(router.dead_letters.as_ref(), SOURCE, poison, &mut report).await;
     let failed = report.failed().count();
@@ -98,17 +117,22 @@ fn settle(
     queue: &str,
     failures: HashMap<String, SendFailure>,
     poison: &mut Vec<DeadLetter>,
-    event: &RawStreamEvent,
+    records: &[Box<RawValue>],
 ) {
     for (id, failure) in failures {
-        let Ok(index) = id.parse::<usize>() else { continue };
-        let reason = format!("the {queue} queue did not take the message: {}", failure.reason);
+        let Ok(index) = id.parse::<usize>() else {
+            continue;
+        };
+        let reason = format!(
+            "the {queue} queue did not take the message: {}",
+            failure.reason
+        );
         if failure.retryable {
             report.items[index].fate = Fate::Failed { reason };
         } else if !poison.iter().any(|p| p.index == index) {
             poison.push(DeadLetter {
                 index,
-                body: event.records[index].get().to_owned(),
+                body: records[index].get().to_owned(),
                 reason,
             });
         }
@@ -140,17 +164,24 @@ mod tests {
             publish: publish.clone(),
             dead_letters: dead_letters.clone(),
         };
-        Fixture { archive, publish, dead_letters, router }
+        Fixture {
+            archive,
+            publish,
+            dead_letters,
+            router,
+        }
     }
 
-    fn event(json: &str) -> RawStreamEvent {
-        serde_json::from_str(json).unwrap()
+    fn event(json: &str) -> Vec<Box<RawValue>> {
+        serde_json::from_str::<onboard_shared::stream::RawStreamEvent>(json)
+            .unwrap()
+            .records
     }
 
     #[tokio::test]
     async fn every_record_becomes_the_same_message_on_both_queues() {
         let f = fixture();
-        let report = handle(&f.router, event(BATCH)).await;
+        let report = handle(&f.router, &event(BATCH)).await;
         assert!(report.items.iter().all(|i| i.fate == Fate::Applied));
         let archive: Vec<_> = f.archive.drain().into_iter().map(|m| m.body).collect();
         let publish: Vec<_> = f.publish.drain().into_iter().map(|m| m.body).collect();
@@ -160,17 +191,28 @@ mod tests {
             .iter()
             .map(|body| ChangeMessage::from_json(body).unwrap().kind.as_str())
             .collect();
-        assert_eq!(kinds, ["created", "created", "updated", "updated", "removed"]);
-        assert_eq!(report.stream_response().unwrap().batch_item_failures.len(), 0);
+        assert_eq!(
+            kinds,
+            ["created", "created", "updated", "updated", "removed"]
+        );
+        assert_eq!(
+            report.stream_response().unwrap().batch_item_failures.len(),
+            0
+        );
     }
 
     #[tokio::test]
     async fn poison_records_are_dead_lettered_with_their_reason_and_the_rest_routed() {
         let f = fixture();
-        let report = handle(&f.router, event(POISON)).await;
+        let report = handle(&f.router, &event(POISON)).await;
         let fates: Vec<_> = report.items.iter().map(|i| i.fate.label()).collect();
         assert_eq!(fates[0], "applied");
-        assert!(fates[1..].iter().all(|f| f == "dead-lettered to router-dlq"), "{fates:?}");
+        assert!(
+            fates[1..]
+                .iter()
+                .all(|f| f == "dead-lettered to router-dlq"),
+            "{fates:?}"
+        );
         assert_eq!(f.archive.len(), 1);
         assert_eq!(f.publish.len(), 1);
         let reasons: Vec<_> = f
@@ -180,12 +222,27 @@ mod tests {
             .map(|m| m.attribute(batch::REASON_ATTRIBUTE).unwrap().to_owned())
             .collect();
         assert_eq!(reasons.len(), 4);
-        assert!(reasons[0].contains("missing field `version`"), "{reasons:?}");
-        assert!(reasons[1].contains("version went from 1 to 1"), "{reasons:?}");
+        assert!(
+            reasons[0].contains("missing field `version`"),
+            "{reasons:?}"
+        );
+        assert!(
+            reasons[1].contains("version went from 1 to 1"),
+            "{reasons:?}"
+        );
         assert!(reasons[2].contains("not a Cognito sub"), "{reasons:?}");
-        assert!(reasons[3].contains("not a DynamoDB stream record"), "{reasons:?}");
+        assert!(
+            reasons[3].contains("not a DynamoDB stream record"),
+            "{reasons:?}"
+        );
         // Poison is handled, not failed: Lambda has nothing to retry.
-        assert!(report.stream_response().unwrap().batch_item_failures.is_empty());
+        assert!(
+            report
+                .stream_response()
+                .unwrap()
+                .batch_item_failures
+                .is_empty()
+        );
     }
 
     #[tokio::test]
@@ -202,10 +259,18 @@ mod tests {
                 })
                 .collect();
             let event = event(&serde_json::json!({ "Records": many }).to_string());
-            handle(&f.router, event).await;
+            handle(&f.router, &event).await;
             let expected = records.div_ceil(10);
-            assert_eq!(f.archive.calls.get("SendMessageBatch"), expected, "{records} records");
-            assert_eq!(f.publish.calls.get("SendMessageBatch"), expected, "{records} records");
+            assert_eq!(
+                f.archive.calls.get("SendMessageBatch"),
+                expected,
+                "{records} records"
+            );
+            assert_eq!(
+                f.publish.calls.get("SendMessageBatch"),
+                expected,
+                "{records} records"
+            );
             assert_eq!(f.dead_letters.calls.get("SendMessageBatch"), 0);
         }
     }
@@ -230,12 +295,22 @@ mod failure_tests {
         fn name(&self) -> &str {
             self.inner.name()
         }
-        async fn send_batch(&self, entries: &[OutgoingMessage]) -> Result<Vec<SendFailure>, PortError> {
-            let (refused, taken): (Vec<_>, Vec<_>) = entries.iter().cloned().partition(|e| e.body.contains(self.user));
+        async fn send_batch(
+            &self,
+            entries: &[OutgoingMessage],
+        ) -> Result<Vec<SendFailure>, PortError> {
+            let (refused, taken): (Vec<_>, Vec<_>) = entries
+                .iter()
+                .cloned()
+                .partition(|e| e.body.contains(self.user));
             self.inner.send_batch(&taken).await?;
             Ok(refused
                 .into_iter()
-                .map(|e| SendFailure { id: e.id, retryable: self.retryable, reason: "InternalError".into() })
+                .map(|e| SendFailure {
+                    id: e.id,
+                    retryable: self.retryable,
+                    reason: "InternalError".into(),
+                })
                 .collect())
         }
     }
@@ -244,33 +319,66 @@ mod failure_tests {
     const USER_C: &str = "9c8b7a6f-5e4d-4c3b-8a29-18f7e6d5c4b3";
 
     fn router(publish: Arc<dyn MessageQueue>, dead_letters: Arc<MemoryQueue>) -> Router {
-        Router { archive: Arc::new(MemoryQueue::new("archive")), publish, dead_letters }
+        Router {
+            archive: Arc::new(MemoryQueue::new("archive")),
+            publish,
+            dead_letters,
+        }
     }
 
     #[tokio::test]
     async fn a_record_a_queue_did_not_take_is_retried_from_the_lowest_failed_sequence_number() {
         // GIVEN a publish queue that fails, for now, every message of user C
-        let publish = Arc::new(Refusing { inner: MemoryQueue::new("publish"), user: USER_C, retryable: true });
+        let publish = Arc::new(Refusing {
+            inner: MemoryQueue::new("publish"),
+            user: USER_C,
+            retryable: true,
+        });
         let dead_letters = Arc::new(MemoryQueue::new("router-dlq"));
         // WHEN a batch with two records of user C (2nd and 5th) is routed
-        let report = handle(&router(publish, dead_letters.clone()), serde_json::from_str(BATCH).unwrap()).await;
+        let report = handle(
+            &router(publish, dead_letters.clone()),
+            &serde_json::from_str::<onboard_shared::stream::RawStreamEvent>(BATCH)
+                .unwrap()
+                .records,
+        )
+        .await;
         // THEN both are failed, the response names the lower one, nothing is dead-lettered
         let failed: Vec<_> = report.failed().map(|i| i.id.as_str()).collect();
         assert_eq!(failed, ["111100000000000000002", "111100000000000000005"]);
         let response = report.stream_response().unwrap();
         assert_eq!(response.batch_item_failures.len(), 1);
-        assert_eq!(response.batch_item_failures[0].item_identifier.as_deref(), Some("111100000000000000002"));
+        assert_eq!(
+            response.batch_item_failures[0].item_identifier.as_deref(),
+            Some("111100000000000000002")
+        );
         assert!(dead_letters.is_empty());
     }
 
     #[tokio::test]
     async fn a_record_a_queue_refuses_for_good_is_dead_lettered_not_retried() {
-        let publish = Arc::new(Refusing { inner: MemoryQueue::new("publish"), user: USER_C, retryable: false });
+        let publish = Arc::new(Refusing {
+            inner: MemoryQueue::new("publish"),
+            user: USER_C,
+            retryable: false,
+        });
         let dead_letters = Arc::new(MemoryQueue::new("router-dlq"));
-        let report = handle(&router(publish, dead_letters.clone()), serde_json::from_str(BATCH).unwrap()).await;
+        let report = handle(
+            &router(publish, dead_letters.clone()),
+            &serde_json::from_str::<onboard_shared::stream::RawStreamEvent>(BATCH)
+                .unwrap()
+                .records,
+        )
+        .await;
         assert_eq!(report.failed().count(), 0);
         assert_eq!(dead_letters.len(), 2);
-        let reason = dead_letters.drain()[0].attribute(batch::REASON_ATTRIBUTE).unwrap().to_owned();
-        assert!(reason.starts_with("the publish queue did not take the message"), "{reason}");
+        let reason = dead_letters.drain()[0]
+            .attribute(batch::REASON_ATTRIBUTE)
+            .unwrap()
+            .to_owned();
+        assert!(
+            reason.starts_with("the publish queue did not take the message"),
+            "{reason}"
+        );
     }
 }

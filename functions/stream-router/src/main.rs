@@ -13,12 +13,31 @@ async fn main() -> Result<(), Error> {
     let config = RouterConfig::from_env(process_env)?;
     let sqs = sqs::Client::new(&load_config(None).await);
     let router = Router {
-        archive: Arc::new(SqsQueue::new(sqs.clone(), "archive", config.archive_queue_url)),
-        publish: Arc::new(SqsQueue::new(sqs.clone(), "publish", config.publish_queue_url)),
-        dead_letters: Arc::new(SqsQueue::new(sqs, "router-dlq", config.dead_letter_queue_url)),
+        archive: Arc::new(SqsQueue::new(
+            sqs.clone(),
+            "archive",
+            config.archive_queue_url,
+        )),
+        publish: Arc::new(SqsQueue::new(
+            sqs.clone(),
+            "publish",
+            config.publish_queue_url,
+        )),
+        dead_letters: Arc::new(SqsQueue::new(
+            sqs,
+            "router-dlq",
+            config.dead_letter_queue_url,
+        )),
     };
-    run(service_fn(|event: LambdaEvent<RawStreamEvent>| async {
-        Ok::<_, Error>(stream_router::handle(&router, event.payload).await.stream_response()?)
-    }))
+    let router = &router;
+    run(service_fn(
+        move |event: LambdaEvent<RawStreamEvent>| async move {
+            Ok::<_, Error>(
+                stream_router::handle(router, &event.payload.records)
+                    .await
+                    .stream_response()?,
+            )
+        },
+    ))
     .await
 }

@@ -1,0 +1,455 @@
+//! The embedded pipeline: the real handlers over the local adapters, driven
+//! with the event-source rules of AWS.
+//!
+//! - Cognito calls the post-confirmation trigger and retries it (up to three
+//!   attempts) when it fails with a retryable error.
+//! - Lambda reads the table's stream in batches; on a partial failure it
+//!   retries from the lowest failed sequence number, a bounded number of
+//!   times, then sends what still fails to the on-failure destination (the
+//!   router's dead-letter queue) and moves on.
+//! - Lambda polls each queue in batches of up to ten; messages that succeed
+//!   are deleted, the failed ones come back, and a message received
+//!   `max_receive_count` times moves to the queue's DLQ (the redrive policy).
+
+use std::collections::HashSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use archive_consumer::Archiver;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use chrono::Utc;
+use onboard_shared::batch::{self, DeadLetter, Fate, ItemReport};
+use onboard_shared::local::{FileParameters, FolderArchive, LocalMessage, LocalTable, MemoryQueue};
+use onboard_shared::ports::{MessageQueue, ParameterStore};
+use onboard_shared::published::ParameterPrefix;
+use post_confirmation::{Outcome, TriggerError};
+use publish_consumer::Publisher;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use stream_router::Router;
+
+/// The event-source settings, as the SAM template sets them in AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// Records per router invocation (`BatchSize` of the stream mapping).
+    pub stream_batch_size: usize,
+    /// Retries of a failing stream batch (`MaximumRetryAttempts`).
+    pub stream_max_retries: u32,
+    /// Messages per consumer invocation (`BatchSize` of the queue mappings).
+    pub queue_batch_size: usize,
+    /// Receives before a message moves to its DLQ (`maxReceiveCount`).
+    pub max_receive_count: u32,
+    /// Attempts Cognito makes at the trigger.
+    pub trigger_attempts: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            stream_batch_size: 100,
+            stream_max_retries: 2,
+            queue_batch_size: 10,
+            max_receive_count: 5,
+            trigger_attempts: 3,
+        }
+    }
+}
+
+/// The queues' names, as reports and dead letters show them.
+pub const ARCHIVE_QUEUE: &str = "archive";
+pub const PUBLISH_QUEUE: &str = "publish";
+pub const ARCHIVE_DLQ: &str = "archive-dlq";
+pub const PUBLISH_DLQ: &str = "publish-dlq";
+pub const ROUTER_DLQ: &str = "router-dlq";
+
+/// Which consumer a fate belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consumer {
+    Archive,
+    Publish,
+}
+
+/// The final fate of one queue message at a consumer.
+#[derive(Debug, Clone)]
+pub struct Consumed {
+    pub consumer: Consumer,
+    pub item: ItemReport,
+}
+
+/// What the trigger did with one Cognito event.
+#[derive(Debug)]
+pub struct SignUp {
+    pub outcome: Result<Outcome, TriggerError>,
+    pub attempts: u32,
+    /// The stream records the table emitted.
+    pub stream: Vec<Box<RawValue>>,
+}
+
+/// A dead letter as the local DLQ files keep it.
+#[derive(Debug, Clone)]
+pub struct DeadLettered {
+    pub queue: String,
+    pub message: LocalMessage,
+}
+
+/// The local state and the handlers wired over it.
+pub struct LocalPipeline {
+    pub settings: Settings,
+    pub table: Arc<LocalTable>,
+    pub archive: Arc<FolderArchive>,
+    pub parameters: Arc<FileParameters>,
+    pub archive_queue: Arc<MemoryQueue>,
+    pub publish_queue: Arc<MemoryQueue>,
+    pub dead_letter_queues: [Arc<MemoryQueue>; 3],
+    pub router: Router,
+    pub archiver: Archiver,
+    pub publisher: Publisher,
+    state: Option<PathBuf>,
+    /// Fingerprints of the dead letters already in the DLQ files.
+    seen_dead_letters: HashSet<u64>,
+}
+
+impl std::fmt::Debug for LocalPipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalPipeline")
+            .field("state", &self.state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalPipeline {
+    /// Opens (or starts) the local state in a folder.
+    pub fn open(state: &Path, prefix: ParameterPrefix, settings: Settings) -> io::Result<Self> {
+        std::fs::create_dir_all(state)?;
+        let mut pipeline = Self::build(
+            LocalTable::open(state.join("table.json"))?,
+            FolderArchive::open(state.join("archive"))?,
+            FileParameters::open(state.join("parameters.json"))?,
+            prefix,
+            settings,
+        );
+        pipeline.seen_dead_letters = load_dead_letter_fingerprints(&state.join("dead-letters"))?;
+        pipeline.state = Some(state.to_owned());
+        Ok(pipeline)
+    }
+
+    /// A pipeline whose state lives in memory only.
+    pub fn in_memory(prefix: ParameterPrefix, settings: Settings) -> Self {
+        Self::build(
+            LocalTable::in_memory(),
+            FolderArchive::in_memory(),
+            FileParameters::in_memory(),
+            prefix,
+            settings,
+        )
+    }
+
+    fn build(
+        table: LocalTable,
+        archive: FolderArchive,
+        parameters: FileParameters,
+        prefix: ParameterPrefix,
+        settings: Settings,
+    ) -> Self {
+        let table = Arc::new(table);
+        let archive = Arc::new(archive);
+        let parameters = Arc::new(parameters);
+        let archive_queue = Arc::new(MemoryQueue::new(ARCHIVE_QUEUE));
+        let publish_queue = Arc::new(MemoryQueue::new(PUBLISH_QUEUE));
+        let dead_letter_queues = [
+            Arc::new(MemoryQueue::new(ROUTER_DLQ)),
+            Arc::new(MemoryQueue::new(ARCHIVE_DLQ)),
+            Arc::new(MemoryQueue::new(PUBLISH_DLQ)),
+        ];
+        let router = Router {
+            archive: archive_queue.clone(),
+            publish: publish_queue.clone(),
+            dead_letters: dead_letter_queues[0].clone(),
+        };
+        let archiver = Archiver {
+            archive: archive.clone(),
+            dead_letters: dead_letter_queues[1].clone(),
+        };
+        let publisher = Publisher {
+            parameters: parameters.clone() as Arc<dyn ParameterStore>,
+            prefix,
+            dead_letters: dead_letter_queues[2].clone(),
+        };
+        Self {
+            settings,
+            table,
+            archive,
+            parameters,
+            archive_queue,
+            publish_queue,
+            dead_letter_queues,
+            router,
+            archiver,
+            publisher,
+            state: None,
+            seen_dead_letters: HashSet::new(),
+        }
+    }
+
+    pub fn state_dir(&self) -> Option<&Path> {
+        self.state.as_deref()
+    }
+
+    /// Calls the post-confirmation trigger as Cognito does, retrying what
+    /// can be retried.
+    pub async fn sign_up(&self, event: Value) -> SignUp {
+        let mut attempts = 0;
+        let outcome = loop {
+            attempts += 1;
+            match post_confirmation::handle(self.table.as_ref(), event.clone(), Utc::now()).await {
+                Ok((_, outcome)) => break Ok(outcome),
+                Err(err) if err.is_retryable() && attempts < self.settings.trigger_attempts => {
+                    continue;
+                }
+                Err(err) => break Err(err),
+            }
+        };
+        SignUp {
+            outcome,
+            attempts,
+            stream: self.table.take_stream(),
+        }
+    }
+
+    /// Routes stream records as Lambda's stream poller would, and returns the
+    /// final fate of each, in order.
+    pub async fn route(&self, records: &[Box<RawValue>]) -> Vec<ItemReport> {
+        let mut fates = Vec::with_capacity(records.len());
+        for batch in records.chunks(self.settings.stream_batch_size.max(1)) {
+            fates.extend(self.route_batch(batch).await);
+        }
+        fates
+    }
+
+    async fn route_batch(&self, batch: &[Box<RawValue>]) -> Vec<ItemReport> {
+        let mut fates: Vec<Option<ItemReport>> = vec![None; batch.len()];
+        let mut start = 0;
+        let mut retries = 0;
+        loop {
+            let report = stream_router::handle(&self.router, &batch[start..]).await;
+            // Lambda checkpoints up to the lowest failed record; all of it
+            // counts as failed when the invocation itself failed.
+            let whole_batch_failed = report.stream_response().is_err();
+            let lowest = if whole_batch_failed {
+                Some(0)
+            } else {
+                report
+                    .lowest_failed_sequence_number()
+                    .and_then(|lowest| report.items.iter().position(|item| item.id == lowest))
+            };
+            let done = lowest.unwrap_or(report.items.len());
+            for (offset, item) in report.items.iter().enumerate().take(done) {
+                fates[start + offset] = Some(item.clone());
+            }
+            let Some(failed_at) = lowest else { break };
+            if retries < self.settings.stream_max_retries {
+                retries += 1;
+                start += failed_at;
+                continue;
+            }
+            // Retries exhausted: the rest goes to the on-failure destination.
+            let rest = &report.items[failed_at..];
+            let letters = rest
+                .iter()
+                .enumerate()
+                .map(|(offset, item)| DeadLetter {
+                    index: offset,
+                    body: batch[start + failed_at + offset].get().to_owned(),
+                    reason: match &item.fate {
+                        Fate::Failed { reason } => format!("retries exhausted: {reason}"),
+                        _ => "retries exhausted after an earlier record failed".to_owned(),
+                    },
+                })
+                .collect();
+            let mut tail = batch::BatchReport {
+                items: rest.to_vec(),
+            };
+            batch::dead_letter(
+                self.router.dead_letters.as_ref(),
+                "stream-poller",
+                letters,
+                &mut tail,
+            )
+            .await;
+            for (offset, item) in tail.items.into_iter().enumerate() {
+                fates[start + failed_at + offset] = Some(item);
+            }
+            break;
+        }
+        fates.into_iter().flatten().collect()
+    }
+
+    /// Polls both queues until they are empty and returns the final fate of
+    /// every message each consumer saw.
+    pub async fn drain(&self) -> Vec<Consumed> {
+        let mut consumed = Vec::new();
+        loop {
+            let mut progressed = false;
+            for consumer in [Consumer::Archive, Consumer::Publish] {
+                let (queue, dlq) = match consumer {
+                    Consumer::Archive => (&self.archive_queue, &self.dead_letter_queues[1]),
+                    Consumer::Publish => (&self.publish_queue, &self.dead_letter_queues[2]),
+                };
+                let messages = queue.receive(self.settings.queue_batch_size.max(1));
+                if messages.is_empty() {
+                    continue;
+                }
+                progressed = true;
+                let event = sqs_event(queue.as_ref(), &messages);
+                let report = match consumer {
+                    Consumer::Archive => archive_consumer::handle(&self.archiver, event).await,
+                    Consumer::Publish => publish_consumer::handle(&self.publisher, event).await,
+                };
+                let whole_batch_failed = report.sqs_response().is_err();
+                for (mut message, mut item) in messages.into_iter().zip(report.items) {
+                    if !(whole_batch_failed || item.fate.is_failed()) {
+                        consumed.push(Consumed { consumer, item });
+                        continue;
+                    }
+                    if message.receive_count < self.settings.max_receive_count {
+                        queue.release(message);
+                        continue;
+                    }
+                    let last = match &item.fate {
+                        Fate::Failed { reason } => reason.clone(),
+                        _ => "the batch failed as a whole".to_owned(),
+                    };
+                    let reason = format!(
+                        "received {} times; last failure: {last}",
+                        message.receive_count
+                    );
+                    message
+                        .attributes
+                        .insert(batch::REASON_ATTRIBUTE.to_owned(), reason.clone());
+                    message.attributes.insert(
+                        batch::SOURCE_ATTRIBUTE.to_owned(),
+                        "redrive-policy".to_owned(),
+                    );
+                    dlq.push(message);
+                    item.fate = Fate::DeadLettered {
+                        queue: dlq.name().to_owned(),
+                        reason,
+                    };
+                    consumed.push(Consumed { consumer, item });
+                }
+            }
+            if !progressed {
+                return consumed;
+            }
+        }
+    }
+
+    /// Writes the state out and appends this run's dead letters to the DLQ
+    /// files (each once, however often it was dead-lettered). Returns the
+    /// dead letters of this run.
+    pub fn flush(&mut self) -> io::Result<Vec<DeadLettered>> {
+        self.table.flush()?;
+        self.archive.flush()?;
+        self.parameters.flush()?;
+        let mut dead_letters = Vec::new();
+        for queue in &self.dead_letter_queues {
+            let messages = queue.drain();
+            let mut fresh = Vec::new();
+            for message in messages {
+                if self.seen_dead_letters.insert(fingerprint(&message)) {
+                    fresh.push(message.clone());
+                }
+                dead_letters.push(DeadLettered {
+                    queue: queue.name().to_owned(),
+                    message,
+                });
+            }
+            if let (Some(state), false) = (&self.state, fresh.is_empty()) {
+                append_dead_letters(&state.join("dead-letters"), queue.name(), &fresh)?;
+            }
+        }
+        Ok(dead_letters)
+    }
+}
+
+/// The SQS event Lambda builds from received messages.
+fn sqs_event(queue: &MemoryQueue, messages: &[LocalMessage]) -> SqsEvent {
+    let arn = format!("arn:aws:sqs:local:000000000000:{}", queue.name());
+    let mut event = SqsEvent::default();
+    event.records = messages
+        .iter()
+        .map(|message| {
+            let mut record = SqsMessage::default();
+            record.message_id = Some(message.message_id.clone());
+            record.receipt_handle =
+                Some(format!("{}#{}", message.message_id, message.receive_count));
+            record.body = Some(message.body.clone());
+            record.attributes = [
+                (
+                    "ApproximateReceiveCount".to_owned(),
+                    message.receive_count.to_string(),
+                ),
+                (
+                    "SentTimestamp".to_owned(),
+                    message.sent_at.timestamp_millis().to_string(),
+                ),
+            ]
+            .into();
+            record.event_source = Some("aws:sqs".to_owned());
+            record.event_source_arn = Some(arn.clone());
+            record.aws_region = Some("local".to_owned());
+            record
+        })
+        .collect();
+    event
+}
+
+/// What makes a dead letter the same one again: its body and its reason.
+fn fingerprint(message: &LocalMessage) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    message.body.hash(&mut hasher);
+    message.attribute(batch::REASON_ATTRIBUTE).hash(&mut hasher);
+    hasher.finish()
+}
+
+fn load_dead_letter_fingerprints(dir: &Path) -> io::Result<HashSet<u64>> {
+    let mut seen = HashSet::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(seen),
+        Err(err) => return Err(err),
+    };
+    for entry in entries {
+        let path = entry?.path();
+        for line in std::fs::read_to_string(&path)?
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+        {
+            let message: LocalMessage = serde_json::from_str(line).map_err(|err| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {err}", path.display()),
+                )
+            })?;
+            seen.insert(fingerprint(&message));
+        }
+    }
+    Ok(seen)
+}
+
+fn append_dead_letters(dir: &Path, queue: &str, messages: &[LocalMessage]) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{queue}.jsonl")))?;
+    let mut buffer = Vec::new();
+    for message in messages {
+        serde_json::to_writer(&mut buffer, message).map_err(io::Error::other)?;
+        buffer.push(b'\n');
+    }
+    file.write_all(&buffer)?;
+    file.sync_data()
+}
