@@ -342,18 +342,16 @@ fn settle(
         .collect();
     let mut updates = Vec::with_capacity(consumed.len());
     for Consumed { consumer, item } in consumed {
-        if item.fate == Fate::Applied {
-            if let (Some(user), Some(version)) = (&item.user_id, item.version) {
-                match consumer {
-                    Consumer::Archive => {
-                        archived.insert(
-                            user.clone(),
-                            (version.get(), item.kind == Some(ChangeKind::Removed)),
-                        );
-                    }
-                    Consumer::Publish => {
-                        published.insert(prefix.name_parameter(user));
-                    }
+        if let (Fate::Applied, Some(user), Some(version)) =
+            (&item.fate, &item.user_id, item.version)
+        {
+            let removed = item.kind == Some(ChangeKind::Removed);
+            match consumer {
+                Consumer::Archive => {
+                    archived.insert(user.clone(), (version.get(), removed));
+                }
+                Consumer::Publish => {
+                    published.insert(prefix.name_parameter(user));
                 }
             }
         }

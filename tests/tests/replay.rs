@@ -1,0 +1,329 @@
+//! End-to-end: fixtures replayed through the whole pipeline, in-process, on
+//! local state, exactly as `onboard replay` runs them.
+#![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use onboard_cli::pipeline::Settings;
+use onboard_cli::replay::{self, Options, Summary};
+use onboard_shared::published::ParameterPrefix;
+use serde_json::Value;
+
+fn fixtures(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures")
+        .join(path)
+}
+
+fn options(state: &Path, paths: &[&str]) -> Options {
+    Options {
+        paths: paths.iter().map(|p| fixtures(p)).collect(),
+        state: state.to_owned(),
+        prefix: ParameterPrefix::parse("/onboard").unwrap(),
+        settings: Settings::default(),
+        json: true,
+        progress: false,
+    }
+}
+
+async fn replay_json(options: &Options) -> (Summary, Value) {
+    let mut out = Vec::new();
+    let summary = replay::run(options, &mut out).await.unwrap();
+    let report = serde_json::from_slice(&out).unwrap_or_else(|err| {
+        panic!(
+            "--json is not JSON ({err}): {}",
+            String::from_utf8_lossy(&out)
+        )
+    });
+    (summary, report)
+}
+
+/// Every file of the state folder, by relative path, with its content.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                out.insert(
+                    path.strip_prefix(root).unwrap().to_owned(),
+                    std::fs::read(&path).unwrap(),
+                );
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+#[tokio::test]
+async fn replaying_the_fixtures_twice_changes_nothing_the_second_time() {
+    let state = tempfile::tempdir().unwrap();
+    let options = options(state.path(), &["cognito", "dynamodb"]);
+
+    let (first, report) = replay_json(&options).await;
+    assert!(first.succeeded());
+    assert!(first.archive_writes > 0 && first.parameter_writes > 0);
+    let after_first = snapshot(state.path());
+
+    let (second, report_again) = replay_json(&options).await;
+    assert!(second.succeeded());
+    assert_eq!(second.archive_writes, 0, "{report_again}");
+    assert_eq!(second.parameter_writes, 0);
+    assert_eq!(report_again["archive"], serde_json::json!([]));
+    assert_eq!(report_again["parameters"], serde_json::json!([]));
+    assert_eq!(
+        snapshot(state.path()),
+        after_first,
+        "the state is the same after the second replay"
+    );
+    assert_eq!(
+        report["records"].as_array().unwrap().len(),
+        report_again["records"].as_array().unwrap().len()
+    );
+}
+
+#[tokio::test]
+async fn a_sign_up_replayed_twice_and_a_password_reset_leave_one_user_at_version_one() {
+    let state = tempfile::tempdir().unwrap();
+    let paths = [
+        "cognito/post-confirmation-sign-up.json",
+        "cognito/post-confirmation-sign-up.json",
+        "cognito/post-confirmation-forgot-password.json",
+    ];
+    let (summary, report) = replay_json(&options(state.path(), &paths)).await;
+    assert!(summary.succeeded());
+    let triggers: Vec<_> = report["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["trigger"].clone())
+        .collect();
+    assert_eq!(
+        triggers,
+        [
+            "sign-up: recorded",
+            "sign-up: already recorded",
+            "password reset: ignored"
+        ]
+    );
+
+    let table: Value =
+        serde_json::from_slice(&std::fs::read(state.path().join("table.json")).unwrap()).unwrap();
+    let items = table["items"].as_object().unwrap();
+    assert_eq!(items.len(), 1);
+    let zoe = &items["7d8a3f4e-0b1c-4e6f-9a2b-3c4d5e6f7a8b"];
+    assert_eq!(zoe["version"], 1);
+    assert_eq!(zoe["name"], "Zoë Martin");
+    // The chain ran once: one archive object and one parameter, both at version 1.
+    assert_eq!(
+        report["archive"],
+        serde_json::json!([{"key": "users/7d8a3f4e-0b1c-4e6f-9a2b-3c4d5e6f7a8b.json", "removed": false, "version": 1}])
+    );
+    assert_eq!(
+        report["parameters"][0]["value"],
+        r#"{"name":"Zoë Martin","version":1}"#
+    );
+}
+
+#[tokio::test]
+async fn the_json_report_names_each_record_its_dead_letters_and_every_write() {
+    let state = tempfile::tempdir().unwrap();
+    let (_, report) = replay_json(&options(state.path(), &["dynamodb"])).await;
+    let records = report["records"].as_array().unwrap();
+    assert_eq!(records.len(), 12);
+    let linus = &records[0];
+    assert_eq!(linus["user_id"], "5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a80");
+    assert_eq!(linus["version"], 1);
+    for consumer in ["router", "archive", "publish"] {
+        assert_eq!(linus[consumer]["outcome"], "applied", "{consumer}: {linus}");
+    }
+    let dead_letters = report["dead_letters"].as_array().unwrap();
+    assert_eq!(dead_letters.len(), 4);
+    assert!(
+        dead_letters
+            .iter()
+            .all(|d| d["queue"] == "router-dlq" && d["source"] == "stream-router")
+    );
+    assert!(dead_letters.iter().any(|d| {
+        d["reason"]
+            .as_str()
+            .unwrap()
+            .contains("missing field `version`")
+    }));
+
+    let archive: BTreeMap<_, _> = report["archive"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["key"].as_str().unwrap().to_owned(),
+                (o["version"].clone(), o["removed"].clone()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        archive["users/1b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9.json"],
+        (3.into(), false.into())
+    );
+    assert_eq!(
+        archive["users/4f3e2d1c-0b9a-4877-a665-544332211000.json"],
+        (1.into(), true.into())
+    );
+    let parameters: BTreeMap<_, _> = report["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["value"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        parameters["/onboard/users/1b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9/name"],
+        r#"{"name":"Ada King","version":3}"#
+    );
+    assert!(
+        parameters.keys().all(|name| !name.contains('@')),
+        "no email in any parameter name"
+    );
+    assert!(
+        !report.to_string().contains("@example"),
+        "no email anywhere in the report"
+    );
+}
+
+#[tokio::test]
+async fn poison_records_end_in_the_router_dlq_with_their_reason_while_the_others_complete() {
+    let state = tempfile::tempdir().unwrap();
+    let (summary, report) = replay_json(&options(
+        state.path(),
+        &["dynamodb/batch-with-poison-records.json"],
+    ))
+    .await;
+    assert!(
+        summary.succeeded(),
+        "dead letters are a designed outcome, not a failed replay"
+    );
+    assert_eq!(summary.router.applied, 1);
+    assert_eq!(summary.router.dead_lettered, 4);
+    assert_eq!(summary.archive.applied, 1);
+    assert_eq!(summary.publish.applied, 1);
+    let kept = std::fs::read_to_string(state.path().join("dead-letters/router-dlq.jsonl")).unwrap();
+    assert_eq!(kept.lines().count(), 4);
+    assert!(kept.contains("onboard.reason"));
+    assert_eq!(report["dead_letters"].as_array().unwrap().len(), 4);
+}
+
+#[tokio::test]
+async fn every_fixture_is_replayed_or_refused_with_a_reason() {
+    let state = tempfile::tempdir().unwrap();
+    let (summary, report) = replay_json(&options(state.path(), &[""])).await;
+    assert!(
+        !summary.succeeded(),
+        "malformed fixtures make the replay say so"
+    );
+    let files: BTreeMap<_, _> = report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let path = f["path"].as_str().unwrap();
+            let name = path
+                .rsplit_once("fixtures/")
+                .map_or(path, |(_, n)| n)
+                .trim_start_matches('/')
+                .to_owned();
+            (name, f["refused"].as_str().map(str::to_owned))
+        })
+        .collect();
+    let every_fixture = std::fs::read_dir(fixtures(""))
+        .unwrap()
+        .flat_map(|dir| std::fs::read_dir(dir.unwrap().path()).unwrap())
+        .count();
+    assert_eq!(files.len(), every_fixture, "{files:?}");
+    for (name, refused) in &files {
+        let replayable = name.starts_with("cognito/")
+            || name.starts_with("dynamodb/")
+            || name == "malformed/cognito-without-sub.json";
+        assert_eq!(refused.is_none(), replayable, "{name}: {refused:?}");
+    }
+    assert_eq!(summary.triggers_rejected, 1);
+    let rejected = report["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| {
+            r["source"]
+                .as_str()
+                .unwrap()
+                .ends_with("cognito-without-sub.json")
+        })
+        .unwrap();
+    assert_eq!(
+        rejected["trigger"],
+        "rejected: the confirmed user cannot be recorded: the attribute `sub` is required but missing"
+    );
+}
+
+#[tokio::test]
+async fn a_large_json_lines_replay_is_streamed_through_every_handler() {
+    let dir = tempfile::tempdir().unwrap();
+    let template: Value = serde_json::from_str(include_str!(
+        "../../fixtures/dynamodb/insert-modify-remove.json"
+    ))
+    .unwrap();
+    let insert = &template["Records"][0];
+    let mut lines = String::new();
+    for i in 0..5_000_u64 {
+        let mut record = insert.clone();
+        let user = format!("user-{:05}", i % 500);
+        record["eventID"] = format!("event-{i}").into();
+        record["eventName"] = (if i < 500 { "INSERT" } else { "MODIFY" }).into();
+        record["dynamodb"]["Keys"]["user_id"]["S"] = user.clone().into();
+        record["dynamodb"]["NewImage"]["user_id"]["S"] = user.into();
+        record["dynamodb"]["NewImage"]["version"]["N"] = (i / 500 + 1).to_string().into();
+        record["dynamodb"]["SequenceNumber"] =
+            format!("{}", 200_000_000_000_000_000_000_u128 + u128::from(i)).into();
+        lines.push_str(&record.to_string());
+        lines.push('\n');
+    }
+    let path = dir.path().join("many.jsonl");
+    std::fs::write(&path, lines).unwrap();
+    let mut options = options(&dir.path().join("state"), &[]);
+    options.paths = vec![path];
+    let (summary, report) = replay_json(&options).await;
+    assert_eq!(summary.records, 5_000);
+    assert_eq!(summary.router.applied, 5_000);
+    assert_eq!(summary.archive.applied, 5_000);
+    assert_eq!(summary.archive_writes, 500);
+    assert_eq!(summary.parameter_writes, 500);
+    assert_eq!(report["records"][4_999]["version"], 10);
+    let parameters: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("state/parameters.json")).unwrap())
+            .unwrap();
+    assert_eq!(parameters.as_object().unwrap().len(), 500);
+    assert!(
+        parameters
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|v| v.as_str().unwrap().ends_with(r#""version":10}"#))
+    );
+}
+
+#[tokio::test]
+async fn a_path_that_does_not_exist_is_a_clear_error() {
+    let state = tempfile::tempdir().unwrap();
+    let mut out = Vec::new();
+    let err = replay::run(&options(state.path(), &["nowhere"]), &mut out)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("nowhere"), "{err}");
+}
