@@ -1,0 +1,55 @@
+//! The `onboard` binary as a person runs it: exit codes, the table, errors.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn onboard(state: &Path, args: &[&str]) -> Output {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    Command::new(env!("CARGO_BIN_EXE_onboard"))
+        .current_dir(&fixtures)
+        .arg("replay")
+        .arg("--state")
+        .arg(state)
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| panic!("onboard did not start: {err}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn a_replay_prints_a_line_per_record_and_a_summary_and_exits_zero() {
+    let state = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    let output = onboard(state.path(), &["cognito", "dynamodb"]);
+    let stdout = text(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{stdout}{}", text(&output.stderr));
+    assert!(stdout.starts_with("SOURCE"), "{stdout}");
+    assert!(stdout.contains("sign-up: recorded"), "{stdout}");
+    assert!(stdout.contains("DLQ router-dlq"), "{stdout}");
+    assert!(stdout.contains("15 records from 6 files"), "{stdout}");
+    assert!(stdout.contains("New writes: 6 archive objects, 6 parameters."), "{stdout}");
+    assert!(!stdout.contains("@example"), "no email in the output");
+
+    let again = text(&onboard(state.path(), &["cognito", "dynamodb"]).stdout);
+    assert!(again.contains("No new writes"), "{again}");
+}
+
+#[test]
+fn a_file_that_is_not_an_event_is_named_with_its_reason_and_the_exit_code_is_one() {
+    let state = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    let output = onboard(state.path(), &["malformed/not-json.json", "cognito/post-confirmation-sign-up.json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = text(&output.stdout);
+    assert!(stdout.contains("not replayed: malformed/not-json.json: is not a JSON event"), "{stdout}");
+    assert!(stdout.contains("sign-up: recorded"), "the other file was still replayed: {stdout}");
+}
+
+#[test]
+fn a_missing_path_is_an_error_on_standard_error_with_exit_code_two() {
+    let state = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    let output = onboard(state.path(), &["no-such-folder"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(text(&output.stderr).starts_with("onboard replay: no-such-folder:"), "{}", text(&output.stderr));
+}
