@@ -1,0 +1,197 @@
+//! `cargo bench`: the CPU each handler spends per record, in-process on the
+//! local adapters, and the throughput and peak memory of `onboard replay`.
+//! Prints its figures beside the targets; it asserts nothing, so a busy
+//! machine never fails a build.
+
+#![allow(clippy::unwrap_used)] // a benchmark that cannot set itself up has nothing to say
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use archive_consumer::Archiver;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use onboard_cli::pipeline::Settings;
+use onboard_cli::replay::{self, Options};
+use onboard_shared::local::{FileParameters, FolderArchive, MemoryQueue};
+use onboard_shared::published::ParameterPrefix;
+use publish_consumer::Publisher;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use stream_router::Router;
+
+const TEMPLATE: &str = include_str!("../../fixtures/dynamodb/insert-modify-remove.json");
+
+/// A stream record: `user`'s change to `version` (an INSERT at version 1).
+fn stream_record(template: &Value, i: u64, user: u64, version: u64) -> Value {
+    let mut record = template.clone();
+    let user = format!("user-{user:06}");
+    record["eventID"] = format!("event-{i}").into();
+    record["eventName"] = (if version == 1 { "INSERT" } else { "MODIFY" }).into();
+    record["dynamodb"]["Keys"]["user_id"]["S"] = user.clone().into();
+    record["dynamodb"]["NewImage"]["user_id"]["S"] = user.into();
+    record["dynamodb"]["NewImage"]["version"]["N"] = version.to_string().into();
+    record["dynamodb"]["SequenceNumber"] = (300_000_000_000_000_000_000_u128 + u128::from(i)).to_string().into();
+    record
+}
+
+fn per_record(elapsed: Duration, records: u64) -> f64 {
+    elapsed.as_secs_f64() * 1e6 / records as f64
+}
+
+fn line(what: &str, figure: f64, unit: &str, target: &str) {
+    println!("{what:<52} {figure:>10.2} {unit:<10} (target {target})");
+}
+
+async fn router_cpu(template: &Value) {
+    let archive = Arc::new(MemoryQueue::new("archive"));
+    let publish = Arc::new(MemoryQueue::new("publish"));
+    let router = Router {
+        archive: archive.clone(),
+        publish: publish.clone(),
+        dead_letters: Arc::new(MemoryQueue::new("router-dlq")),
+    };
+    let batches: Vec<Vec<Box<RawValue>>> = (0..200_u64)
+        .map(|b| {
+            (0..100_u64)
+                .map(|i| {
+                    let n = b * 100 + i;
+                    RawValue::from_string(stream_record(template, n, n, 1).to_string()).unwrap()
+                })
+                .collect()
+        })
+        .collect();
+    let mut elapsed = Duration::ZERO;
+    for batch in &batches {
+        let start = Instant::now();
+        let report = stream_router::handle(&router, batch).await;
+        elapsed += start.elapsed();
+        assert_eq!(report.failed().count(), 0);
+        archive.drain();
+        publish.drain();
+    }
+    line("stream-router, CPU per record (batch of 100)", per_record(elapsed, 20_000), "µs", "≤ 10 µs");
+}
+
+/// SQS batches of ten change messages, `users` users, versions rising.
+fn sqs_batches(template: &Value, messages: u64, users: u64) -> Vec<SqsEvent> {
+    let bodies: Vec<String> = (0..messages)
+        .map(|i| {
+            let record = stream_record(template, i, i % users, i / users + 1);
+            let raw = RawValue::from_string(record.to_string()).unwrap();
+            onboard_shared::stream::decode_raw(&raw).unwrap().to_json()
+        })
+        .collect();
+    bodies
+        .chunks(10)
+        .enumerate()
+        .map(|(b, chunk)| {
+            let mut event = SqsEvent::default();
+            event.records = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, body)| {
+                    let mut message = SqsMessage::default();
+                    message.message_id = Some(format!("m-{b}-{i}"));
+                    message.body = Some(body.clone());
+                    message
+                })
+                .collect();
+            event
+        })
+        .collect()
+}
+
+async fn consumers_cpu(template: &Value) {
+    let batches = sqs_batches(template, 20_000, 2_000);
+    let archiver = Archiver {
+        archive: Arc::new(FolderArchive::in_memory()),
+        dead_letters: Arc::new(MemoryQueue::new("archive-dlq")),
+    };
+    let start = Instant::now();
+    for batch in batches.clone() {
+        archive_consumer::handle(&archiver, batch).await;
+    }
+    line("archive-consumer, CPU per message (batch of 10)", per_record(start.elapsed(), 20_000), "µs", "≤ 25 µs");
+
+    let publisher = Publisher {
+        parameters: Arc::new(FileParameters::in_memory()),
+        prefix: ParameterPrefix::parse("/onboard").unwrap(),
+        dead_letters: Arc::new(MemoryQueue::new("publish-dlq")),
+    };
+    let start = Instant::now();
+    for batch in batches {
+        publish_consumer::handle(&publisher, batch).await;
+    }
+    line("publish-consumer, CPU per message (batch of 10)", per_record(start.elapsed(), 20_000), "µs", "≤ 25 µs");
+}
+
+/// Peak resident memory of this process so far, in MiB (Linux).
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
+async fn replay_throughput(template: &Value) {
+    let dir = tempfile::tempdir().unwrap();
+    let records = 200_000_u64;
+    let users = 10_000_u64;
+    let path = dir.path().join("replay.jsonl");
+    let mut file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    for i in 0..records {
+        writeln!(file, "{}", stream_record(template, i, i % users, i / users + 1)).unwrap();
+    }
+    file.flush().unwrap();
+    drop(file);
+    let input_mib = std::fs::metadata(&path).unwrap().len() as f64 / (1 << 20) as f64;
+    let before = peak_rss_mib();
+
+    let options = Options {
+        paths: vec![path],
+        state: dir.path().join("state"),
+        prefix: ParameterPrefix::parse("/onboard").unwrap(),
+        settings: Settings::default(),
+        json: true,
+        progress: false,
+    };
+    let start = Instant::now();
+    let summary = replay::run(&options, &mut std::io::sink()).await.unwrap();
+    let elapsed = start.elapsed();
+    assert_eq!(summary.records as u64, records);
+    assert_eq!(summary.archive.applied as u64, records);
+    line(
+        &format!("onboard replay, {records} records, {users} users"),
+        records as f64 / elapsed.as_secs_f64(),
+        "records/s",
+        "≥ 50,000 records/s",
+    );
+    if let (Some(before), Some(after)) = (before, peak_rss_mib()) {
+        println!(
+            "{:<52} {:>10.1} {:<10} (input {input_mib:.0} MiB, streamed; peak before the replay {before:.1} MiB)",
+            "onboard replay, peak resident memory", after, "MiB"
+        );
+    }
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test` runs benches with no flag and
+    // only needs to know they build.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let template: Value = serde_json::from_str::<Value>(TEMPLATE).unwrap()["Records"][0].clone();
+    runtime.block_on(async {
+        router_cpu(&template).await;
+        consumers_cpu(&template).await;
+        replay_throughput(&template).await;
+    });
+}
