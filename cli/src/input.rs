@@ -190,29 +190,67 @@ enum Kind {
     StreamRecord,
 }
 
+/// The fields that tell what a JSON line is, read in one pass; everything
+/// else is skipped without being built.
+#[derive(serde::Deserialize)]
+struct Probe {
+    #[serde(rename = "Records")]
+    records: Option<Vec<Box<RawValue>>>,
+    #[serde(rename = "triggerSource")]
+    trigger_source: Option<de::IgnoredAny>,
+    #[serde(rename = "eventName")]
+    event_name: Option<de::IgnoredAny>,
+    dynamodb: Option<de::IgnoredAny>,
+}
+
 fn read_lines(reader: impl BufRead, sender: &mut Sender<'_>) -> Result<(), String> {
     for (number, line) in reader.lines().enumerate() {
         let line = line.map_err(|err| format!("cannot be read: {err}"))?;
         if line.trim().is_empty() {
             continue;
         }
-        let at = |err: serde_json::Error| format!("line {}: {err}", number + 1);
-        let raw: Box<RawValue> = serde_json::from_str(&line).map_err(at)?;
-        // A whole stream event on one line: its records, in order.
-        if let Ok(event) = serde_json::from_str::<onboard_shared::stream::RawStreamEvent>(raw.get())
-        {
-            for record in event.records {
-                sender.record(record)?;
+        let at = |reason: String| format!("line {}: {reason}", number + 1);
+        let probe: Probe =
+            serde_json::from_str(&line).map_err(|err| at(format!("not a JSON event: {err}")))?;
+        match probe {
+            // A whole stream event on one line: its records, in order.
+            Probe {
+                records: Some(records),
+                ..
+            } => {
+                if let Some(first) = records.first() {
+                    refuse_foreign_records(first).map_err(at)?;
+                }
+                for record in records {
+                    sender.record(record)?;
+                }
             }
-            continue;
-        }
-        let value: Value = serde_json::from_str(raw.get()).map_err(at)?;
-        let object = value
-            .as_object()
-            .ok_or_else(|| format!("line {}: not a JSON object", number + 1))?;
-        match classify(object).map_err(|reason| format!("line {}: {reason}", number + 1))? {
-            Kind::Cognito => sender.cognito(value)?,
-            Kind::StreamRecord => sender.record(raw)?,
+            // The common case of a large replay: one stream record a line.
+            Probe {
+                event_name: Some(_),
+                dynamodb: Some(_),
+                trigger_source: None,
+                ..
+            } => {
+                let raw = RawValue::from_string(line).map_err(|err| at(err.to_string()))?;
+                sender.record(raw)?;
+            }
+            _ => {
+                let value: Value =
+                    serde_json::from_str(&line).map_err(|err| at(err.to_string()))?;
+                let object = value
+                    .as_object()
+                    .ok_or_else(|| at("not a JSON object".to_owned()))?;
+                match classify(object).map_err(at)? {
+                    Kind::Cognito => sender.cognito(value)?,
+                    Kind::StreamRecord => {
+                        sender.record(
+                            serde_json::value::to_raw_value(&value)
+                                .map_err(|err| at(err.to_string()))?,
+                        )?;
+                    }
+                }
+            }
         }
     }
     Ok(())

@@ -64,11 +64,16 @@ struct ReplayArgs {
     no_progress: bool,
 }
 
+// Replays allocate many small strings; mimalloc keeps that cheap.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn parse_prefix(raw: &str) -> Result<ParameterPrefix, String> {
     ParameterPrefix::parse(raw)
 }
 
-#[tokio::main(flavor = "current_thread")]
+// Two workers: the archive and publish consumers drain side by side.
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
     // The report says what happened; the handlers' own log lines (standard
     // error) only show with RUST_LOG=info.

@@ -287,63 +287,27 @@ impl LocalPipeline {
     }
 
     /// Polls both queues until they are empty and returns the final fate of
-    /// every message each consumer saw.
+    /// every message each consumer saw. The two consumers are independent,
+    /// as in AWS: each drains its queue on a task of its own, so a
+    /// multi-threaded runtime runs them side by side.
     pub async fn drain(&self) -> Vec<Consumed> {
-        let mut consumed = Vec::new();
-        loop {
-            let mut progressed = false;
-            for consumer in [Consumer::Archive, Consumer::Publish] {
-                let (queue, dlq) = match consumer {
-                    Consumer::Archive => (&self.archive_queue, &self.dead_letter_queues[1]),
-                    Consumer::Publish => (&self.publish_queue, &self.dead_letter_queues[2]),
-                };
-                let messages = queue.receive(self.settings.queue_batch_size.max(1));
-                if messages.is_empty() {
-                    continue;
-                }
-                progressed = true;
-                let event = sqs_event(queue.as_ref(), &messages);
-                let report = match consumer {
-                    Consumer::Archive => archive_consumer::handle(&self.archiver, event).await,
-                    Consumer::Publish => publish_consumer::handle(&self.publisher, event).await,
-                };
-                let whole_batch_failed = report.sqs_response().is_err();
-                for (mut message, mut item) in messages.into_iter().zip(report.items) {
-                    if !(whole_batch_failed || item.fate.is_failed()) {
-                        consumed.push(Consumed { consumer, item });
-                        continue;
-                    }
-                    if message.receive_count < self.settings.max_receive_count {
-                        queue.release(message);
-                        continue;
-                    }
-                    let last = match &item.fate {
-                        Fate::Failed { reason } => reason.clone(),
-                        _ => "the batch failed as a whole".to_owned(),
-                    };
-                    let reason = format!(
-                        "received {} times; last failure: {last}",
-                        message.receive_count
-                    );
-                    message
-                        .attributes
-                        .insert(batch::REASON_ATTRIBUTE.to_owned(), reason.clone());
-                    message.attributes.insert(
-                        batch::SOURCE_ATTRIBUTE.to_owned(),
-                        "redrive-policy".to_owned(),
-                    );
-                    dlq.push(message);
-                    item.fate = Fate::DeadLettered {
-                        queue: dlq.name().to_owned(),
-                        reason,
-                    };
-                    consumed.push(Consumed { consumer, item });
-                }
-            }
-            if !progressed {
-                return consumed;
-            }
-        }
+        let archive = tokio::spawn(drain_queue(
+            self.archive_queue.clone(),
+            self.dead_letter_queues[1].clone(),
+            Handler::Archive(self.archiver.clone()),
+            self.settings,
+        ));
+        let publish = tokio::spawn(drain_queue(
+            self.publish_queue.clone(),
+            self.dead_letter_queues[2].clone(),
+            Handler::Publish(self.publisher.clone()),
+            self.settings,
+        ));
+        let (archive, publish) = tokio::join!(archive, publish);
+        let mut consumed =
+            archive.unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
+        consumed.extend(publish.unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic())));
+        consumed
     }
 
     /// Writes the state out and appends this run's dead letters to the DLQ
@@ -374,36 +338,105 @@ impl LocalPipeline {
     }
 }
 
-/// The SQS event Lambda builds from received messages.
-fn sqs_event(queue: &MemoryQueue, messages: &[LocalMessage]) -> SqsEvent {
+/// A consumer with what it needs to run.
+enum Handler {
+    Archive(Archiver),
+    Publish(Publisher),
+}
+
+/// Lambda's poller for one queue: batches until the queue is empty; what
+/// succeeded is deleted, what failed comes back, and a message received
+/// `max_receive_count` times moves to the DLQ.
+async fn drain_queue(
+    queue: Arc<MemoryQueue>,
+    dlq: Arc<MemoryQueue>,
+    handler: Handler,
+    settings: Settings,
+) -> Vec<Consumed> {
+    let consumer = match handler {
+        Handler::Archive(_) => Consumer::Archive,
+        Handler::Publish(_) => Consumer::Publish,
+    };
+    let mut consumed = Vec::new();
+    loop {
+        let messages = queue.receive(settings.queue_batch_size.max(1));
+        if messages.is_empty() {
+            return consumed;
+        }
+        let (mut event, metadata) = sqs_event(queue.as_ref(), messages);
+        let report = match &handler {
+            Handler::Archive(archiver) => archive_consumer::handle(archiver, &event).await,
+            Handler::Publish(publisher) => publish_consumer::handle(publisher, &event).await,
+        };
+        let whole_batch_failed = report.sqs_response().is_err();
+        let bodies = event
+            .records
+            .iter_mut()
+            .map(|r| r.body.take().unwrap_or_default());
+        for ((mut message, body), mut item) in metadata.into_iter().zip(bodies).zip(report.items) {
+            if !(whole_batch_failed || item.fate.is_failed()) {
+                consumed.push(Consumed { consumer, item });
+                continue;
+            }
+            message.body = body;
+            if message.receive_count < settings.max_receive_count {
+                queue.release(message);
+                continue;
+            }
+            let last = match &item.fate {
+                Fate::Failed { reason } => reason.clone(),
+                _ => "the batch failed as a whole".to_owned(),
+            };
+            let reason = format!(
+                "received {} times; last failure: {last}",
+                message.receive_count
+            );
+            message
+                .attributes
+                .insert(batch::REASON_ATTRIBUTE.to_owned(), reason.clone());
+            message.attributes.insert(
+                batch::SOURCE_ATTRIBUTE.to_owned(),
+                "redrive-policy".to_owned(),
+            );
+            dlq.push(message);
+            item.fate = Fate::DeadLettered {
+                queue: dlq.name().to_owned(),
+                reason,
+            };
+            consumed.push(Consumed { consumer, item });
+        }
+    }
+}
+
+/// The SQS event Lambda builds from received messages. The bodies move
+/// into the event; the rest of each message is returned beside it.
+fn sqs_event(queue: &MemoryQueue, messages: Vec<LocalMessage>) -> (SqsEvent, Vec<LocalMessage>) {
     let arn = format!("arn:aws:sqs:local:000000000000:{}", queue.name());
     let mut event = SqsEvent::default();
-    event.records = messages
-        .iter()
-        .map(|message| {
-            let mut record = SqsMessage::default();
-            record.message_id = Some(message.message_id.clone());
-            record.receipt_handle =
-                Some(format!("{}#{}", message.message_id, message.receive_count));
-            record.body = Some(message.body.clone());
-            record.attributes = [
-                (
-                    "ApproximateReceiveCount".to_owned(),
-                    message.receive_count.to_string(),
-                ),
-                (
-                    "SentTimestamp".to_owned(),
-                    message.sent_at.timestamp_millis().to_string(),
-                ),
-            ]
-            .into();
-            record.event_source = Some("aws:sqs".to_owned());
-            record.event_source_arn = Some(arn.clone());
-            record.aws_region = Some("local".to_owned());
-            record
-        })
-        .collect();
-    event
+    let mut metadata = Vec::with_capacity(messages.len());
+    for mut message in messages {
+        let mut record = SqsMessage::default();
+        record.message_id = Some(message.message_id.clone());
+        record.receipt_handle = Some(format!("{}#{}", message.message_id, message.receive_count));
+        record.body = Some(std::mem::take(&mut message.body));
+        record.attributes = [
+            (
+                "ApproximateReceiveCount".to_owned(),
+                message.receive_count.to_string(),
+            ),
+            (
+                "SentTimestamp".to_owned(),
+                message.sent_at.timestamp_millis().to_string(),
+            ),
+        ]
+        .into();
+        record.event_source = Some("aws:sqs".to_owned());
+        record.event_source_arn = Some(arn.clone());
+        record.aws_region = Some("local".to_owned());
+        event.records.push(record);
+        metadata.push(message);
+    }
+    (event, metadata)
 }
 
 /// What makes a dead letter the same one again: its body and its reason.

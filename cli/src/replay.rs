@@ -6,9 +6,10 @@
 //! archive and publish fates) when it is printed and nothing of a large
 //! replay is held in memory but the current chunk.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use onboard_shared::batch::{self, Fate, ItemReport, Skip};
@@ -50,7 +51,7 @@ pub enum ReplayError {
 /// What happened to one input record.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
-    pub source: String,
+    pub source: Arc<str>,
     pub index: usize,
     /// `stream` or `cognito`.
     pub input: &'static str,
@@ -67,9 +68,9 @@ pub struct Row {
 }
 
 impl Row {
-    fn new(source: &str, index: usize, input: &'static str) -> Self {
+    fn new(source: &Arc<str>, index: usize, input: &'static str) -> Self {
         Self {
-            source: source.to_owned(),
+            source: source.clone(),
             index,
             input,
             trigger: None,
@@ -190,7 +191,7 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
     let mut published: BTreeSet<String> = BTreeSet::new();
 
     for file in &files {
-        let source = file.display().to_string();
+        let source: Arc<str> = file.display().to_string().into();
         let (tx, mut rx) = mpsc::channel(2);
         let reader = input::read(file.clone(), tx, progress.clone());
         while let Some(input) = rx.recv().await {
@@ -249,7 +250,7 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
                 }
                 Input::End { records } => {
                     file_reports.push(FileReport {
-                        path: source.clone(),
+                        path: source.to_string(),
                         records,
                         refused: None,
                     });
@@ -258,7 +259,7 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
                 Input::Refused { reason } => {
                     printer.refused(&source, &reason)?;
                     file_reports.push(FileReport {
-                        path: source.clone(),
+                        path: source.to_string(),
                         records: 0,
                         refused: Some(reason),
                     });
@@ -335,7 +336,7 @@ fn settle(
     published: &mut BTreeSet<String>,
     prefix: &ParameterPrefix,
 ) {
-    let by_event: BTreeMap<&str, usize> = rows
+    let by_event: HashMap<&str, usize> = rows
         .iter()
         .enumerate()
         .filter_map(|(index, row)| row.event_id.as_deref().map(|id| (id, index)))

@@ -24,12 +24,20 @@ fn a_replay_prints_a_line_per_record_and_a_summary_and_exits_zero() {
     let state = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
     let output = onboard(state.path(), &["cognito", "dynamodb"]);
     let stdout = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(0), "{stdout}{}", text(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
     assert!(stdout.starts_with("SOURCE"), "{stdout}");
     assert!(stdout.contains("sign-up: recorded"), "{stdout}");
     assert!(stdout.contains("DLQ router-dlq"), "{stdout}");
     assert!(stdout.contains("15 records from 6 files"), "{stdout}");
-    assert!(stdout.contains("New writes: 6 archive objects, 6 parameters."), "{stdout}");
+    assert!(
+        stdout.contains("New writes: 6 archive objects, 6 parameters."),
+        "{stdout}"
+    );
     assert!(!stdout.contains("@example"), "no email in the output");
 
     let again = text(&onboard(state.path(), &["cognito", "dynamodb"]).stdout);
@@ -39,11 +47,23 @@ fn a_replay_prints_a_line_per_record_and_a_summary_and_exits_zero() {
 #[test]
 fn a_file_that_is_not_an_event_is_named_with_its_reason_and_the_exit_code_is_one() {
     let state = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
-    let output = onboard(state.path(), &["malformed/not-json.json", "cognito/post-confirmation-sign-up.json"]);
+    let output = onboard(
+        state.path(),
+        &[
+            "malformed/not-json.json",
+            "cognito/post-confirmation-sign-up.json",
+        ],
+    );
     assert_eq!(output.status.code(), Some(1));
     let stdout = text(&output.stdout);
-    assert!(stdout.contains("not replayed: malformed/not-json.json: is not a JSON event"), "{stdout}");
-    assert!(stdout.contains("sign-up: recorded"), "the other file was still replayed: {stdout}");
+    assert!(
+        stdout.contains("not replayed: malformed/not-json.json: is not a JSON event"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("sign-up: recorded"),
+        "the other file was still replayed: {stdout}"
+    );
 }
 
 #[test]
@@ -51,5 +71,9 @@ fn a_missing_path_is_an_error_on_standard_error_with_exit_code_two() {
     let state = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
     let output = onboard(state.path(), &["no-such-folder"]);
     assert_eq!(output.status.code(), Some(2));
-    assert!(text(&output.stderr).starts_with("onboard replay: no-such-folder:"), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).starts_with("onboard replay: no-such-folder:"),
+        "{}",
+        text(&output.stderr)
+    );
 }

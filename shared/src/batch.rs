@@ -332,15 +332,15 @@ pub struct DecodedBatch {
 
 /// Decodes every message of an SQS batch on its own. Each starts out as
 /// failed, so a record nobody settles is retried rather than lost.
-pub fn decode_sqs(event: SqsEvent) -> DecodedBatch {
+pub fn decode_sqs(event: &SqsEvent) -> DecodedBatch {
     let mut batch = DecodedBatch::default();
-    for (index, record) in event.records.into_iter().enumerate() {
-        let id = record.message_id.unwrap_or_default();
+    for (index, record) in event.records.iter().enumerate() {
+        let id = record.message_id.clone().unwrap_or_default();
         let pending = Fate::Failed {
             reason: "not settled".to_owned(),
         };
-        let body = record.body.unwrap_or_default();
-        match ChangeMessage::from_json(&body) {
+        let body = record.body.as_deref().unwrap_or_default();
+        match ChangeMessage::from_json(body) {
             Ok(message) => {
                 batch
                     .report
@@ -352,7 +352,7 @@ pub fn decode_sqs(event: SqsEvent) -> DecodedBatch {
                 batch.report.items.push(ItemReport::new(id, pending));
                 batch.poison.push(DeadLetter {
                     index,
-                    body,
+                    body: body.to_owned(),
                     reason: format!("the body is not a change message: {err}"),
                 });
             }

@@ -398,6 +398,7 @@ pub struct LocalObject {
 #[derive(Debug, Default)]
 struct ArchiveState {
     index: BTreeMap<UserId, LocalObject>,
+    index_dirty: bool,
     pending: HashMap<UserId, Vec<u8>>,
 }
 
@@ -426,7 +427,7 @@ impl FolderArchive {
             dir: Some(dir),
             state: Mutex::new(ArchiveState {
                 index,
-                pending: HashMap::new(),
+                ..ArchiveState::default()
             }),
             calls: CallCounter::default(),
         })
@@ -449,18 +450,46 @@ impl FolderArchive {
         }
     }
 
-    pub fn flush(&self) -> io::Result<()> {
-        let mut state = lock(&self.state);
+    /// Writes the objects put since the last call, without the index and
+    /// without holding the lock while writing. An object that could not be
+    /// written stays pending (unless a newer one replaced it) for the next
+    /// call, and the index is not written.
+    fn write_pending(&self) -> io::Result<()> {
         let Some(dir) = &self.dir else {
             return Ok(());
         };
-        if state.pending.is_empty() {
+        let pending = std::mem::take(&mut lock(&self.state).pending);
+        if pending.is_empty() {
             return Ok(());
         }
-        for (user, body) in state.pending.drain().collect::<Vec<_>>() {
-            write_atomically(&dir.join(archive_key(&user)), &body)?;
+        fs::create_dir_all(dir.join("users"))?;
+        let mut pending = pending.into_iter();
+        while let Some((user, body)) = pending.next() {
+            if let Err(err) = fs::write(dir.join(archive_key(&user)), &body) {
+                let mut state = lock(&self.state);
+                for (user, body) in std::iter::once((user, body)).chain(pending) {
+                    state.pending.entry(user).or_insert(body);
+                }
+                return Err(err);
+            }
         }
-        write_atomically(&dir.join("index.json"), &to_json_pretty(&state.index)?)
+        Ok(())
+    }
+
+    /// Writes the pending objects, then the index. The index is what `head`
+    /// trusts (as S3 trusts its metadata) and is replaced atomically, last:
+    /// after a crash an object may be newer than its index entry, never
+    /// older, and the next replay of the same input rewrites it. Objects are
+    /// written in place because a rename per object costs ext4 a journal
+    /// flush, many times the write itself.
+    pub fn flush(&self) -> io::Result<()> {
+        self.write_pending()?;
+        let mut state = lock(&self.state);
+        if let (Some(dir), true) = (&self.dir, state.index_dirty) {
+            write_atomically(&dir.join("index.json"), &to_json_pretty(&state.index)?)?;
+            state.index_dirty = false;
+        }
+        Ok(())
     }
 }
 
@@ -504,6 +533,7 @@ impl ArchiveStore for FolderArchive {
             etag: etag(body),
         };
         state.index.insert(user.clone(), object);
+        state.index_dirty = true;
         state.pending.insert(user.clone(), body.to_vec());
         Ok(Conditional::Written)
     }

@@ -71,12 +71,12 @@ impl<'a> ArchivedUser<'a> {
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec_pretty(self).unwrap_or_else(|_| unreachable!("ArchivedUser serializes"))
+        serde_json::to_vec(self).unwrap_or_else(|_| unreachable!("ArchivedUser serializes"))
     }
 }
 
 /// Archives one SQS batch and reports the fate of every message.
-pub async fn handle(archiver: &Archiver, event: SqsEvent) -> BatchReport {
+pub async fn handle(archiver: &Archiver, event: &SqsEvent) -> BatchReport {
     let DecodedBatch {
         mut report,
         messages,
@@ -193,7 +193,7 @@ mod tests {
     #[tokio::test]
     async fn the_archive_ends_at_the_newest_revision_whatever_the_order() {
         let (archiver, archive, _) = archiver();
-        let report = handle(&archiver, event(OUT_OF_ORDER)).await;
+        let report = handle(&archiver, &event(OUT_OF_ORDER)).await;
         assert_eq!(report.failed().count(), 0);
         assert_eq!(stored(&archive, ADA)["version"], 3);
         assert_eq!(stored(&archive, ADA)["user"]["name"], "Ada King");
@@ -224,7 +224,7 @@ mod tests {
             // One message per batch, so the handler cannot sort them.
             for i in order {
                 let one = serde_json::json!({ "Records": [records[i].clone()] });
-                handle(&archiver, serde_json::from_value(one).unwrap()).await;
+                handle(&archiver, &serde_json::from_value(one).unwrap()).await;
             }
             assert_eq!(stored(&archive, ADA)["version"], 3, "order {order:?}");
         }
@@ -233,10 +233,10 @@ mod tests {
     #[tokio::test]
     async fn the_same_batch_twice_writes_once() {
         let (archiver, archive, _) = archiver();
-        handle(&archiver, event(OUT_OF_ORDER)).await;
+        handle(&archiver, &event(OUT_OF_ORDER)).await;
         let puts = archive.calls.get("PutObject");
         let before = archive.objects();
-        let again = handle(&archiver, event(OUT_OF_ORDER)).await;
+        let again = handle(&archiver, &event(OUT_OF_ORDER)).await;
         assert_eq!(
             archive.calls.get("PutObject"),
             puts,
@@ -254,7 +254,7 @@ mod tests {
     #[tokio::test]
     async fn one_put_object_per_archived_change() {
         let (archiver, archive, _) = archiver();
-        handle(&archiver, event(OUT_OF_ORDER)).await;
+        handle(&archiver, &event(OUT_OF_ORDER)).await;
         // Five changes, each applied in revision order: five writes.
         assert_eq!(archive.calls.get("PutObject"), 5);
     }
@@ -262,7 +262,7 @@ mod tests {
     #[tokio::test]
     async fn poison_messages_are_dead_lettered_with_their_reason_and_the_rest_archived() {
         let (archiver, archive, dead_letters) = archiver();
-        let report = handle(&archiver, event(POISON)).await;
+        let report = handle(&archiver, &event(POISON)).await;
         assert_eq!(report.items[0].fate, Fate::Applied);
         assert_eq!(archive.objects().len(), 1);
         let letters = dead_letters.drain();

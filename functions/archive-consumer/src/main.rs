@@ -23,9 +23,10 @@ async fn main() -> Result<(), Error> {
             config.dead_letter_queue_url,
         )),
     };
-    run(service_fn(|event: LambdaEvent<SqsEvent>| async {
+    let archiver = &archiver;
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(
-            archive_consumer::handle(&archiver, event.payload)
+            archive_consumer::handle(archiver, &event.payload)
                 .await
                 .sqs_response()?,
         )

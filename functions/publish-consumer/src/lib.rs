@@ -42,7 +42,7 @@ impl std::fmt::Debug for Publisher {
 }
 
 /// Publishes one SQS batch and reports the fate of every message.
-pub async fn handle(publisher: &Publisher, event: SqsEvent) -> BatchReport {
+pub async fn handle(publisher: &Publisher, event: &SqsEvent) -> BatchReport {
     let DecodedBatch {
         mut report,
         messages,
@@ -156,7 +156,7 @@ mod tests {
         let store = Arc::new(FileParameters::in_memory());
         let (publisher, _) = publisher(store.clone());
         // WHEN the batch is published
-        let report = handle(&publisher, event(OUT_OF_ORDER)).await;
+        let report = handle(&publisher, &event(OUT_OF_ORDER)).await;
         // THEN one write per user, holding the newest revision
         assert_eq!(store.calls.get("PutParameter"), 2);
         let values = store.values();
@@ -179,9 +179,9 @@ mod tests {
     async fn the_same_batch_twice_writes_nothing_the_second_time() {
         let store = Arc::new(FileParameters::in_memory());
         let (publisher, _) = publisher(store.clone());
-        handle(&publisher, event(OUT_OF_ORDER)).await;
+        handle(&publisher, &event(OUT_OF_ORDER)).await;
         let before = store.values();
-        let again = handle(&publisher, event(OUT_OF_ORDER)).await;
+        let again = handle(&publisher, &event(OUT_OF_ORDER)).await;
         assert_eq!(store.calls.get("PutParameter"), 2);
         assert_eq!(store.values(), before);
         assert!(
@@ -208,7 +208,7 @@ mod tests {
             let (publisher, _) = publisher(store.clone());
             for i in order {
                 let one = serde_json::json!({ "Records": [records[i].clone()] });
-                handle(&publisher, serde_json::from_value(one).unwrap()).await;
+                handle(&publisher, &serde_json::from_value(one).unwrap()).await;
             }
             assert_eq!(
                 store.values()[ADA],
@@ -222,7 +222,7 @@ mod tests {
     async fn poison_messages_are_dead_lettered_and_the_rest_published() {
         let store = Arc::new(FileParameters::in_memory());
         let (publisher, dead_letters) = publisher(store.clone());
-        let report = handle(&publisher, event(POISON)).await;
+        let report = handle(&publisher, &event(POISON)).await;
         assert_eq!(report.items[0].fate, Fate::Applied);
         assert_eq!(dead_letters.len(), 3);
         assert_eq!(store.values().len(), 1);
@@ -247,7 +247,7 @@ mod tests {
     #[tokio::test]
     async fn throttling_is_retried_not_dead_lettered() {
         let (publisher, dead_letters) = publisher(Arc::new(Throttled(FileParameters::in_memory())));
-        let report = handle(&publisher, event(OUT_OF_ORDER)).await;
+        let report = handle(&publisher, &event(OUT_OF_ORDER)).await;
         // Every record failed: the invocation fails, and SQS redelivers the whole batch.
         assert!(report.items.iter().all(|i| i.fate.is_failed()));
         assert!(report.sqs_response().is_err());
@@ -265,7 +265,7 @@ mod tests {
             .replace("Ada King", &"A".repeat(5000));
         json["Records"][0]["body"] = body.into();
         json["Records"].as_array_mut().unwrap().truncate(1);
-        let report = handle(&publisher, serde_json::from_value(json).unwrap()).await;
+        let report = handle(&publisher, &serde_json::from_value(json).unwrap()).await;
         assert!(
             matches!(&report.items[0].fate, Fate::DeadLettered { reason, .. } if reason.contains("4096"))
         );

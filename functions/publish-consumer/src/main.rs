@@ -24,9 +24,10 @@ async fn main() -> Result<(), Error> {
             config.dead_letter_queue_url,
         )),
     };
-    run(service_fn(|event: LambdaEvent<SqsEvent>| async {
+    let publisher = &publisher;
+    run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         Ok::<_, Error>(
-            publish_consumer::handle(&publisher, event.payload)
+            publish_consumer::handle(publisher, &event.payload)
                 .await
                 .sqs_response()?,
         )
