@@ -471,6 +471,46 @@ mod tests {
         assert!(timeouts.operation_timeout().unwrap() < Duration::from_secs(5) / 2);
     }
 
+    fn service_error(
+        code: &str,
+        status: u16,
+    ) -> SdkError<aws_sdk_ssm::operation::put_parameter::PutParameterError, HttpResponse> {
+        use aws_sdk_ssm::operation::put_parameter::PutParameterError;
+        use aws_smithy_runtime_api::http::StatusCode;
+        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_types::error::ErrorMetadata;
+        let err = PutParameterError::generic(
+            ErrorMetadata::builder()
+                .code(code)
+                .message("details")
+                .build(),
+        );
+        let raw = HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::empty());
+        SdkError::service_error(err, raw)
+    }
+
+    #[test]
+    fn throttling_and_server_errors_are_retryable_and_bad_requests_are_not() {
+        for (code, status) in [
+            ("ThrottlingException", 400),
+            ("TooManyUpdates", 400),
+            ("InternalServerError", 500),
+        ] {
+            let err = classify("PutParameter", service_error(code, status));
+            assert!(err.is_retryable(), "{code}: {err}");
+        }
+        assert!(matches!(
+            classify("PutParameter", service_error("TooManyUpdates", 400)),
+            PortError::Throttled { .. }
+        ));
+        let err = classify("PutParameter", service_error("ValidationException", 400));
+        assert!(!err.is_retryable());
+        assert_eq!(
+            err.to_string(),
+            "PutParameter was rejected: ValidationException (HTTP 400): details"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn writes_are_paced_to_the_configured_rate() {
         let pacer = Pacer::per_second(4.0);

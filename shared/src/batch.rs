@@ -8,7 +8,7 @@
 //! reason; only when that send fails do they count as failed, so nothing is
 //! dropped silently.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -328,6 +328,21 @@ pub struct DecodedBatch {
     pub report: BatchReport,
     pub messages: Vec<(usize, ChangeMessage)>,
     pub poison: Vec<DeadLetter>,
+}
+
+impl DecodedBatch {
+    /// The decoded messages grouped by user, each group in arrival order:
+    /// both consumers settle one user's changes together.
+    pub fn take_by_user(&mut self) -> BTreeMap<UserId, Vec<(usize, ChangeMessage)>> {
+        let mut by_user: BTreeMap<UserId, Vec<(usize, ChangeMessage)>> = BTreeMap::new();
+        for (index, message) in std::mem::take(&mut self.messages) {
+            by_user
+                .entry(message.user_id().clone())
+                .or_default()
+                .push((index, message));
+        }
+        by_user
+    }
 }
 
 /// Decodes every message of an SQS batch on its own. Each starts out as

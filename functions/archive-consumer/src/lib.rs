@@ -13,7 +13,6 @@
 //! the version and whether it expired, and none of the user's personal data:
 //! the tombstone is what keeps a late, older update from bringing it back.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
@@ -77,20 +76,15 @@ impl<'a> ArchivedUser<'a> {
 
 /// Archives one SQS batch and reports the fate of every message.
 pub async fn handle(archiver: &Archiver, event: &SqsEvent) -> BatchReport {
+    let mut decoded = batch::decode_sqs(event);
+    let by_user = decoded.take_by_user();
     let DecodedBatch {
         mut report,
-        messages,
         mut poison,
-    } = batch::decode_sqs(event);
+        ..
+    } = decoded;
 
     // One user's changes are applied in order, one at a time; users in parallel.
-    let mut by_user: BTreeMap<UserId, Vec<(usize, ChangeMessage)>> = BTreeMap::new();
-    for (index, message) in messages {
-        by_user
-            .entry(message.user_id().clone())
-            .or_default()
-            .push((index, message));
-    }
     let results = futures::future::join_all(by_user.into_values().map(|mut changes| async move {
         changes.sort_by_key(|(_, message)| message.revision());
         let mut results = Vec::with_capacity(changes.len());

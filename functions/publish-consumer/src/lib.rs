@@ -12,12 +12,11 @@
 //! A removal writes a tombstone (the version, no name), so the greeting stops
 //! using the name and a late older change cannot bring it back.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use onboard_shared::batch::{self, BatchReport, DeadLetter, DecodedBatch, Fate, Skip};
-use onboard_shared::domain::{ChangeMessage, UserId};
+use onboard_shared::domain::ChangeMessage;
 use onboard_shared::error::PortError;
 use onboard_shared::ports::{MessageQueue, ParameterStore};
 use onboard_shared::published::{ParameterPrefix, PublishedName};
@@ -43,19 +42,13 @@ impl std::fmt::Debug for Publisher {
 
 /// Publishes one SQS batch and reports the fate of every message.
 pub async fn handle(publisher: &Publisher, event: &SqsEvent) -> BatchReport {
+    let mut decoded = batch::decode_sqs(event);
+    let by_user = decoded.take_by_user();
     let DecodedBatch {
         mut report,
-        messages,
         mut poison,
-    } = batch::decode_sqs(event);
-
-    let mut by_user: BTreeMap<UserId, Vec<(usize, ChangeMessage)>> = BTreeMap::new();
-    for (index, message) in messages {
-        by_user
-            .entry(message.user_id().clone())
-            .or_default()
-            .push((index, message));
-    }
+        ..
+    } = decoded;
 
     // Users one after the other: the writes are paced anyway, and a slow
     // store slows this batch rather than throttling every other consumer.
