@@ -507,9 +507,9 @@ impl<'w> Printer<'w> {
         }
         writeln!(
             out,
-            "{} records from {} files{}: router {}; archive {}; publish {}.",
+            "{} records from {}{}: router {}; archive {}; publish {}.",
             s.records,
-            s.files - s.refused_files,
+            plural(s.files - s.refused_files, "file"),
             if s.refused_files > 0 {
                 format!(" ({} files not replayed)", s.refused_files)
             } else {
@@ -537,6 +537,14 @@ impl<'w> Printer<'w> {
         }
         writeln!(out, "State: {}", finish.state.display())?;
         out.flush()
+    }
+}
+
+fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
     }
 }
 

@@ -71,10 +71,18 @@ impl CallBudget {
     }
 }
 
+/// The HTTPS client every SDK client uses: hyper 1 and rustls on ring.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
 /// The SDK config loader with the default chain (environment, profile,
-/// instance role) and, when given, a call budget.
+/// instance role), the HTTPS client and, when given, a call budget.
 pub fn config_loader(budget: Option<CallBudget>) -> ConfigLoader {
-    let loader = aws_config::defaults(BehaviorVersion::latest());
+    let loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
     match budget {
         Some(budget) => budget.apply(loader),
         None => loader,

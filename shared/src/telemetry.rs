@@ -1,10 +1,15 @@
 //! Tracing, set up once per process: JSON lines in Lambda (CloudWatch reads
 //! them as structured logs), readable text on a terminal.
 //!
-//! The level comes from `RUST_LOG`, else Lambda's `AWS_LAMBDA_LOG_LEVEL`,
-//! else `info`. Log fields name users by id, never by email.
+//! The level comes from `RUST_LOG` (`info`, or `target=level,...`), else
+//! Lambda's `AWS_LAMBDA_LOG_LEVEL`, else the default. Log fields name users
+//! by id, never by email.
 
-use tracing_subscriber::EnvFilter;
+use std::str::FromStr;
+
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,23 +39,31 @@ pub fn init(format: LogFormat) {
 
 /// Installs the global subscriber with the given default level.
 pub fn init_with_default(format: LogFormat, default_level: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| {
-            std::env::var("AWS_LAMBDA_LOG_LEVEL")
-                .map_err(|_| ())
-                .and_then(|level| EnvFilter::try_new(level.to_ascii_lowercase()).map_err(|_| ()))
-        })
-        .unwrap_or_else(|()| EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = ["RUST_LOG", "AWS_LAMBDA_LOG_LEVEL"]
+        .into_iter()
+        .filter_map(|var| std::env::var(var).ok())
+        .find_map(|value| Targets::from_str(&value.to_ascii_lowercase()).ok())
+        .or_else(|| Targets::from_str(default_level).ok())
+        .unwrap_or_default();
+    let registry = tracing_subscriber::registry().with(filter);
     let _already_set = match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .with_target(false)
+        LogFormat::Json => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .with_target(false)
+                    .with_writer(std::io::stderr),
+            )
             .try_init(),
-        LogFormat::Text => builder.with_target(false).compact().try_init(),
+        LogFormat::Text => registry
+            .with(
+                tracing_subscriber::fmt::layer()
+                    .compact()
+                    .with_target(false)
+                    .with_writer(std::io::stderr),
+            )
+            .try_init(),
     };
 }
