@@ -94,6 +94,81 @@ pub async fn load_config(budget: Option<CallBudget>) -> SdkConfig {
     config_loader(budget).load().await
 }
 
+/// Where the `onboard` command and the tests send their calls: real AWS
+/// through the usual profile and region settings, or an endpoint such as a
+/// local emulator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Connection {
+    /// Every service at this URL (`AWS_ENDPOINT_URL`), else AWS itself.
+    pub endpoint_url: Option<String>,
+    /// Else the default chain (`AWS_REGION`, the profile).
+    pub region: Option<String>,
+    /// A named profile, else the default chain.
+    pub profile: Option<String>,
+}
+
+/// The region an emulator on loopback gets when nothing names one.
+pub const EMULATOR_REGION: &str = "us-east-1";
+
+impl Connection {
+    /// An emulator on this machine: any credentials do, and no region needs
+    /// to be configured.
+    pub fn is_loopback(&self) -> bool {
+        let Some(url) = &self.endpoint_url else {
+            return false;
+        };
+        let host = url
+            .split_once("://")
+            .map_or(url.as_str(), |(_, rest)| rest)
+            .split(['/', '?'])
+            .next()
+            .unwrap_or_default();
+        let host = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => host.rsplit_once(':').map_or(host, |(host, _)| host),
+        };
+        host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// Loads the SDK config once. On a loopback endpoint with no credentials
+    /// in the environment or a profile, placeholder credentials are used, so
+    /// a fresh machine can talk to a local emulator with no set-up.
+    pub async fn load(&self) -> SdkConfig {
+        let mut loader = config_loader(None);
+        if let Some(url) = &self.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(profile) = &self.profile {
+            loader = loader.profile_name(profile);
+        }
+        let loopback = self.is_loopback();
+        loader = match (&self.region, loopback) {
+            (Some(region), _) => loader.region(aws_config::Region::new(region.clone())),
+            (None, true) => loader.region(
+                aws_config::meta::region::RegionProviderChain::default_provider()
+                    .or_else(EMULATOR_REGION),
+            ),
+            (None, false) => loader,
+        };
+        let configured = self.profile.is_some()
+            || std::env::var_os("AWS_ACCESS_KEY_ID").is_some()
+            || std::env::var_os("AWS_PROFILE").is_some();
+        if loopback && !configured {
+            loader = loader.credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "onboard-local",
+                "onboard-local",
+                None,
+                None,
+                "onboard-emulator",
+            ));
+        }
+        loader.load().await
+    }
+}
+
 /// An S3 client; path-style addressing when the endpoint is an emulator.
 pub fn s3_client(config: &SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
     let s3 = aws_sdk_s3::config::Builder::from(config)
@@ -264,16 +339,21 @@ impl MessageQueue for SqsQueue {
             .send()
             .await
             .map_err(|err| classify("SendMessageBatch", err))?;
-        Ok(output
-            .failed
-            .into_iter()
-            .map(|failed| SendFailure {
-                retryable: !failed.sender_fault,
-                reason: format!("{}: {}", failed.code, failed.message.unwrap_or_default()),
-                id: failed.id,
-            })
-            .collect())
+        Ok(send_failures(output.failed))
     }
+}
+
+/// The entries SQS did not take: the ones it blamed on the sender will fail
+/// the same way again; the others (its own fault) are worth retrying.
+fn send_failures(failed: Vec<aws_sdk_sqs::types::BatchResultErrorEntry>) -> Vec<SendFailure> {
+    failed
+        .into_iter()
+        .map(|failed| SendFailure {
+            retryable: !failed.sender_fault,
+            reason: format!("{}: {}", failed.code, failed.message.unwrap_or_default()),
+            id: failed.id,
+        })
+        .collect()
 }
 
 /// Object metadata that carries the archived revision.
@@ -517,6 +597,63 @@ mod tests {
             err.to_string(),
             "PutParameter was rejected: ValidationException (HTTP 400): details"
         );
+    }
+
+    #[test]
+    fn entries_sqs_blames_on_the_sender_are_not_retried() {
+        use aws_sdk_sqs::types::BatchResultErrorEntry;
+        let entry = |id: &str, sender_fault: bool, code: &str| {
+            BatchResultErrorEntry::builder()
+                .id(id)
+                .sender_fault(sender_fault)
+                .code(code)
+                .message("details")
+                .build()
+                .unwrap()
+        };
+        let failures = send_failures(vec![
+            entry("0", true, "InvalidParameterValue"),
+            entry("1", false, "InternalError"),
+        ]);
+        assert_eq!(
+            failures,
+            [
+                SendFailure {
+                    id: "0".into(),
+                    retryable: false,
+                    reason: "InvalidParameterValue: details".into()
+                },
+                SendFailure {
+                    id: "1".into(),
+                    retryable: true,
+                    reason: "InternalError: details".into()
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn only_endpoints_on_this_machine_count_as_loopback() {
+        let connection = |url: &str| Connection {
+            endpoint_url: Some(url.to_owned()),
+            ..Connection::default()
+        };
+        for local in [
+            "http://127.0.0.1:5000",
+            "http://localhost:4566/",
+            "http://[::1]:5000",
+            "http://127.0.0.2",
+        ] {
+            assert!(connection(local).is_loopback(), "{local}");
+        }
+        for remote in [
+            "https://sqs.eu-west-1.amazonaws.com",
+            "http://10.0.0.1:5000",
+            "http://localhost.example.com",
+        ] {
+            assert!(!connection(remote).is_loopback(), "{remote}");
+        }
+        assert!(!Connection::default().is_loopback());
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,1 +1,183 @@
-//! End-to-end tests live in `tests/`; this crate has no code of its own.
+//! Test support: a real AWS API emulator (moto's server) on loopback.
+//!
+//! [`emulator`] starts one emulator per test process, the first time a test
+//! asks for it, and every test of that process shares it, each with
+//! resources of its own names ([`unique`]). Nothing needs starting by hand:
+//!
+//! - The emulator runs from a project-local Python venv, `.venv` at the
+//!   workspace root, with the moto pinned in `tests/moto/requirements.txt`.
+//!   The venv is created (or brought up to the pin) when it is missing,
+//!   under a file lock, so test processes running side by side build it once.
+//! - `tests/moto/serve.py` binds a free port on 127.0.0.1 and prints its
+//!   URL. Its standard input is a pipe this process holds: when the test
+//!   process ends, however it ends, the pipe closes and the emulator stops.
+//! - `ONBOARD_TEST_ENDPOINT=http://127.0.0.1:PORT` uses an emulator that is
+//!   already running instead; `ONBOARD_PYTHON` names the Python that builds
+//!   the venv (default `python3`).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use aws_config::SdkConfig;
+use onboard_shared::aws::{Connection, EMULATOR_REGION};
+
+/// The emulator this test process talks to.
+#[derive(Debug)]
+pub struct Emulator {
+    url: String,
+    /// The running server and the pipe that keeps it alive (none when the
+    /// emulator came from `ONBOARD_TEST_ENDPOINT`).
+    _process: Option<Mutex<(Child, ChildStdin)>>,
+}
+
+impl Emulator {
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// How `onboard` and the adapters reach the emulator.
+    pub fn connection(&self) -> Connection {
+        Connection {
+            endpoint_url: Some(self.url.clone()),
+            region: Some(EMULATOR_REGION.to_owned()),
+            profile: None,
+        }
+    }
+
+    /// An SDK config for the emulator, built as the `onboard` command builds
+    /// its own.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        self.connection().load().await
+    }
+}
+
+/// The emulator of this test process, started on first use.
+///
+/// # Panics
+///
+/// When the emulator cannot be started: the message says why (no Python,
+/// pip could not install the pin, the server did not come up).
+pub fn emulator() -> &'static Emulator {
+    static EMULATOR: OnceLock<Emulator> = OnceLock::new();
+    EMULATOR.get_or_init(|| start().unwrap_or_else(|err| panic!("the AWS emulator: {err}")))
+}
+
+/// A name no other test of this run uses: `<prefix>-<pid>-<n>`, within the
+/// limits of queue, table and bucket names (lowercase, digits, `-`).
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .to_owned()
+}
+
+fn start() -> Result<Emulator, String> {
+    if let Some(url) = std::env::var("ONBOARD_TEST_ENDPOINT")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+    {
+        return Ok(Emulator {
+            url,
+            _process: None,
+        });
+    }
+    let root = workspace();
+    let python = ensure_venv(&root)?;
+    let mut child = Command::new(&python)
+        .arg(root.join("tests/moto/serve.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|err| format!("{} did not start: {err}", python.display()))?;
+    let stdin = child.stdin.take().ok_or("no stdin pipe to the emulator")?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or("no stdout pipe from the emulator")?;
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .map_err(|err| format!("reading the emulator's URL: {err}"))?;
+    let url = first.trim().to_owned();
+    if !url.starts_with("http://127.0.0.1:") {
+        let _ = child.kill();
+        return Err(format!(
+            "the emulator did not print its URL (got {url:?}); see its output above"
+        ));
+    }
+    Ok(Emulator {
+        url,
+        _process: Some(Mutex::new((child, stdin))),
+    })
+}
+
+/// Makes `.venv` hold exactly the pinned requirements, once, and returns its
+/// Python.
+fn ensure_venv(root: &Path) -> Result<PathBuf, String> {
+    let venv = root.join(".venv");
+    let python = venv.join("bin/python");
+    let requirements = root.join("tests/moto/requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements)
+        .map_err(|err| format!("{}: {err}", requirements.display()))?;
+    let stamp = venv.join("onboard-requirements.txt");
+    let ready =
+        || python.exists() && std::fs::read_to_string(&stamp).ok().as_ref() == Some(&wanted);
+    if ready() {
+        return Ok(python);
+    }
+
+    // Several test processes may get here at once: one builds, the others wait.
+    let lock_path = root.join(".venv.lock");
+    let lock = File::create(&lock_path).map_err(|err| format!("{}: {err}", lock_path.display()))?;
+    lock.lock()
+        .map_err(|err| format!("locking {}: {err}", lock_path.display()))?;
+    if ready() {
+        return Ok(python);
+    }
+    if !python.exists() {
+        let base = std::env::var("ONBOARD_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+        run(Command::new(&base).args(["-m", "venv"]).arg(&venv))
+            .map_err(|err| format!("creating {} with {base}: {err}", venv.display()))?;
+    }
+    run(Command::new(&python)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
+        .arg(&requirements))
+    .map_err(|err| format!("installing {}: {err}", requirements.display()))?;
+    std::fs::write(&stamp, &wanted).map_err(|err| format!("{}: {err}", stamp.display()))?;
+    Ok(python)
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    let output = command.output().map_err(|err| err.to_string())?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}

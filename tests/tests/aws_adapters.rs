@@ -1,0 +1,381 @@
+//! The AWS adapters against a real AWS API (moto's server, started by the
+//! test support): the calls they make are the calls AWS answers.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::sync::Arc;
+
+use archive_consumer::Archiver;
+use aws_lambda_events::event::sqs::SqsEvent;
+use onboard_shared::aws::{
+    DynamoUserStore, S3Archive, SqsQueue, SsmParameters, dynamodb, s3, s3_client, sqs, ssm,
+};
+use onboard_shared::batch::{self, Fate, Skip};
+use onboard_shared::domain::{Revision, User, UserId, Version};
+use onboard_shared::error::PortError;
+use onboard_shared::ports::{
+    ArchiveStore, Conditional, MessageQueue, OutgoingMessage, PutNew, UserStore, WriteCondition,
+};
+use onboard_shared::published::ParameterPrefix;
+use onboard_tests::{emulator, unique};
+use publish_consumer::Publisher;
+
+const OUT_OF_ORDER: &str = include_str!("../../fixtures/sqs/changes-out-of-order.json");
+const POISON: &str = include_str!("../../fixtures/sqs/batch-with-poison-messages.json");
+const ADA: &str = "1b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9";
+
+fn user(id: &str, name: &str) -> User {
+    User {
+        user_id: UserId::parse(id).unwrap(),
+        email: Some(onboard_shared::domain::Email::parse("zoe@example.com").unwrap()),
+        name: Some(name.to_owned()),
+        attributes: Default::default(),
+        created_at: chrono::Utc::now(),
+        version: Version::FIRST,
+    }
+}
+
+async fn users_table(client: &dynamodb::Client) -> String {
+    use dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let name = unique("users");
+    client
+        .create_table()
+        .table_name(&name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("user_id")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("user_id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    name
+}
+
+async fn queue(client: &sqs::Client, name: &str) -> SqsQueue {
+    let url = client
+        .create_queue()
+        .queue_name(unique(name))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    SqsQueue::new(client.clone(), name, url)
+}
+
+/// Every message waiting in a queue (bodies, with the reason attribute).
+async fn receive_all(client: &sqs::Client, queue: &SqsQueue) -> Vec<(String, Option<String>)> {
+    let mut out = Vec::new();
+    loop {
+        let received = client
+            .receive_message()
+            .queue_url(queue.url())
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if received.is_empty() {
+            return out;
+        }
+        for message in received {
+            let reason = message
+                .message_attributes
+                .as_ref()
+                .and_then(|a| a.get(batch::REASON_ATTRIBUTE))
+                .and_then(|v| v.string_value.clone());
+            out.push((message.body.unwrap_or_default(), reason));
+        }
+    }
+}
+
+async fn bucket(client: &s3::Client) -> String {
+    let name = unique("archive");
+    client.create_bucket().bucket(&name).send().await.unwrap();
+    name
+}
+
+fn sqs_event(json: &str) -> SqsEvent {
+    serde_json::from_str(json).unwrap()
+}
+
+#[tokio::test]
+async fn the_user_write_is_conditional_so_a_retried_trigger_leaves_one_item() {
+    // GIVEN a users table in DynamoDB
+    let sdk = emulator().sdk_config().await;
+    let client = dynamodb::Client::new(&sdk);
+    let table = users_table(&client).await;
+    let store = DynamoUserStore::new(client.clone(), &table);
+
+    // WHEN the same user is written twice, the second time with another name
+    let first = store.put_new(&user("u-1", "Zoë")).await.unwrap();
+    let second = store.put_new(&user("u-1", "Someone else")).await.unwrap();
+
+    // THEN one item, as first written
+    assert_eq!((first, second), (PutNew::Created, PutNew::AlreadyExists));
+    let items = client.scan().table_name(&table).send().await.unwrap();
+    assert_eq!(items.count, 1);
+    let stored: User = serde_dynamo::from_item(items.items.unwrap().remove(0)).unwrap();
+    assert_eq!(stored.name.as_deref(), Some("Zoë"));
+    assert_eq!(stored.version, Version::FIRST);
+}
+
+#[tokio::test]
+async fn a_write_to_a_missing_table_is_rejected_not_retried() {
+    let sdk = emulator().sdk_config().await;
+    let store = DynamoUserStore::new(dynamodb::Client::new(&sdk), "no-such-table");
+    let err = store.put_new(&user("u-1", "Zoë")).await.unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    assert!(err.chain().contains("ResourceNotFoundException"), "{err}");
+}
+
+#[tokio::test]
+async fn messages_go_out_in_calls_of_at_most_ten_entries_and_all_arrive() {
+    // GIVEN a queue and 25 messages
+    let sdk = emulator().sdk_config().await;
+    let client = sqs::Client::new(&sdk);
+    let queue = queue(&client, "archive").await;
+    let messages: Vec<_> = (0..25)
+        .map(|i| OutgoingMessage {
+            id: i.to_string(),
+            body: format!("message {i}"),
+            attributes: vec![],
+        })
+        .collect();
+
+    // WHEN they are sent, THEN SQS takes every one, in three calls of at most ten
+    let (calls, _) = batch::chunk(messages.clone());
+    assert_eq!(calls.iter().map(Vec::len).collect::<Vec<_>>(), [10, 10, 5]);
+    let failures = batch::send_all(&queue, messages).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    let mut bodies: Vec<_> = receive_all(&client, &queue)
+        .await
+        .into_iter()
+        .map(|(body, _)| body)
+        .collect();
+    bodies.sort();
+    let mut expected: Vec<_> = (0..25).map(|i| format!("message {i}")).collect();
+    expected.sort();
+    assert_eq!(bodies, expected);
+}
+
+#[tokio::test]
+async fn sqs_refusing_a_call_fails_each_entry_with_its_reason() {
+    let sdk = emulator().sdk_config().await;
+    let client = sqs::Client::new(&sdk);
+    let queue = queue(&client, "archive").await;
+    let eleven: Vec<_> = (0..11)
+        .map(|i| OutgoingMessage {
+            id: i.to_string(),
+            body: "x".into(),
+            attributes: vec![],
+        })
+        .collect();
+
+    // More entries than SQS takes in one call: SQS refuses the call itself.
+    let err = queue.send_batch(&eleven).await.unwrap_err();
+    assert!(matches!(err, PortError::Rejected { .. }), "{err}");
+    assert!(
+        err.chain().contains("TooManyEntriesInBatchRequest"),
+        "{err}"
+    );
+
+    // A queue that does not exist: every entry fails, none retryable.
+    let gone = SqsQueue::new(
+        client.clone(),
+        "gone",
+        format!("{}/123456789012/gone", emulator().url()),
+    );
+    let failures = batch::send_all(&gone, eleven[..3].to_vec()).await;
+    assert_eq!(failures.len(), 3);
+    assert!(failures.values().all(|f| !f.retryable), "{failures:?}");
+}
+
+#[tokio::test]
+async fn archive_writes_are_guarded_by_the_object_entity_tag() {
+    let sdk = emulator().sdk_config().await;
+    let archive = S3Archive::new(s3_client(&sdk, true), bucket(&s3_client(&sdk, true)).await);
+    let id = UserId::parse("u-1").unwrap();
+    let v1 = Revision {
+        version: Version::FIRST,
+        removed: false,
+    };
+    let v2 = Revision {
+        version: Version::new(2).unwrap(),
+        removed: false,
+    };
+
+    assert_eq!(archive.head(&id).await.unwrap(), None);
+    assert_eq!(
+        archive
+            .put(&id, v1, b"{\"v\":1}", WriteCondition::Absent)
+            .await
+            .unwrap(),
+        Conditional::Written
+    );
+    // A second "create" loses: the object exists now.
+    assert_eq!(
+        archive
+            .put(&id, v1, b"{\"v\":1}", WriteCondition::Absent)
+            .await
+            .unwrap(),
+        Conditional::Conflict
+    );
+    let head = archive.head(&id).await.unwrap().unwrap();
+    assert_eq!(head.revision, v1);
+    // A writer that read an older object loses too.
+    assert_eq!(
+        archive
+            .put(&id, v2, b"{}", WriteCondition::Matches("\"stale\"".into()))
+            .await
+            .unwrap(),
+        Conditional::Conflict
+    );
+    assert_eq!(
+        archive
+            .put(&id, v2, b"{\"v\":2}", WriteCondition::Matches(head.etag))
+            .await
+            .unwrap(),
+        Conditional::Written
+    );
+    assert_eq!(archive.head(&id).await.unwrap().unwrap().revision, v2);
+}
+
+#[tokio::test]
+async fn the_archive_consumer_on_s3_ends_at_the_newest_version_whatever_the_order() {
+    // GIVEN a bucket and the consumer wired to it
+    let sdk = emulator().sdk_config().await;
+    let client = s3_client(&sdk, true);
+    let bucket = bucket(&client).await;
+    let dead_letters = queue(&sqs::Client::new(&sdk), "archive-dlq").await;
+    let archiver = Archiver {
+        archive: Arc::new(S3Archive::new(client.clone(), &bucket)),
+        dead_letters: Arc::new(dead_letters),
+    };
+
+    // WHEN versions 3, 1, 2 of a user arrive in one batch, then the batch again
+    let first = archive_consumer::handle(&archiver, &sqs_event(OUT_OF_ORDER)).await;
+    let again = archive_consumer::handle(&archiver, &sqs_event(OUT_OF_ORDER)).await;
+
+    // THEN the object holds version 3, and the redelivery wrote nothing
+    assert!(first.failed().next().is_none(), "{first:?}");
+    let object = client
+        .get_object()
+        .bucket(&bucket)
+        .key(format!("users/{ADA}.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        object
+            .metadata
+            .as_ref()
+            .unwrap()
+            .get("onboard-version")
+            .map(String::as_str),
+        Some("3")
+    );
+    let body: serde_json::Value =
+        serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(body["version"], 3);
+    assert_eq!(body["user"]["name"], "Ada King");
+    assert!(
+        again.items.iter().all(|item| matches!(
+            item.fate,
+            Fate::Skipped {
+                why: Skip::Duplicate | Skip::Stale
+            }
+        )),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_publisher_on_ssm_writes_once_per_user_and_never_rewrites_what_is_there() {
+    // GIVEN Parameter Store and the publisher wired to it
+    let sdk = emulator().sdk_config().await;
+    let client = ssm::Client::new(&sdk);
+    let prefix = ParameterPrefix::parse(&unique("/onboard")).unwrap();
+    let publisher = Publisher {
+        parameters: Arc::new(SsmParameters::new(client.clone(), 50.0)),
+        prefix: prefix.clone(),
+        dead_letters: Arc::new(queue(&sqs::Client::new(&sdk), "publish-dlq").await),
+    };
+
+    // WHEN three changes of one user come in one batch, twice
+    publish_consumer::handle(&publisher, &sqs_event(OUT_OF_ORDER)).await;
+    let again = publish_consumer::handle(&publisher, &sqs_event(OUT_OF_ORDER)).await;
+
+    // THEN one write of the newest version: SSM's own version of the
+    // parameter is 1, so the redelivery did not write again
+    let name = prefix.name_parameter(&UserId::parse(ADA).unwrap());
+    let parameter = client
+        .get_parameter()
+        .name(&name)
+        .send()
+        .await
+        .unwrap()
+        .parameter
+        .unwrap();
+    assert_eq!(
+        parameter.value.as_deref(),
+        Some(r#"{"name":"Ada King","version":3}"#)
+    );
+    assert_eq!(parameter.version, 1);
+    assert!(again.failed().next().is_none(), "{again:?}");
+    assert!(
+        again
+            .items
+            .iter()
+            .all(|item| matches!(item.fate, Fate::Skipped { .. })),
+        "{again:?}"
+    );
+}
+
+#[tokio::test]
+async fn poison_messages_reach_the_dead_letter_queue_with_their_reason() {
+    // GIVEN the archive consumer on S3 with its DLQ in SQS
+    let sdk = emulator().sdk_config().await;
+    let sqs = sqs::Client::new(&sdk);
+    let dlq = queue(&sqs, "archive-dlq").await;
+    let client = s3_client(&sdk, true);
+    let archiver = Archiver {
+        archive: Arc::new(S3Archive::new(client.clone(), bucket(&client).await)),
+        dead_letters: Arc::new(dlq.clone()),
+    };
+
+    // WHEN a batch holds good and unreadable messages
+    let report = archive_consumer::handle(&archiver, &sqs_event(POISON)).await;
+
+    // THEN the good ones are archived, the others are in the DLQ with a reason
+    let dead: Vec<_> = report
+        .items
+        .iter()
+        .filter(|item| matches!(item.fate, Fate::DeadLettered { .. }))
+        .collect();
+    assert!(!dead.is_empty());
+    assert!(report.failed().next().is_none(), "{report:?}");
+    let letters = receive_all(&sqs, &dlq).await;
+    assert_eq!(letters.len(), dead.len());
+    assert!(letters.iter().any(|(body, _)| body == "this is not json"));
+    assert!(
+        letters
+            .iter()
+            .all(|(_, reason)| reason.as_deref().is_some_and(|r| !r.is_empty())),
+        "{letters:?}"
+    );
+}
