@@ -5,7 +5,20 @@
 //! - [`pipeline`]: the embedded pipeline: the real handlers over the local
 //!   adapters, with AWS's event-source rules.
 //! - [`replay`]: `onboard replay`, its per-record table and JSON report.
+//! - [`event_source`]: Lambda's stream rules, shared by the embedded
+//!   pipeline and the local Lambda service.
+//! - [`stack`]: a stack's resources by name, found or created on an
+//!   endpoint, and the handlers wired to them over the AWS adapters.
+//! - [`dev`]: `onboard dev`, the local Lambda service: stream and queue
+//!   pollers that invoke the real handlers.
+//! - [`signup`]: `onboard signup`, a confirmed sign-up and its trigger.
+//! - [`serve`]: `onboard serve`, the greeting behind a Cognito authorizer.
 
+pub mod dev;
+pub mod event_source;
 pub mod input;
 pub mod pipeline;
 pub mod replay;
+pub mod serve;
+pub mod signup;
+pub mod stack;

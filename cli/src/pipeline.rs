@@ -16,11 +16,12 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use archive_consumer::Archiver;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use chrono::Utc;
-use onboard_shared::batch::{self, DeadLetter, Fate, ItemReport};
+use onboard_shared::batch::{self, Fate, ItemReport};
 use onboard_shared::local::{FileParameters, FolderArchive, LocalMessage, LocalTable, MemoryQueue};
 use onboard_shared::ports::{MessageQueue, ParameterStore};
 use onboard_shared::published::ParameterPrefix;
@@ -29,6 +30,8 @@ use publish_consumer::Publisher;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use stream_router::Router;
+
+use crate::event_source;
 
 /// The event-source settings, as the SAM template sets them in AWS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,61 +232,13 @@ impl LocalPipeline {
     }
 
     async fn route_batch(&self, batch: &[Box<RawValue>]) -> Vec<ItemReport> {
-        let mut fates: Vec<Option<ItemReport>> = vec![None; batch.len()];
-        let mut start = 0;
-        let mut retries = 0;
-        loop {
-            let report = stream_router::handle(&self.router, &batch[start..]).await;
-            // Lambda checkpoints up to the lowest failed record; all of it
-            // counts as failed when the invocation itself failed.
-            let whole_batch_failed = report.stream_response().is_err();
-            let lowest = if whole_batch_failed {
-                Some(0)
-            } else {
-                report
-                    .lowest_failed_sequence_number()
-                    .and_then(|lowest| report.items.iter().position(|item| item.id == lowest))
-            };
-            let done = lowest.unwrap_or(report.items.len());
-            for (offset, item) in report.items.iter().enumerate().take(done) {
-                fates[start + offset] = Some(item.clone());
-            }
-            let Some(failed_at) = lowest else { break };
-            if retries < self.settings.stream_max_retries {
-                retries += 1;
-                start += failed_at;
-                continue;
-            }
-            // Retries exhausted: the rest goes to the on-failure destination.
-            let rest = &report.items[failed_at..];
-            let letters = rest
-                .iter()
-                .enumerate()
-                .map(|(offset, item)| DeadLetter {
-                    index: offset,
-                    body: batch[start + failed_at + offset].get().to_owned(),
-                    reason: match &item.fate {
-                        Fate::Failed { reason } => format!("retries exhausted: {reason}"),
-                        _ => "retries exhausted after an earlier record failed".to_owned(),
-                    },
-                })
-                .collect();
-            let mut tail = batch::BatchReport {
-                items: rest.to_vec(),
-            };
-            batch::dead_letter(
-                self.router.dead_letters.as_ref(),
-                "stream-poller",
-                letters,
-                &mut tail,
-            )
-            .await;
-            for (offset, item) in tail.items.into_iter().enumerate() {
-                fates[start + failed_at + offset] = Some(item);
-            }
-            break;
-        }
-        fates.into_iter().flatten().collect()
+        event_source::route_stream_batch(
+            &self.router,
+            batch,
+            self.settings.stream_max_retries,
+            Duration::ZERO,
+        )
+        .await
     }
 
     /// Polls both queues until they are empty and returns the final fate of

@@ -101,7 +101,8 @@ pub async fn load_config(budget: Option<CallBudget>) -> SdkConfig {
 pub struct Connection {
     /// Every service at this URL (`AWS_ENDPOINT_URL`), else AWS itself.
     pub endpoint_url: Option<String>,
-    /// Else the default chain (`AWS_REGION`, the profile).
+    /// Else the default chain (`AWS_REGION`, the profile); for an emulator
+    /// on loopback, `AWS_REGION` or [`EMULATOR_REGION`].
     pub region: Option<String>,
     /// A named profile, else the default chain.
     pub profile: Option<String>,
@@ -145,14 +146,18 @@ impl Connection {
             loader = loader.profile_name(profile);
         }
         let loopback = self.is_loopback();
-        loader = match (&self.region, loopback) {
-            (Some(region), _) => loader.region(aws_config::Region::new(region.clone())),
-            (None, true) => loader.region(
-                aws_config::meta::region::RegionProviderChain::default_provider()
-                    .or_else(EMULATOR_REGION),
-            ),
-            (None, false) => loader,
-        };
+        // An emulator needs a region but has no instance metadata to ask.
+        let region = self.region.clone().or_else(|| {
+            loopback.then(|| {
+                ["AWS_REGION", "AWS_DEFAULT_REGION"]
+                    .into_iter()
+                    .find_map(|var| std::env::var(var).ok().filter(|r| !r.is_empty()))
+                    .unwrap_or_else(|| EMULATOR_REGION.to_owned())
+            })
+        });
+        if let Some(region) = region {
+            loader = loader.region(aws_config::Region::new(region));
+        }
         let configured = self.profile.is_some()
             || std::env::var_os("AWS_ACCESS_KEY_ID").is_some()
             || std::env::var_os("AWS_PROFILE").is_some();

@@ -61,6 +61,8 @@ pub fn init_with_default(format: LogFormat, default_level: &str) {
             .with(
                 tracing_subscriber::fmt::layer()
                     .compact()
+                    // Colours only for a person at a terminal, not in log files.
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                     .with_target(false)
                     .with_writer(std::io::stderr),
             )

@@ -1,0 +1,173 @@
+//! `onboard signup`: a sign-up as the hosted UI makes it, on an endpoint.
+//!
+//! The user signs up in the pool with the app client and is confirmed (as
+//! the emailed code would); then the post-confirmation handler is invoked
+//! with the event Cognito sends after a confirmation, because an emulator
+//! does not call triggers. Running it again for the same email finds the
+//! user and invokes the trigger again, which records nothing new.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::event::cognito::{
+    CognitoEventUserPoolsPostConfirmation,
+    CognitoEventUserPoolsPostConfirmationTriggerSource as TriggerSource,
+};
+use aws_sdk_cognitoidentityprovider as cognito;
+use onboard_shared::error::error_chain;
+use post_confirmation::{Outcome, TriggerError};
+
+use crate::stack::{Stack, StackError, UserPool, find_user_pool};
+
+/// What a sign-up did.
+#[derive(Debug)]
+pub struct SignedUp {
+    /// The user's `sub`.
+    pub sub: String,
+    /// False when the user was already in the pool.
+    pub new_in_pool: bool,
+    pub outcome: Outcome,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignUpError {
+    #[error(transparent)]
+    Stack(#[from] StackError),
+    /// Cognito refused the sign-up (a weak password, a bad attribute). Its
+    /// message is shown as it is: Cognito never repeats the email in it.
+    #[error("the user pool refused the sign-up: {0}")]
+    Refused(String),
+    #[error("{action} failed: {reason}")]
+    Call {
+        action: &'static str,
+        reason: String,
+    },
+    #[error("the post-confirmation trigger failed: {0}")]
+    Trigger(#[from] TriggerError),
+}
+
+/// Signs a user up, confirms them and runs the post-confirmation trigger.
+pub async fn sign_up(
+    stack: &Stack,
+    email: &str,
+    password: &str,
+    name: Option<&str>,
+) -> Result<SignedUp, SignUpError> {
+    let client = cognito::Client::new(&stack.sdk);
+    let pool = find_user_pool(&client, &stack.names).await?;
+    let mut attributes = vec![attribute("email", email)?];
+    if let Some(name) = name {
+        attributes.push(attribute("name", name)?);
+    }
+    let signed = client
+        .sign_up()
+        .client_id(&pool.client_id)
+        .username(email)
+        .password(password)
+        .set_user_attributes(Some(attributes))
+        .send()
+        .await;
+    let new_in_pool = match signed {
+        Ok(_) => true,
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_username_exists_exception()) =>
+        {
+            false
+        }
+        Err(err) => {
+            let reason = err
+                .as_service_error()
+                .and_then(|e| cognito::error::ProvideErrorMetadata::message(e))
+                .map_or_else(|| error_chain(&err), str::to_owned);
+            return Err(SignUpError::Refused(reason));
+        }
+    };
+    let user = client
+        .admin_get_user()
+        .user_pool_id(&pool.pool_id)
+        .username(email)
+        .send()
+        .await
+        .map_err(|err| call("AdminGetUser", &err))?;
+    if user.user_status() != Some(&cognito::types::UserStatusType::Confirmed) {
+        client
+            .admin_confirm_sign_up()
+            .user_pool_id(&pool.pool_id)
+            .username(email)
+            .send()
+            .await
+            .map_err(|err| call("AdminConfirmSignUp", &err))?;
+    }
+    let user_attributes: HashMap<String, String> = user
+        .user_attributes()
+        .iter()
+        .filter_map(|a| Some((a.name().to_owned(), a.value()?.to_owned())))
+        .collect();
+    let sub = user_attributes
+        .get("sub")
+        .cloned()
+        .ok_or_else(|| SignUpError::Call {
+            action: "AdminGetUser",
+            reason: "the user has no sub".to_owned(),
+        })?;
+    let event = confirmation_event(&pool, stack_region(stack), &user.username, user_attributes);
+    let event = serde_json::to_value(&event).map_err(|err| SignUpError::Call {
+        action: "building the trigger event",
+        reason: err.to_string(),
+    })?;
+    let (_, outcome) = post_confirmation::handle(&stack.users(), event, chrono::Utc::now()).await?;
+    Ok(SignedUp {
+        sub,
+        new_in_pool,
+        outcome,
+    })
+}
+
+fn stack_region(stack: &Stack) -> String {
+    stack
+        .sdk
+        .region()
+        .map(|r| r.as_ref().to_owned())
+        .unwrap_or_default()
+}
+
+fn attribute(name: &str, value: &str) -> Result<cognito::types::AttributeType, SignUpError> {
+    cognito::types::AttributeType::builder()
+        .name(name)
+        .value(value)
+        .build()
+        .map_err(|err| SignUpError::Call {
+            action: "building the sign-up",
+            reason: err.to_string(),
+        })
+}
+
+fn call(action: &'static str, err: &(dyn std::error::Error + 'static)) -> SignUpError {
+    SignUpError::Call {
+        action,
+        reason: error_chain(err),
+    }
+}
+
+/// The event Cognito sends the post-confirmation trigger after a sign-up is
+/// confirmed: the user's attributes, and Cognito's own status among them.
+pub fn confirmation_event(
+    pool: &UserPool,
+    region: String,
+    username: &str,
+    mut attributes: HashMap<String, String>,
+) -> CognitoEventUserPoolsPostConfirmation {
+    attributes.insert("cognito:user_status".to_owned(), "CONFIRMED".to_owned());
+    let mut event = CognitoEventUserPoolsPostConfirmation::default();
+    let header = &mut event.cognito_event_user_pools_header;
+    header.version = Some("1".to_owned());
+    header.trigger_source = Some(TriggerSource::ConfirmSignUp);
+    header.region = Some(region);
+    header.user_pool_id = Some(pool.pool_id.clone());
+    header.user_name = Some(username.to_owned());
+    header.caller_context.client_id = Some(pool.client_id.clone());
+    header.caller_context.awssdk_version = Some("onboard".to_owned());
+    event.request.user_attributes = attributes;
+    event
+}

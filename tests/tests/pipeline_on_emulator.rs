@@ -1,0 +1,470 @@
+//! End to end on a real AWS API (moto's server): a sign-up goes through the
+//! user pool, the trigger, the table, its stream, the local Lambda service,
+//! both queues and both consumers, and comes back as a greeting from the
+//! API behind a Cognito authorizer, with the pool's real tokens.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_sdk_cognitoidentityprovider as cognito;
+use aws_sdk_dynamodbstreams as streams;
+use onboard_cli::dev::{self, DevSettings, StreamPoller};
+use onboard_cli::serve::{self, AuthError, Authorizer, ServeState};
+use onboard_cli::signup;
+use onboard_cli::stack::{self, Names, QueueSettings, Stack, UserPool};
+use onboard_shared::aws::{SsmParameters, dynamodb};
+use onboard_shared::batch::REASON_ATTRIBUTE;
+use onboard_shared::domain::ChangeKind;
+use onboard_shared::ports::UserStore;
+use onboard_shared::published::ParameterPrefix;
+use onboard_shared::stream::decode_raw;
+use onboard_tests::{emulator, unique};
+use tokio::sync::watch;
+
+const PASSWORD: &str = "Correct-Horse-9-battery";
+const EMAIL: &str = "zoe@example.com";
+const NAME: &str = "Zoë <b>bold</b>";
+
+/// A bootstrapped stack of its own on the emulator.
+async fn fresh_stack() -> Stack {
+    let names = Names::for_stack(&unique("e2e"), ParameterPrefix::parse("/onboard").unwrap());
+    let sdk = emulator().sdk_config().await;
+    let settings = QueueSettings {
+        visibility_timeout_seconds: 1,
+        max_receive_count: 2,
+    };
+    stack::bootstrap(&sdk, &names, settings, true)
+        .await
+        .unwrap();
+    Stack::connect(&emulator().connection(), names)
+        .await
+        .unwrap()
+}
+
+/// The local Lambda service, running until dropped.
+struct Service {
+    stop: watch::Sender<bool>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Service {
+    fn start(stack: &Stack) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let stack = stack.clone();
+        let settings = DevSettings {
+            stream_retry_delay: Duration::from_millis(50),
+            max_writes_per_second: 50.0,
+            idle: Duration::from_millis(100),
+            ..DevSettings::default()
+        };
+        let task = tokio::spawn(async move {
+            dev::run(&stack, settings, stopped).await.unwrap();
+        });
+        Self {
+            stop,
+            task: Some(task),
+        }
+    }
+
+    async fn stop(mut self) {
+        self.stop.send(true).unwrap();
+        if let Some(task) = self.task.take() {
+            task.await.unwrap();
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// Polls until `check` gives a value, for at most 20 seconds.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn archived_version(stack: &Stack, user: &str) -> Option<(String, String)> {
+    let head = stack
+        .s3
+        .head_object()
+        .bucket(&stack.names.bucket)
+        .key(format!("users/{user}.json"))
+        .send()
+        .await
+        .ok()?;
+    Some((
+        head.metadata?.get("onboard-version")?.clone(),
+        head.version_id.unwrap_or_default(),
+    ))
+}
+
+async fn parameter(stack: &Stack, user: &str) -> Option<(String, i64)> {
+    let parameter = stack
+        .ssm
+        .get_parameter()
+        .name(format!("/onboard/users/{user}/name"))
+        .send()
+        .await
+        .ok()?
+        .parameter?;
+    Some((parameter.value?, parameter.version))
+}
+
+async fn dead_letters(stack: &Stack, url: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    loop {
+        let messages = stack
+            .sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(30)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            return out;
+        }
+        for message in messages {
+            let reason = message
+                .message_attributes
+                .as_ref()
+                .and_then(|a| a.get(REASON_ATTRIBUTE))
+                .and_then(|v| v.string_value.clone())
+                .unwrap_or_default();
+            out.push((message.body.unwrap_or_default(), reason));
+        }
+    }
+}
+
+async fn id_token(stack: &Stack, pool: &UserPool) -> String {
+    cognito::Client::new(&stack.sdk)
+        .initiate_auth()
+        .client_id(&pool.client_id)
+        .auth_flow(cognito::types::AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", EMAIL)
+        .auth_parameters("PASSWORD", PASSWORD)
+        .send()
+        .await
+        .unwrap()
+        .authentication_result
+        .unwrap()
+        .id_token
+        .unwrap()
+}
+
+/// `onboard serve` in-process on a free port; returns its base URL.
+async fn serve(stack: &Stack, pool: &UserPool) -> (String, Authorizer) {
+    let authorizer = || {
+        Authorizer::new(
+            pool.jwks_url(Some(emulator().url())),
+            pool.issuer(),
+            &pool.client_id,
+        )
+    };
+    let greeter = greeting::Greeter::new(
+        Arc::new(SsmParameters::new(stack.ssm.clone(), f64::INFINITY)),
+        stack.names.parameter_prefix.clone(),
+        Duration::from_secs(1),
+    );
+    let app = serve::app(Arc::new(ServeState {
+        greeter,
+        authorizer: authorizer().await.unwrap(),
+    }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, authorizer().await.unwrap())
+}
+
+/// The token with one character of its payload changed: the signature no
+/// longer matches.
+fn forged(token: &str) -> String {
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    // A character in the middle always changes the decoded bytes (the last
+    // one may only change padding bits).
+    let payload = &mut parts[1];
+    let middle = payload.len() / 2;
+    let flipped = if &payload[middle..=middle] == "A" {
+        "B"
+    } else {
+        "A"
+    };
+    payload.replace_range(middle..=middle, flipped);
+    parts.join(".")
+}
+
+#[tokio::test]
+async fn a_sign_up_ends_archived_published_and_greeted_by_name() {
+    // GIVEN a stack on the emulator and the local Lambda service running
+    let stack = fresh_stack().await;
+    let service = Service::start(&stack);
+
+    // WHEN a person signs up and is confirmed
+    let signed = signup::sign_up(&stack, EMAIL, PASSWORD, Some(NAME))
+        .await
+        .unwrap();
+    let user = signed.sub.clone();
+    assert!(signed.new_in_pool);
+
+    // THEN the user is archived in S3 and published in Parameter Store
+    let (version, _) = eventually("the archive object", || archived_version(&stack, &user)).await;
+    assert_eq!(version, "1");
+    let (value, _) = eventually("the name parameter", || parameter(&stack, &user)).await;
+    assert_eq!(value, r#"{"name":"Zoë <b>bold</b>","version":1}"#);
+    service.stop().await;
+
+    // AND the greeting, behind the pool's authorizer, greets them by name
+    let pool = stack::find_user_pool(&cognito::Client::new(&stack.sdk), &stack.names)
+        .await
+        .unwrap();
+    let (url, authorizer) = serve(&stack, &pool).await;
+    let token = id_token(&stack, &pool).await;
+    let http = reqwest::Client::new();
+    let hello = format!("{url}/hello");
+    let json = http
+        .get(&hello)
+        .header("Authorization", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json.status(), 200);
+    assert_eq!(
+        json.text().await.unwrap(),
+        r#"{"message":"Hello, Zoë <b>bold</b>"}"#
+    );
+    let html = http
+        .get(&hello)
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Accept", "text/html")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("<h1>Hello, Zoë &lt;b&gt;bold&lt;/b&gt;</h1>"),
+        "{html}"
+    );
+    assert!(!html.contains(EMAIL) && !html.contains("<b>bold"), "{html}");
+
+    // AND a forged token, a token of another kind and no token get 401
+    for authorization in [Some(forged(&token)), Some("not-a-jwt".to_owned()), None] {
+        let mut request = http.get(&hello);
+        if let Some(value) = &authorization {
+            request = request.header("Authorization", value);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{authorization:?}");
+        assert_eq!(
+            response.text().await.unwrap(),
+            r#"{"message":"Unauthorized"}"#
+        );
+    }
+    // AND the same real token, once past its expiry, is refused
+    let claims = authorizer.verify(&token, 0).await.unwrap();
+    let exp = claims["exp"].as_u64().unwrap();
+    assert!(matches!(
+        authorizer.verify(&token, exp).await,
+        Err(AuthError::Expired)
+    ));
+}
+
+#[tokio::test]
+async fn signing_up_again_records_nothing_new() {
+    let stack = fresh_stack().await;
+    let first = signup::sign_up(&stack, EMAIL, PASSWORD, Some(NAME))
+        .await
+        .unwrap();
+    let again = signup::sign_up(&stack, EMAIL, PASSWORD, Some(NAME))
+        .await
+        .unwrap();
+    assert_eq!(first.sub, again.sub);
+    assert!(!again.new_in_pool);
+    assert!(matches!(
+        again.outcome,
+        post_confirmation::Outcome::AlreadyRecorded(_)
+    ));
+    let items = stack
+        .dynamodb
+        .scan()
+        .table_name(&stack.names.table)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(items.count, 1);
+}
+
+#[tokio::test]
+async fn poison_ends_in_the_right_dlq_with_its_reason_while_the_rest_completes() {
+    // GIVEN a stack, a good user, an item the router cannot decode, and an
+    // unreadable message on the archive queue
+    let stack = fresh_stack().await;
+    let good = signup::sign_up(&stack, EMAIL, PASSWORD, Some(NAME))
+        .await
+        .unwrap()
+        .sub;
+    stack
+        .dynamodb
+        .put_item()
+        .table_name(&stack.names.table)
+        .item(
+            "user_id",
+            dynamodb::types::AttributeValue::S("broken-1".into()),
+        )
+        .item(
+            "created_at",
+            dynamodb::types::AttributeValue::S("2026-01-01T00:00:00.000Z".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    stack
+        .sqs
+        .send_message()
+        .queue_url(&stack.queues.archive.url)
+        .message_body("this is not a change message")
+        .send()
+        .await
+        .unwrap();
+
+    // WHEN the local Lambda service runs
+    let service = Service::start(&stack);
+    eventually("the good user's parameter", || parameter(&stack, &good)).await;
+    eventually("the good user's archive", || {
+        archived_version(&stack, &good)
+    })
+    .await;
+    service.stop().await;
+
+    // THEN each poison record sits in its own DLQ with the reason
+    let router = dead_letters(&stack, &stack.queues.router_dlq.url).await;
+    assert_eq!(router.len(), 1, "{router:?}");
+    assert!(router[0].0.contains("broken-1"));
+    assert!(router[0].1.contains("version"), "{}", router[0].1);
+    let archive = dead_letters(&stack, &stack.queues.archive_dlq.url).await;
+    assert_eq!(archive.len(), 1, "{archive:?}");
+    assert_eq!(archive[0].0, "this is not a change message");
+    assert!(
+        archive[0].1.contains("not a change message"),
+        "{}",
+        archive[0].1
+    );
+    assert!(
+        dead_letters(&stack, &stack.queues.publish_dlq.url)
+            .await
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn the_stream_read_twice_changes_nothing_the_second_time() {
+    // GIVEN a user that went through the whole pipeline
+    let stack = fresh_stack().await;
+    let user = signup::sign_up(&stack, EMAIL, PASSWORD, Some(NAME))
+        .await
+        .unwrap()
+        .sub;
+    let service = Service::start(&stack);
+    let archived = eventually("the archive", || archived_version(&stack, &user)).await;
+    let published = eventually("the parameter", || parameter(&stack, &user)).await;
+    service.stop().await;
+
+    // WHEN the service starts again and reads the whole stream once more,
+    // as Lambda does when it redelivers
+    let service = Service::start(&stack);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    service.stop().await;
+
+    // THEN no object version and no parameter version was added
+    assert_eq!(archived_version(&stack, &user).await, Some(archived));
+    assert_eq!(parameter(&stack, &user).await, Some(published));
+    let versions = stack
+        .s3
+        .list_object_versions()
+        .bucket(&stack.names.bucket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(versions.versions().len(), 1);
+}
+
+#[tokio::test]
+async fn stream_records_from_get_records_decode_like_lambdas() {
+    // GIVEN a user created, changed and removed in the table
+    let stack = fresh_stack().await;
+    let users = stack.users();
+    let mut user = onboard_shared::domain::User::from_cognito(
+        &[("sub", "s-1"), ("email", EMAIL), ("name", "Zoë")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    users.put_new(&user).await.unwrap();
+    user.name = Some("Zoë M.".into());
+    user.version = user.version.next();
+    stack
+        .dynamodb
+        .put_item()
+        .table_name(&stack.names.table)
+        .set_item(Some(serde_dynamo::to_item(&user).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    stack
+        .dynamodb
+        .delete_item()
+        .table_name(&stack.names.table)
+        .key("user_id", dynamodb::types::AttributeValue::S("s-1".into()))
+        .send()
+        .await
+        .unwrap();
+
+    // WHEN the stream is read with GetRecords
+    let arn = stack::latest_stream_arn(&stack.dynamodb, &stack.names.table)
+        .await
+        .unwrap();
+    let mut poller = StreamPoller::new(streams::Client::new(&stack.sdk), arn);
+    let records = poller.next_batch(100).await.unwrap();
+
+    // THEN the records decode as Lambda's would, in order
+    let messages: Vec<_> = records.iter().map(|r| decode_raw(r).unwrap()).collect();
+    let seen: Vec<_> = messages
+        .iter()
+        .map(|m| (m.kind, m.version.get(), m.user.name.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (ChangeKind::Created, 1, Some("Zoë".to_owned())),
+            (ChangeKind::Updated, 2, Some("Zoë M.".to_owned())),
+            (ChangeKind::Removed, 2, Some("Zoë M.".to_owned())),
+        ]
+    );
+    assert!(messages.iter().all(|m| m.user.user_id.as_str() == "s-1"));
+    assert!(poller.next_batch(100).await.unwrap().is_empty());
+}
