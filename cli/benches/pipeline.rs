@@ -201,6 +201,7 @@ async fn replay_throughput(
         settings: Settings::default(),
         json: true,
         progress: false,
+        stack: None,
     };
     let start = Instant::now();
     let summary = replay::run(&options, &mut std::io::sink()).await.unwrap();

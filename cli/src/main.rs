@@ -9,13 +9,12 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use onboard_cli::dev::{self, DevSettings};
 use onboard_cli::pipeline::Settings;
-use onboard_cli::replay::{self, Options};
+use onboard_cli::replay::{self, Options, StackTarget};
 use onboard_cli::serve::{self, Authorizer, ServeState};
 use onboard_cli::signup;
 use onboard_cli::stack::{self, QueueSettings, Stack, StackArgs};
 use onboard_shared::aws::SsmParameters;
 use onboard_shared::error::error_chain;
-use onboard_shared::published::ParameterPrefix;
 use onboard_shared::telemetry::{self, LogFormat};
 use tokio::sync::watch;
 
@@ -114,9 +113,14 @@ struct ReplayArgs {
     /// Print one JSON document instead of a table.
     #[arg(long)]
     json: bool,
-    /// Where the users' name parameters live.
-    #[arg(long, env = "PARAMETER_PREFIX", default_value = "/onboard", value_parser = parse_prefix)]
-    parameter_prefix: ParameterPrefix,
+    #[command(flatten)]
+    stack: StackArgs,
+    /// Replay into the stack on AWS (the usual profile and region settings)
+    /// rather than the local state; `--endpoint-url` does the same on an
+    /// emulator. Stream records go to the stack's queues, Cognito events to
+    /// its table.
+    #[arg(long)]
+    aws: bool,
     /// Stream records per router invocation.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=10000))]
     batch_size: u16,
@@ -138,10 +142,6 @@ struct ReplayArgs {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn parse_prefix(raw: &str) -> Result<ParameterPrefix, String> {
-    ParameterPrefix::parse(raw)
-}
-
 // Two workers: the archive and publish consumers drain side by side.
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
@@ -159,10 +159,15 @@ async fn main() -> ExitCode {
         Command::Signup(args) => report("signup", run_signup(args).await),
         Command::Serve(args) => report("serve", run_serve(args).await),
         Command::Replay(args) => {
+            let stack = (args.aws || args.stack.endpoint_url.is_some()).then(|| StackTarget {
+                connection: args.stack.connection(),
+                names: args.stack.names(),
+            });
             let options = Options {
                 paths: args.paths,
                 state: args.state,
-                prefix: args.parameter_prefix,
+                prefix: args.stack.parameter_prefix.clone(),
+                stack,
                 settings: Settings {
                     stream_batch_size: usize::from(args.batch_size),
                     stream_max_retries: args.max_retries,

@@ -23,7 +23,7 @@ use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use chrono::Utc;
 use onboard_shared::batch::{self, Fate, ItemReport};
 use onboard_shared::local::{FileParameters, FolderArchive, LocalMessage, LocalTable, MemoryQueue};
-use onboard_shared::ports::{MessageQueue, ParameterStore};
+use onboard_shared::ports::{MessageQueue, ParameterStore, UserStore};
 use onboard_shared::published::ParameterPrefix;
 use post_confirmation::{Outcome, TriggerError};
 use publish_consumer::Publisher;
@@ -203,17 +203,8 @@ impl LocalPipeline {
     /// Calls the post-confirmation trigger as Cognito does, retrying what
     /// can be retried.
     pub async fn sign_up(&self, event: Value) -> SignUp {
-        let mut attempts = 0;
-        let outcome = loop {
-            attempts += 1;
-            match post_confirmation::handle(self.table.as_ref(), event.clone(), Utc::now()).await {
-                Ok((_, outcome)) => break Ok(outcome),
-                Err(err) if err.is_retryable() && attempts < self.settings.trigger_attempts => {
-                    continue;
-                }
-                Err(err) => break Err(err),
-            }
-        };
+        let (outcome, attempts) =
+            trigger(self.table.as_ref(), event, self.settings.trigger_attempts).await;
         SignUp {
             outcome,
             attempts,
@@ -290,6 +281,25 @@ impl LocalPipeline {
             }
         }
         Ok(dead_letters)
+    }
+}
+
+/// Calls the post-confirmation trigger as Cognito does: again, up to
+/// `max_attempts` in all, while it fails with a retryable error. Returns the
+/// last outcome and the attempts made.
+pub async fn trigger(
+    users: &dyn UserStore,
+    event: Value,
+    max_attempts: u32,
+) -> (Result<Outcome, TriggerError>, u32) {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match post_confirmation::handle(users, event.clone(), Utc::now()).await {
+            Ok((_, outcome)) => return (Ok(outcome), attempts),
+            Err(err) if err.is_retryable() && attempts < max_attempts => continue,
+            Err(err) => return (Err(err), attempts),
+        }
     }
 }
 

@@ -8,10 +8,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use onboard_shared::aws::Connection;
 use onboard_shared::batch::{self, Fate, ItemReport, Skip};
 use onboard_shared::domain::{ChangeKind, UserId};
 use onboard_shared::published::ParameterPrefix;
@@ -19,8 +20,10 @@ use post_confirmation::Outcome;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
+use crate::event_source::route_stream_batch;
 use crate::input::{self, Input};
-use crate::pipeline::{Consumed, Consumer, DeadLettered, LocalPipeline, Settings};
+use crate::pipeline::{self, Consumed, Consumer, DeadLettered, LocalPipeline, Settings, SignUp};
+use crate::stack::{Names, Stack, StackError};
 
 /// How a replay is run and shown.
 #[derive(Debug, Clone)]
@@ -32,6 +35,99 @@ pub struct Options {
     pub json: bool,
     /// Draw a progress bar on standard error (for long replays on a terminal).
     pub progress: bool,
+    /// Replay into a stack's real resources instead of the local state.
+    pub stack: Option<StackTarget>,
+}
+
+/// A stack to replay into: its table for Cognito events, its queues for
+/// stream records. Its own consumers (Lambda, or `onboard dev`) take it from
+/// there.
+#[derive(Debug, Clone)]
+pub struct StackTarget {
+    pub connection: Connection,
+    pub names: Names,
+}
+
+/// Where the handlers' writes go.
+// One per replay, made once and never moved on a hot path: boxing a variant
+// would buy nothing.
+#[allow(clippy::large_enum_variant)]
+enum Target {
+    Local(LocalPipeline),
+    Stack { stack: Stack, settings: Settings },
+}
+
+impl Target {
+    async fn route(&self, records: &[Box<serde_json::value::RawValue>]) -> Vec<ItemReport> {
+        match self {
+            Target::Local(pipeline) => pipeline.route(records).await,
+            Target::Stack { stack, settings } => {
+                let router = stack.router();
+                let mut fates = Vec::with_capacity(records.len());
+                for batch in records.chunks(settings.stream_batch_size.max(1)) {
+                    fates.extend(
+                        route_stream_batch(
+                            &router,
+                            batch,
+                            settings.stream_max_retries,
+                            std::time::Duration::from_millis(200),
+                        )
+                        .await,
+                    );
+                }
+                fates
+            }
+        }
+    }
+
+    /// The consumers' work: local only; a stack's consumers run on their own.
+    async fn drain(&self) -> Vec<Consumed> {
+        match self {
+            Target::Local(pipeline) => pipeline.drain().await,
+            Target::Stack { .. } => Vec::new(),
+        }
+    }
+
+    async fn sign_up(&self, event: serde_json::Value) -> SignUp {
+        match self {
+            Target::Local(pipeline) => pipeline.sign_up(event).await,
+            Target::Stack { stack, settings } => {
+                // The table's own stream carries the new user on from here.
+                let (outcome, attempts) =
+                    pipeline::trigger(&stack.users(), event, settings.trigger_attempts).await;
+                SignUp {
+                    outcome,
+                    attempts,
+                    stream: Vec::new(),
+                }
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<Vec<DeadLettered>> {
+        match self {
+            Target::Local(pipeline) => pipeline.flush(),
+            Target::Stack { .. } => Ok(Vec::new()),
+        }
+    }
+
+    fn parameter_values(&self) -> BTreeMap<String, String> {
+        match self {
+            Target::Local(pipeline) => pipeline.parameters.values(),
+            Target::Stack { .. } => BTreeMap::new(),
+        }
+    }
+
+    /// Where the replay went, for the report's last line.
+    fn location(&self, options: &Options) -> String {
+        match self {
+            Target::Local(_) => options.state.display().to_string(),
+            Target::Stack { stack, .. } => format!(
+                "{} and {} ({})",
+                stack.queues.archive.url, stack.queues.publish.url, stack.names.table
+            ),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +140,8 @@ pub enum ReplayError {
         #[source]
         source: io::Error,
     },
+    #[error(transparent)]
+    Stack(#[from] StackError),
     #[error("the report could not be written: {0}")]
     Output(#[from] io::Error),
 }
@@ -176,13 +274,20 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
             "no .json, .jsonl or .ndjson files under the given paths".to_owned(),
         ));
     }
-    let mut pipeline =
-        LocalPipeline::open(&options.state, options.prefix.clone(), options.settings).map_err(
-            |source| ReplayError::State {
-                path: options.state.clone(),
-                source,
-            },
-        )?;
+    let mut pipeline = match &options.stack {
+        None => Target::Local(
+            LocalPipeline::open(&options.state, options.prefix.clone(), options.settings).map_err(
+                |source| ReplayError::State {
+                    path: options.state.clone(),
+                    source,
+                },
+            )?,
+        ),
+        Some(target) => Target::Stack {
+            stack: Stack::connect(&target.connection, target.names.clone()).await?,
+            settings: options.settings,
+        },
+    };
     let progress = progress_bar(options, &files);
     let mut printer = Printer::new(options.json, out, progress.clone())?;
     let mut summary = Summary::default();
@@ -299,7 +404,7 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
     summary.dead_letters = dead_letters.len();
     summary.archive_writes = archived.len();
     summary.parameter_writes = published.len();
-    let values = pipeline.parameters.values();
+    let values = pipeline.parameter_values();
     let parameters: Vec<_> = published
         .iter()
         .filter_map(|name| {
@@ -322,7 +427,8 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
         dead_letters: &dead_letters,
         archive: &archive,
         parameters: &parameters,
-        state: &options.state,
+        location: pipeline.location(options),
+        remote: matches!(pipeline, Target::Stack { .. }),
     })?;
     Ok(summary)
 }
@@ -401,7 +507,10 @@ struct Finish<'a> {
     dead_letters: &'a [DeadLettered],
     archive: &'a [ArchivedReport],
     parameters: &'a [ParameterReport<'a>],
-    state: &'a Path,
+    /// The local state folder, or the stack's queues.
+    location: String,
+    /// The changes went to a stack, whose consumers write on their own.
+    remote: bool,
 }
 
 /// Writes the report as a table or as one JSON document, a chunk of rows at
@@ -480,7 +589,7 @@ impl<'w> Printer<'w> {
                 "parameters": finish.parameters,
                 "files": finish.files,
                 "summary": finish.summary,
-                "state": finish.state.display().to_string(),
+                "state": finish.location,
             });
             // Close the records array and splice in the other fields.
             let rest = rest.to_string();
@@ -519,7 +628,12 @@ impl<'w> Printer<'w> {
             tally_text(&s.archive, "written"),
             tally_text(&s.publish, "written"),
         )?;
-        if s.archive_writes + s.parameter_writes == 0 {
+        if finish.remote {
+            writeln!(
+                out,
+                "Sent to the stack: its consumers archive and publish the routed changes."
+            )?;
+        } else if s.archive_writes + s.parameter_writes == 0 {
             writeln!(out, "No new writes: the state already held every change.")?;
         } else {
             writeln!(
@@ -535,7 +649,8 @@ impl<'w> Printer<'w> {
                 s.dead_letters
             )?;
         }
-        writeln!(out, "State: {}", finish.state.display())?;
+        let label = if finish.remote { "Sent to" } else { "State" };
+        writeln!(out, "{label}: {}", finish.location)?;
         out.flush()
     }
 }

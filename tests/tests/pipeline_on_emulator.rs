@@ -468,3 +468,70 @@ async fn stream_records_from_get_records_decode_like_lambdas() {
     assert!(messages.iter().all(|m| m.user.user_id.as_str() == "s-1"));
     assert!(poller.next_batch(100).await.unwrap().is_empty());
 }
+
+/// How many messages wait in a queue.
+async fn queued(stack: &Stack, url: &str) -> usize {
+    use onboard_shared::aws::sqs::types::QueueAttributeName;
+    stack
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default()
+        .get(&QueueAttributeName::ApproximateNumberOfMessages)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_replay_into_a_stack_sends_stream_records_to_its_queues_and_sign_ups_to_its_table() {
+    use onboard_cli::pipeline::Settings;
+    use onboard_cli::replay::{self, Options, StackTarget};
+
+    // GIVEN a stack on the emulator, with no consumer running
+    let stack = fresh_stack().await;
+    let fixtures = onboard_tests::workspace().join("fixtures");
+    let options = Options {
+        paths: vec![
+            fixtures.join("dynamodb/insert-modify-remove.json"),
+            fixtures.join("dynamodb/batch-with-poison-records.json"),
+            fixtures.join("cognito/post-confirmation-sign-up.json"),
+        ],
+        state: tempfile::tempdir().unwrap().path().to_owned(),
+        prefix: stack.names.parameter_prefix.clone(),
+        settings: Settings::default(),
+        json: true,
+        progress: false,
+        stack: Some(StackTarget {
+            connection: emulator().connection(),
+            names: stack.names.clone(),
+        }),
+    };
+
+    // WHEN the fixtures are replayed into it
+    let mut out = Vec::new();
+    let summary = replay::run(&options, &mut out).await.unwrap();
+
+    // THEN every routable stream record waits in both queues, the poison
+    // records in the router's DLQ, and the sign-up is in the table
+    assert!(summary.succeeded(), "{}", String::from_utf8_lossy(&out));
+    let routable = 5 + 1;
+    assert_eq!(queued(&stack, &stack.queues.archive.url).await, routable);
+    assert_eq!(queued(&stack, &stack.queues.publish.url).await, routable);
+    assert_eq!(queued(&stack, &stack.queues.router_dlq.url).await, 4);
+    let items = stack
+        .dynamodb
+        .scan()
+        .table_name(&stack.names.table)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(items.count, 1);
+    let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(report["summary"]["router"]["applied"], routable);
+    assert_eq!(report["summary"]["router"]["dead_lettered"], 4);
+}
