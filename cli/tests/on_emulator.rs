@@ -1,0 +1,179 @@
+//! The `onboard` binary on a real AWS API (moto's server), as a person runs
+//! it: `dev --bootstrap` in one terminal, `signup` in another, `serve` in a
+//! third, and a browser's request with the user's ID token.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_sdk_cognitoidentityprovider as cognito;
+use onboard_cli::stack::{self, Names};
+use onboard_shared::published::ParameterPrefix;
+use onboard_tests::{emulator, unique};
+
+const EMAIL: &str = "zoe.logs@example.com";
+const PASSWORD: &str = "Correct-Horse-9-battery";
+
+/// An `onboard` command on the emulator, for one stack.
+fn onboard(stack: &str, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_onboard"));
+    command
+        .args(args)
+        .env("AWS_ENDPOINT_URL", emulator().url())
+        .env("ONBOARD_STACK", stack)
+        .env("RUST_LOG", "info")
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID");
+    command
+}
+
+/// A running command, stopped when dropped, its standard error in a file.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(mut command: Command, log: &Path) -> (Running, BufReader<std::process::ChildStdout>) {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    (Running(child), stdout)
+}
+
+/// Reads lines until one contains `needle`, and returns it.
+fn line_with(stdout: &mut impl BufRead, needle: &str) -> String {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(
+            stdout.read_line(&mut line).unwrap() > 0,
+            "the output ended before `{needle}`"
+        );
+        if line.contains(needle) {
+            return line;
+        }
+    }
+}
+
+#[tokio::test]
+async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
+    let stack = unique("cli");
+    let logs = tempfile::tempdir().unwrap();
+
+    // The local Lambda service, on resources it creates.
+    let (_dev, mut dev_out) = start(
+        onboard(&stack, &["dev", "--bootstrap"]),
+        &logs.path().join("dev.log"),
+    );
+    line_with(&mut dev_out, "app client");
+
+    // A person signs up; the command prints their sub.
+    let signup = onboard(
+        &stack,
+        &[
+            "signup",
+            "--email",
+            EMAIL,
+            "--password",
+            PASSWORD,
+            "--name",
+            "Zoë <b>bold</b>",
+        ],
+    )
+    .output()
+    .unwrap();
+    let signup_log = String::from_utf8_lossy(&signup.stderr).into_owned();
+    assert!(signup.status.success(), "{signup_log}");
+    let sub = String::from_utf8(signup.stdout).unwrap().trim().to_owned();
+    assert_eq!(sub.len(), 36, "{sub:?}");
+
+    // The greeting API, with the name read afresh on every request.
+    let (_serve, mut serve_out) = start(
+        onboard(
+            &stack,
+            &["serve", "--port", "0", "--name-cache-seconds", "0"],
+        ),
+        &logs.path().join("serve.log"),
+    );
+    let line = line_with(&mut serve_out, "serving GET /hello on ");
+    let url = line
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap()
+        .to_owned();
+
+    // The person's real ID token, as the hosted UI would hand it over.
+    let sdk = emulator().sdk_config().await;
+    let client = cognito::Client::new(&sdk);
+    let names = Names::for_stack(&stack, ParameterPrefix::parse("/onboard").unwrap());
+    let pool = stack::find_user_pool(&client, &names).await.unwrap();
+    let token = client
+        .initiate_auth()
+        .client_id(&pool.client_id)
+        .auth_flow(cognito::types::AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", EMAIL)
+        .auth_parameters("PASSWORD", PASSWORD)
+        .send()
+        .await
+        .unwrap()
+        .authentication_result
+        .unwrap()
+        .id_token
+        .unwrap();
+
+    // Within seconds the pipeline has published the name the greeting uses.
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let greeting = loop {
+        let body = http
+            .get(&url)
+            .header("Authorization", &token)
+            .header("Accept", "text/html")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if body.contains("Zoë") {
+            break body;
+        }
+        assert!(Instant::now() < deadline, "never greeted by name: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(
+        greeting.contains("Hello, Zoë &lt;b&gt;bold&lt;/b&gt;"),
+        "{greeting}"
+    );
+    let no_token = http.get(&url).send().await.unwrap();
+    assert_eq!(no_token.status(), 401);
+    drop(_serve);
+    drop(_dev);
+
+    // Every log line names the user by id, never by email.
+    let dev_log = std::fs::read_to_string(logs.path().join("dev.log")).unwrap();
+    let serve_log = std::fs::read_to_string(logs.path().join("serve.log")).unwrap();
+    assert!(dev_log.contains("stream batch"), "{dev_log}");
+    assert!(dev_log.contains(&sub), "{dev_log}");
+    assert!(serve_log.contains("greeted"), "{serve_log}");
+    for (name, log) in [
+        ("dev", &dev_log),
+        ("signup", &signup_log),
+        ("serve", &serve_log),
+    ] {
+        assert!(!log.contains(EMAIL), "{name} logged the email:\n{log}");
+        assert!(
+            !log.contains('\u{1b}'),
+            "{name} wrote colour codes to a file"
+        );
+    }
+}
