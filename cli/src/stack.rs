@@ -477,7 +477,9 @@ pub async fn bootstrap(
     Ok(made)
 }
 
-async fn users_table(client: &dynamodb::Client, name: &str) -> Result<Made, StackError> {
+/// Creates the users table (keyed by `user_id`, on demand, with a
+/// `NEW_AND_OLD_IMAGES` stream) unless it exists.
+pub async fn users_table(client: &dynamodb::Client, name: &str) -> Result<Made, StackError> {
     use dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
         StreamSpecification, StreamViewType,

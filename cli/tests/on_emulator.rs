@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_cognitoidentityprovider as cognito;
 use onboard_cli::stack::{self, Names};
 use onboard_shared::published::ParameterPrefix;
-use onboard_tests::{emulator, unique};
+use onboard_tests::{emulator, id_token, unique};
 
 const EMAIL: &str = "zoe.logs@example.com";
 const PASSWORD: &str = "Correct-Horse-9-battery";
@@ -116,19 +116,7 @@ async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
     let client = cognito::Client::new(&sdk);
     let names = Names::for_stack(&stack, ParameterPrefix::parse("/onboard").unwrap());
     let pool = stack::find_user_pool(&client, &names).await.unwrap();
-    let token = client
-        .initiate_auth()
-        .client_id(&pool.client_id)
-        .auth_flow(cognito::types::AuthFlowType::UserPasswordAuth)
-        .auth_parameters("USERNAME", EMAIL)
-        .auth_parameters("PASSWORD", PASSWORD)
-        .send()
-        .await
-        .unwrap()
-        .authentication_result
-        .unwrap()
-        .id_token
-        .unwrap();
+    let token = id_token(&sdk, &pool.client_id, EMAIL, PASSWORD).await;
 
     // Within seconds the pipeline has published the name the greeting uses.
     let http = reqwest::Client::new();

@@ -23,7 +23,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use aws_config::SdkConfig;
-use onboard_shared::aws::{Connection, EMULATOR_REGION};
+use aws_sdk_cognitoidentityprovider as cognito;
+use onboard_shared::aws::{Connection, EMULATOR_REGION, sqs};
+use onboard_shared::batch::REASON_ATTRIBUTE;
 
 /// The emulator this test process talks to.
 #[derive(Debug)]
@@ -75,6 +77,62 @@ pub fn unique(prefix: &str) -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// Receives every message waiting in a queue (hiding each for 30 s):
+/// its body and its dead-letter reason (empty when it has none).
+///
+/// # Panics
+///
+/// When the queue cannot be read.
+pub async fn receive_all(client: &sqs::Client, url: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    loop {
+        let messages = client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(30)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("receiving from {url}: {err}"))
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            return out;
+        }
+        for message in messages {
+            let reason = message
+                .message_attributes
+                .as_ref()
+                .and_then(|a| a.get(REASON_ATTRIBUTE))
+                .and_then(|v| v.string_value.clone())
+                .unwrap_or_default();
+            out.push((message.body.unwrap_or_default(), reason));
+        }
+    }
+}
+
+/// A user's ID token from the pool, as the hosted UI would get it (here by
+/// `USER_PASSWORD_AUTH`).
+///
+/// # Panics
+///
+/// When the pool refuses the user.
+pub async fn id_token(sdk: &SdkConfig, client_id: &str, username: &str, password: &str) -> String {
+    cognito::Client::new(sdk)
+        .initiate_auth()
+        .client_id(client_id)
+        .auth_flow(cognito::types::AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", username)
+        .auth_parameters("PASSWORD", password)
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("signing in: {err}"))
+        .authentication_result
+        .and_then(|result| result.id_token)
+        .unwrap_or_else(|| panic!("signing in gave no ID token"))
 }
 
 /// The workspace root.

@@ -15,12 +15,11 @@ use onboard_cli::serve::{self, AuthError, Authorizer, ServeState};
 use onboard_cli::signup;
 use onboard_cli::stack::{self, Names, QueueSettings, Stack, UserPool};
 use onboard_shared::aws::{SsmParameters, dynamodb};
-use onboard_shared::batch::REASON_ATTRIBUTE;
 use onboard_shared::domain::ChangeKind;
 use onboard_shared::ports::UserStore;
 use onboard_shared::published::ParameterPrefix;
 use onboard_shared::stream::decode_raw;
-use onboard_tests::{emulator, unique};
+use onboard_tests::{emulator, id_token, receive_all, unique};
 use tokio::sync::watch;
 
 const PASSWORD: &str = "Correct-Horse-9-battery";
@@ -129,49 +128,7 @@ async fn parameter(stack: &Stack, user: &str) -> Option<(String, i64)> {
 }
 
 async fn dead_letters(stack: &Stack, url: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    loop {
-        let messages = stack
-            .sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .visibility_timeout(30)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-        if messages.is_empty() {
-            return out;
-        }
-        for message in messages {
-            let reason = message
-                .message_attributes
-                .as_ref()
-                .and_then(|a| a.get(REASON_ATTRIBUTE))
-                .and_then(|v| v.string_value.clone())
-                .unwrap_or_default();
-            out.push((message.body.unwrap_or_default(), reason));
-        }
-    }
-}
-
-async fn id_token(stack: &Stack, pool: &UserPool) -> String {
-    cognito::Client::new(&stack.sdk)
-        .initiate_auth()
-        .client_id(&pool.client_id)
-        .auth_flow(cognito::types::AuthFlowType::UserPasswordAuth)
-        .auth_parameters("USERNAME", EMAIL)
-        .auth_parameters("PASSWORD", PASSWORD)
-        .send()
-        .await
-        .unwrap()
-        .authentication_result
-        .unwrap()
-        .id_token
-        .unwrap()
+    receive_all(&stack.sqs, url).await
 }
 
 /// `onboard serve` in-process on a free port; returns its base URL.
@@ -240,7 +197,7 @@ async fn a_sign_up_ends_archived_published_and_greeted_by_name() {
         .await
         .unwrap();
     let (url, authorizer) = serve(&stack, &pool).await;
-    let token = id_token(&stack, &pool).await;
+    let token = id_token(&stack.sdk, &pool.client_id, EMAIL, PASSWORD).await;
     let http = reqwest::Client::new();
     let hello = format!("{url}/hello");
     let json = http
