@@ -125,6 +125,28 @@ async fn messages_go_out_in_calls_of_at_most_ten_entries_and_all_arrive() {
 }
 
 #[tokio::test]
+async fn large_messages_go_out_in_calls_of_at_most_one_mebibyte_and_all_arrive() {
+    // GIVEN five messages of 300 KiB: three fit in one call, not four
+    let sdk = emulator().sdk_config().await;
+    let client = sqs::Client::new(&sdk);
+    let queue = queue(&client, "archive").await;
+    let messages: Vec<_> = (0..5)
+        .map(|i| OutgoingMessage {
+            id: i.to_string(),
+            body: format!("{i}{}", "x".repeat(300 * 1024)),
+            attributes: vec![],
+        })
+        .collect();
+    let (calls, _) = batch::chunk(messages.clone());
+    assert_eq!(calls.iter().map(Vec::len).collect::<Vec<_>>(), [3, 2]);
+
+    // WHEN they are sent, THEN SQS takes every call and every message arrives
+    let failures = batch::send_all(&queue, messages).await;
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(receive_all(&client, queue.url()).await.len(), 5);
+}
+
+#[tokio::test]
 async fn sqs_refusing_a_call_fails_each_entry_with_its_reason() {
     let sdk = emulator().sdk_config().await;
     let client = sqs::Client::new(&sdk);
@@ -295,6 +317,27 @@ async fn the_publisher_on_ssm_writes_once_per_user_and_never_rewrites_what_is_th
             .all(|item| matches!(item.fate, Fate::Skipped { .. })),
         "{again:?}"
     );
+
+    // AND an older change arriving late (a DLQ redrive) does not go back
+    let mut late = sqs_event(OUT_OF_ORDER);
+    late.records.retain(|record| {
+        record.message_id.as_deref() == Some("0f0e0d0c-0000-4000-8000-000000000002")
+    });
+    let report = publish_consumer::handle(&publisher, &late).await;
+    assert_eq!(
+        report.items[0].fate,
+        Fate::Skipped { why: Skip::Stale },
+        "{report:?}"
+    );
+    let after = client
+        .get_parameter()
+        .name(&name)
+        .send()
+        .await
+        .unwrap()
+        .parameter
+        .unwrap();
+    assert_eq!((after.value, after.version), (parameter.value, 1));
 }
 
 #[tokio::test]
