@@ -13,10 +13,13 @@
 //!   pollers that invoke the real handlers.
 //! - [`signup`]: `onboard signup`, a confirmed sign-up and its trigger.
 //! - [`serve`]: `onboard serve`, the greeting behind a Cognito authorizer.
+//! - [`ops`]: `onboard queues` and `onboard dlq`: depths, peek, redrive,
+//!   purge.
 
 pub mod dev;
 pub mod event_source;
 pub mod input;
+pub mod ops;
 pub mod pipeline;
 pub mod replay;
 pub mod serve;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use onboard_cli::dev::{self, DevSettings};
+use onboard_cli::ops;
 use onboard_cli::pipeline::Settings;
 use onboard_cli::replay::{self, Options, StackTarget};
 use onboard_cli::serve::{self, Authorizer, ServeState};
@@ -43,6 +44,76 @@ enum Command {
     /// Serve GET /hello on 127.0.0.1 behind a Cognito authorizer, as API
     /// Gateway would.
     Serve(ServeArgs),
+    /// Every queue and DLQ of the stack: depths, oldest message, status.
+    /// Exits 1 when any DLQ holds messages.
+    Queues(QueuesArgs),
+    /// Look into a dead-letter queue, move its messages back, or empty it.
+    Dlq(DlqArgs),
+}
+
+#[derive(Debug, Args)]
+struct QueuesArgs {
+    #[command(flatten)]
+    stack: StackArgs,
+    /// Print JSON instead of a table.
+    #[arg(long, conflicts_with = "watch")]
+    json: bool,
+    /// Refresh in place every few seconds, showing how the depths move.
+    #[arg(long)]
+    watch: bool,
+    /// Seconds between refreshes with --watch.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    interval: u64,
+}
+
+#[derive(Debug, Args)]
+struct DlqArgs {
+    #[command(subcommand)]
+    command: DlqCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum DlqCommand {
+    /// Show a DLQ's messages, decoded, without consuming them.
+    Peek {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// archive, publish, router, or a DLQ's URL.
+        name: String,
+        /// Messages to show at most.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1000))]
+        max: u64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a DLQ's messages back to their source (the router's DLQ: through
+    /// the router again).
+    Redrive {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// archive, publish, router, or a DLQ's URL.
+        name: String,
+        /// Say what would move, and move nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Messages moved a second, at most.
+        #[arg(long)]
+        max_per_second: Option<f64>,
+        /// Move at most this many messages.
+        #[arg(long)]
+        max: Option<u64>,
+    },
+    /// Delete every message of a DLQ.
+    Purge {
+        #[command(flatten)]
+        stack: StackArgs,
+        /// archive, publish, router, or a DLQ's URL.
+        name: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -146,18 +217,24 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    // A replay's report says what happened, so the handlers' own log lines
-    // (standard error) only show with RUST_LOG=info; the long-running
-    // commands log what they do.
+    // A replay's or an operation's report says what happened, so the
+    // handlers' own log lines (standard error) only show with RUST_LOG=info;
+    // the running services log what they do.
     let default_level = match cli.command {
         Command::Replay(_) => "error",
-        _ => "info",
+        Command::Queues(_) | Command::Dlq(_) => "warn",
+        Command::Dev(_) | Command::Signup(_) | Command::Serve(_) => "info",
     };
     telemetry::init_with_default(LogFormat::detect(), default_level);
     match cli.command {
         Command::Dev(args) => report("dev", run_dev(args).await),
         Command::Signup(args) => report("signup", run_signup(args).await),
         Command::Serve(args) => report("serve", run_serve(args).await),
+        Command::Queues(args) => match run_queues(args).await {
+            Ok(clean) => ExitCode::from(u8::from(!clean)),
+            Err(err) => report("queues", Err(err)),
+        },
+        Command::Dlq(args) => report("dlq", run_dlq(args.command).await),
         Command::Replay(args) => {
             let stack = (args.aws || args.stack.endpoint_url.is_some()).then(|| StackTarget {
                 connection: args.stack.connection(),
@@ -325,4 +402,278 @@ async fn run_serve(args: ServeArgs) -> Result<(), String> {
         })
         .await
         .map_err(|err| err.to_string())
+}
+
+async fn connect(args: &StackArgs) -> Result<Stack, String> {
+    Stack::connect(&args.connection(), args.names())
+        .await
+        .map_err(|err| err.to_string())
+}
+
+/// Shows the queues; true when every DLQ is empty.
+async fn run_queues(args: QueuesArgs) -> Result<bool, String> {
+    let stack = connect(&args.stack).await?;
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&stack.sdk);
+    let empty_dlqs = |statuses: &[ops::QueueStatus]| {
+        statuses
+            .iter()
+            .filter(|s| s.is_dlq)
+            .all(|s| s.visible + s.in_flight + s.delayed == 0)
+    };
+    if !args.watch {
+        let statuses = ops::statuses(&stack, &cloudwatch)
+            .await
+            .map_err(|err| err.to_string())?;
+        if args.json {
+            let document = serde_json::json!({
+                "queues": statuses,
+                "dead_letters": statuses.iter().filter(|s| s.is_dlq).map(|s| s.visible).sum::<u64>(),
+            });
+            println!("{document:#}");
+        } else {
+            println!("{}", queue_table(&statuses, None));
+        }
+        return Ok(empty_dlqs(&statuses));
+    }
+    let mut stop = stop_on_signal();
+    let mut previous: Option<Vec<ops::QueueStatus>> = None;
+    loop {
+        let statuses = ops::statuses(&stack, &cloudwatch)
+            .await
+            .map_err(|err| err.to_string())?;
+        // Clear the screen and draw again from the top.
+        print!("\x1b[H\x1b[2J");
+        println!(
+            "{}  {}  (every {} s, Ctrl-C stops)",
+            chrono::Utc::now().format("%H:%M:%S"),
+            stack.names.table,
+            args.interval
+        );
+        println!("{}", queue_table(&statuses, previous.as_deref()));
+        let clean = empty_dlqs(&statuses);
+        previous = Some(statuses);
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(args.interval)) => {}
+            _ = stop.changed() => return Ok(clean),
+        }
+    }
+}
+
+fn queue_table(
+    statuses: &[ops::QueueStatus],
+    previous: Option<&[ops::QueueStatus]>,
+) -> comfy_table::Table {
+    let delta = |queue: &str, now: u64, pick: fn(&ops::QueueStatus) -> u64| {
+        let before = previous.and_then(|p| p.iter().find(|s| s.queue == queue).map(pick));
+        match before {
+            Some(before) if before != now => {
+                format!("{now} ({:+})", i128::from(now) - i128::from(before))
+            }
+            _ => now.to_string(),
+        }
+    };
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::NOTHING);
+    table.set_header([
+        "QUEUE",
+        "NAME",
+        "VISIBLE",
+        "IN FLIGHT",
+        "DELAYED",
+        "OLDEST",
+        "DLQ",
+        "STATUS",
+    ]);
+    for s in statuses {
+        let oldest = match (s.oldest_age_seconds, s.age_from) {
+            (Some(age), Some("messages")) => format!("{age}s (sent)"),
+            (Some(age), _) => format!("{age}s"),
+            (None, _) => "-".to_owned(),
+        };
+        table.add_row([
+            s.queue.to_owned(),
+            s.name.clone(),
+            delta(s.queue, s.visible, |s| s.visible),
+            delta(s.queue, s.in_flight, |s| s.in_flight),
+            s.delayed.to_string(),
+            oldest,
+            s.dlq_depth
+                .map_or_else(|| "-".to_owned(), |d| d.to_string()),
+            s.status.clone(),
+        ]);
+    }
+    table
+}
+
+async fn run_dlq(command: DlqCommand) -> Result<(), String> {
+    match command {
+        DlqCommand::Peek {
+            stack,
+            name,
+            max,
+            json,
+        } => {
+            let stack = connect(&stack).await?;
+            let url = match ops::find_dlq(&stack, &name) {
+                Ok(dlq) => dlq.queue.url,
+                // Any queue can be peeked by URL.
+                Err(_) if name.starts_with("http") => name.clone(),
+                Err(err) => return Err(err.to_string()),
+            };
+            let max = usize::try_from(max).unwrap_or(usize::MAX);
+            let messages = ops::peek(&stack.sqs, &url, max)
+                .await
+                .map_err(|err| err.to_string())?;
+            if json {
+                println!(
+                    "{:#}",
+                    serde_json::json!({ "queue": url, "messages": messages })
+                );
+                return Ok(());
+            }
+            println!("{} message(s) in {url} (still there):", messages.len());
+            for m in &messages {
+                println!();
+                println!("message {}", m.message_id);
+                let what = match &m.decoded {
+                    ops::Decoded::Change {
+                        user_id,
+                        version,
+                        kind,
+                    } => format!("{} of user {user_id}, version {version}", kind.as_str()),
+                    ops::Decoded::StreamRecord {
+                        event_name,
+                        sequence_number,
+                        user_id,
+                    } => format!(
+                        "stream record {} {} of user {}",
+                        event_name.as_deref().unwrap_or("?"),
+                        sequence_number.as_deref().unwrap_or("?"),
+                        user_id.as_deref().unwrap_or("?")
+                    ),
+                    ops::Decoded::StreamBatchInfo {
+                        shard_id,
+                        start_sequence_number,
+                        end_sequence_number,
+                        ..
+                    } => format!(
+                        "stream batch {shard_id} {start_sequence_number}..{end_sequence_number} (Lambda's on-failure metadata)"
+                    ),
+                    ops::Decoded::Raw => "not a change message".to_owned(),
+                };
+                println!("  {what}");
+                println!(
+                    "  received {} time(s); sent {}; first received {}",
+                    m.receive_count,
+                    m.sent.map_or_else(|| "?".to_owned(), |t| t.to_rfc3339()),
+                    m.first_receive
+                        .map_or_else(|| "?".to_owned(), |t| t.to_rfc3339())
+                );
+                if let Some(reason) = &m.reason {
+                    println!(
+                        "  reason: {reason}{}",
+                        m.dead_lettered_by
+                            .as_deref()
+                            .map(|by| format!(" (by {by})"))
+                            .unwrap_or_default()
+                    );
+                }
+                if matches!(m.decoded, ops::Decoded::Raw) {
+                    println!("  body: {}", m.body);
+                }
+            }
+            Ok(())
+        }
+        DlqCommand::Redrive {
+            stack,
+            name,
+            dry_run,
+            max_per_second,
+            max,
+        } => {
+            let stack = connect(&stack).await?;
+            let dlq = ops::find_dlq(&stack, &name).map_err(|err| err.to_string())?;
+            let target = match &dlq.source {
+                ops::Source::Queue(queue) => queue.name.clone(),
+                ops::Source::Router => "the router".to_owned(),
+            };
+            if dry_run {
+                let messages = ops::peek(&stack.sqs, &dlq.queue.url, 1000)
+                    .await
+                    .map_err(|err| err.to_string())?;
+                let count = max.map_or(messages.len() as u64, |m| m.min(messages.len() as u64));
+                println!(
+                    "would move {count} message(s) from {} to {target}; moved nothing",
+                    dlq.queue.name
+                );
+                return Ok(());
+            }
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} redriving [{bar:40}] {pos}/{len}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            );
+            let progress = |done: u64, total: u64| {
+                bar.set_length(total);
+                bar.set_position(done);
+            };
+            let options = ops::RedriveOptions {
+                max_per_second,
+                max_messages: max,
+            };
+            let result = ops::redrive(&stack, &dlq, options, &progress).await;
+            bar.finish_and_clear();
+            let done = result.map_err(|err| err.to_string())?;
+            println!(
+                "moved {} message(s) from {} to {target} ({}){}; {} left in the DLQ",
+                done.moved,
+                dlq.queue.name,
+                done.method,
+                if done.dead_lettered_again > 0 {
+                    format!(
+                        "; {} failed again and are back in the DLQ with the new reason",
+                        done.dead_lettered_again
+                    )
+                } else {
+                    String::new()
+                },
+                done.left
+            );
+            Ok(())
+        }
+        DlqCommand::Purge { stack, name, yes } => {
+            let stack = connect(&stack).await?;
+            let dlq = ops::find_dlq(&stack, &name).map_err(|err| err.to_string())?;
+            if !yes && !confirm(&format!("Delete every message of {}?", dlq.queue.name))? {
+                println!("nothing deleted");
+                return Ok(());
+            }
+            ops::purge(&stack.sqs, &dlq.queue)
+                .await
+                .map_err(|err| err.to_string())?;
+            println!("purged {}", dlq.queue.name);
+            Ok(())
+        }
+    }
+}
+
+/// Asks a person at a terminal; refuses to guess for a script.
+fn confirm(question: &str) -> Result<bool, String> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(format!(
+            "{question} Say so with --yes (no terminal to ask on)"
+        ));
+    }
+    print!("{question} Type yes to go on: ");
+    std::io::stdout().flush().map_err(|err| err.to_string())?;
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|err| err.to_string())?;
+    Ok(answer.trim().eq_ignore_ascii_case("yes"))
 }

@@ -165,3 +165,85 @@ async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
         );
     }
 }
+
+fn run(stack: &str, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = onboard(stack, args).stdin(Stdio::null()).output().unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn queues_and_dlq_commands_report_redrive_and_refuse_to_purge_unasked() {
+    // GIVEN a stack whose archive DLQ holds three messages
+    let stack = unique("ops");
+    let names = Names::for_stack(&stack, ParameterPrefix::parse("/onboard").unwrap());
+    let sdk = emulator().sdk_config().await;
+    stack::bootstrap(&sdk, &names, stack::QueueSettings::default(), true)
+        .await
+        .unwrap();
+    let sqs = onboard_shared::aws::sqs::Client::new(&sdk);
+    let dlq = sqs
+        .get_queue_url()
+        .queue_name(&names.archive_dlq)
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    for i in 1..=3 {
+        sqs.send_message()
+            .queue_url(&dlq)
+            .message_body(format!("unreadable {i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // `queues` shows them and exits 1; its JSON is JSON
+    let (code, table, _) = run(&stack, &["queues"]);
+    assert_eq!(code, Some(1), "{table}");
+    assert!(table.contains("3 dead letters"), "{table}");
+    let (code, json, _) = run(&stack, &["queues", "--json"]);
+    assert_eq!(code, Some(1));
+    let document: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(document["dead_letters"], 3);
+
+    // `dlq peek` shows the bodies and leaves them there
+    let (code, peeked, err) = run(&stack, &["dlq", "peek", "archive"]);
+    assert_eq!(code, Some(0), "{err}");
+    for i in 1..=3 {
+        assert!(
+            peeked.contains(&format!("body: unreadable {i}")),
+            "{peeked}"
+        );
+    }
+
+    // `dlq purge` without --yes and without a terminal refuses and deletes nothing
+    let (code, _, err) = run(&stack, &["dlq", "purge", "archive"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--yes"), "{err}");
+
+    // `dlq redrive` empties the DLQ into the archive queue; again, it moves nothing
+    let (code, out, err) = run(&stack, &["dlq", "redrive", "archive"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("moved 3 message(s)"), "{out}");
+    let (code, out, err) = run(&stack, &["dlq", "redrive", "archive"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("moved 0 message(s)"), "{out}");
+    let (code, table, _) = run(&stack, &["queues"]);
+    assert_eq!(code, Some(0), "{table}");
+
+    // `dlq purge --yes` empties it
+    sqs.send_message()
+        .queue_url(&dlq)
+        .message_body("one more")
+        .send()
+        .await
+        .unwrap();
+    let (code, out, err) = run(&stack, &["dlq", "purge", "archive", "--yes"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("purged"), "{out}");
+}

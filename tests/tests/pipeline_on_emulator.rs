@@ -4,101 +4,27 @@
 //! API behind a Cognito authorizer, with the pool's real tokens.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use std::future::Future;
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_cognitoidentityprovider as cognito;
 use aws_sdk_dynamodbstreams as streams;
-use onboard_cli::dev::{self, DevSettings, StreamPoller};
+use common::{Service, eventually, fresh_stack};
+use onboard_cli::dev::StreamPoller;
 use onboard_cli::serve::{self, AuthError, Authorizer, ServeState};
 use onboard_cli::signup;
-use onboard_cli::stack::{self, Names, QueueSettings, Stack, UserPool};
+use onboard_cli::stack::{self, Stack, UserPool};
 use onboard_shared::aws::{SsmParameters, dynamodb};
 use onboard_shared::domain::ChangeKind;
 use onboard_shared::ports::UserStore;
-use onboard_shared::published::ParameterPrefix;
 use onboard_shared::stream::decode_raw;
-use onboard_tests::{emulator, id_token, receive_all, unique};
-use tokio::sync::watch;
+use onboard_tests::{emulator, id_token, receive_all};
 
 const PASSWORD: &str = "Correct-Horse-9-battery";
 const EMAIL: &str = "zoe@example.com";
 const NAME: &str = "Zoë <b>bold</b>";
-
-/// A bootstrapped stack of its own on the emulator.
-async fn fresh_stack() -> Stack {
-    let names = Names::for_stack(&unique("e2e"), ParameterPrefix::parse("/onboard").unwrap());
-    let sdk = emulator().sdk_config().await;
-    let settings = QueueSettings {
-        visibility_timeout_seconds: 1,
-        max_receive_count: 2,
-    };
-    stack::bootstrap(&sdk, &names, settings, true)
-        .await
-        .unwrap();
-    Stack::connect(&emulator().connection(), names)
-        .await
-        .unwrap()
-}
-
-/// The local Lambda service, running until dropped.
-struct Service {
-    stop: watch::Sender<bool>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Service {
-    fn start(stack: &Stack) -> Self {
-        let (stop, stopped) = watch::channel(false);
-        let stack = stack.clone();
-        let settings = DevSettings {
-            stream_retry_delay: Duration::from_millis(50),
-            max_writes_per_second: 50.0,
-            idle: Duration::from_millis(100),
-            ..DevSettings::default()
-        };
-        let task = tokio::spawn(async move {
-            dev::run(&stack, settings, stopped).await.unwrap();
-        });
-        Self {
-            stop,
-            task: Some(task),
-        }
-    }
-
-    async fn stop(mut self) {
-        self.stop.send(true).unwrap();
-        if let Some(task) = self.task.take() {
-            task.await.unwrap();
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.stop.send(true);
-    }
-}
-
-/// Polls until `check` gives a value, for at most 20 seconds.
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn archived_version(stack: &Stack, user: &str) -> Option<(String, String)> {
     let head = stack
@@ -426,24 +352,6 @@ async fn stream_records_from_get_records_decode_like_lambdas() {
     assert!(poller.next_batch(100).await.unwrap().is_empty());
 }
 
-/// How many messages wait in a queue.
-async fn queued(stack: &Stack, url: &str) -> usize {
-    use onboard_shared::aws::sqs::types::QueueAttributeName;
-    stack
-        .sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap_or_default()
-        .get(&QueueAttributeName::ApproximateNumberOfMessages)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
-}
-
 #[tokio::test]
 async fn a_replay_into_a_stack_sends_stream_records_to_its_queues_and_sign_ups_to_its_table() {
     use onboard_cli::pipeline::Settings;
@@ -476,10 +384,19 @@ async fn a_replay_into_a_stack_sends_stream_records_to_its_queues_and_sign_ups_t
     // THEN every routable stream record waits in both queues, the poison
     // records in the router's DLQ, and the sign-up is in the table
     assert!(summary.succeeded(), "{}", String::from_utf8_lossy(&out));
-    let routable = 5 + 1;
-    assert_eq!(queued(&stack, &stack.queues.archive.url).await, routable);
-    assert_eq!(queued(&stack, &stack.queues.publish.url).await, routable);
-    assert_eq!(queued(&stack, &stack.queues.router_dlq.url).await, 4);
+    let routable: u64 = 5 + 1;
+    assert_eq!(
+        common::depth(&stack, &stack.queues.archive.url).await.0,
+        routable
+    );
+    assert_eq!(
+        common::depth(&stack, &stack.queues.publish.url).await.0,
+        routable
+    );
+    assert_eq!(
+        common::depth(&stack, &stack.queues.router_dlq.url).await.0,
+        4
+    );
     let items = stack
         .dynamodb
         .scan()

@@ -1,0 +1,219 @@
+//! Operating a stack on a real AWS API (moto's server): queue depths, and
+//! dead letters peeked, redriven (also after an interruption) and purged.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Service, depth, eventually, fresh_stack, send};
+use onboard_cli::ops::{self, Decoded, RedriveOptions, Source};
+use onboard_cli::stack::Stack;
+use onboard_tests::receive_all;
+
+const UNREADABLE: [&str; 3] = ["unreadable 1", "unreadable 2", "unreadable 3"];
+const INSERT: &str = include_str!("../../fixtures/dynamodb/insert-modify-remove.json");
+
+fn no_progress(_: u64, _: u64) {}
+
+fn all() -> RedriveOptions {
+    RedriveOptions {
+        max_per_second: None,
+        max_messages: None,
+    }
+}
+
+async fn cloudwatch(stack: &Stack) -> aws_sdk_cloudwatch::Client {
+    aws_sdk_cloudwatch::Client::new(&stack.sdk)
+}
+
+/// Three unreadable messages sent to the archive queue, dead-lettered by the
+/// archive consumer under the local Lambda service.
+async fn three_dead_letters_under_dev() -> Stack {
+    let stack = fresh_stack().await;
+    let service = Service::start(&stack);
+    send(&stack, &stack.queues.archive.url, &UNREADABLE).await;
+    eventually("three dead letters", || async {
+        (depth(&stack, &stack.queues.archive_dlq.url).await.0 == 3).then_some(())
+    })
+    .await;
+    service.stop().await;
+    stack
+}
+
+#[tokio::test]
+async fn poison_under_dev_shows_in_queues_and_peek_and_comes_back_with_redrive() {
+    // GIVEN three poison messages that went to the archive DLQ under dev
+    let stack = three_dead_letters_under_dev().await;
+
+    // THEN the queues show them, at the DLQ and beside its source
+    let statuses = ops::statuses(&stack, &cloudwatch(&stack).await)
+        .await
+        .unwrap();
+    let dlq = statuses.iter().find(|s| s.queue == "archive-dlq").unwrap();
+    assert_eq!(dlq.visible, 3);
+    assert_eq!(dlq.status, "3 dead letters");
+    assert_eq!(dlq.age_from, Some("messages"));
+    let archive = statuses.iter().find(|s| s.queue == "archive").unwrap();
+    assert_eq!(archive.dlq_depth, Some(3));
+    assert_eq!(archive.status, "3 in its DLQ");
+    assert!(
+        statuses
+            .iter()
+            .filter(|s| s.queue != "archive-dlq" && s.is_dlq)
+            .all(|s| s.visible == 0)
+    );
+
+    // AND peek shows the three bodies with the reason, and leaves them visible
+    let peeked = ops::peek(&stack.sqs, &stack.queues.archive_dlq.url, 10)
+        .await
+        .unwrap();
+    let mut bodies: Vec<_> = peeked.iter().map(|m| m.body.as_str()).collect();
+    bodies.sort_unstable();
+    assert_eq!(bodies, UNREADABLE);
+    assert!(peeked.iter().all(|m| {
+        m.decoded == Decoded::Raw
+            && m.reason
+                .as_deref()
+                .is_some_and(|r| r.contains("not a change message"))
+            && m.dead_lettered_by.as_deref() == Some("archive-consumer")
+            && m.sent.is_some()
+    }));
+    assert_eq!(depth(&stack, &stack.queues.archive_dlq.url).await, (3, 0));
+
+    // WHEN the DLQ is redriven
+    let dlq = ops::find_dlq(&stack, "archive").unwrap();
+    assert_eq!(dlq.source, Source::Queue(stack.queues.archive.clone()));
+    let done = ops::redrive(&stack, &dlq, all(), &no_progress)
+        .await
+        .unwrap();
+
+    // THEN every message is back in the archive queue and the DLQ is empty
+    assert_eq!((done.moved, done.left), (3, 0));
+    assert_eq!(depth(&stack, &stack.queues.archive_dlq.url).await, (0, 0));
+    let mut back: Vec<_> = receive_all(&stack.sqs, &stack.queues.archive.url)
+        .await
+        .into_iter()
+        .map(|(body, _)| body)
+        .collect();
+    back.sort();
+    assert_eq!(back, UNREADABLE);
+
+    // AND a second redrive moves nothing and succeeds
+    let again = ops::redrive(&stack, &dlq, all(), &no_progress)
+        .await
+        .unwrap();
+    assert_eq!(again.moved, 0);
+}
+
+#[tokio::test]
+async fn an_interrupted_redrive_loses_nothing_and_a_second_run_finishes_it() {
+    // GIVEN three dead letters and a redrive paced to two a second
+    let stack = fresh_stack().await;
+    send(&stack, &stack.queues.archive_dlq.url, &UNREADABLE).await;
+    let dlq = ops::find_dlq(&stack, "archive-dlq").unwrap();
+    let paced = RedriveOptions {
+        max_per_second: Some(2.0),
+        max_messages: None,
+    };
+
+    // WHEN it is stopped in the middle of its first batch
+    let interrupted = tokio::time::timeout(
+        Duration::from_millis(700),
+        ops::redrive(&stack, &dlq, paced, &no_progress),
+    )
+    .await;
+    assert!(
+        interrupted.is_err(),
+        "the redrive ended before it was stopped"
+    );
+    let (visible, in_flight) = depth(&stack, &stack.queues.archive_dlq.url).await;
+    assert_eq!(
+        visible + in_flight,
+        3,
+        "nothing left the DLQ before its copy was sent"
+    );
+
+    // THEN a second run waits for the hidden batch and moves every message
+    let done = ops::redrive(&stack, &dlq, all(), &no_progress)
+        .await
+        .unwrap();
+    assert_eq!(done.moved, 3);
+    assert_eq!(depth(&stack, &stack.queues.archive_dlq.url).await, (0, 0));
+    let mut back: Vec<_> = receive_all(&stack.sqs, &stack.queues.archive.url)
+        .await
+        .into_iter()
+        .map(|(body, _)| body)
+        .collect();
+    back.sort();
+    assert_eq!(back, UNREADABLE);
+}
+
+#[tokio::test]
+async fn a_redrive_of_at_most_n_moves_n_and_leaves_the_rest() {
+    let stack = fresh_stack().await;
+    send(&stack, &stack.queues.publish_dlq.url, &UNREADABLE).await;
+    let dlq = ops::find_dlq(&stack, "publish").unwrap();
+    let two = RedriveOptions {
+        max_per_second: None,
+        max_messages: Some(2),
+    };
+    let done = ops::redrive(&stack, &dlq, two, &no_progress).await.unwrap();
+    assert_eq!((done.moved, done.left), (2, 1));
+    assert_eq!(depth(&stack, &stack.queues.publish.url).await.0, 2);
+}
+
+#[tokio::test]
+async fn the_routers_dead_letters_go_through_the_router_again() {
+    // GIVEN the router's DLQ holding a record that routes now and one that
+    // still cannot be routed
+    let stack = fresh_stack().await;
+    let event: serde_json::Value = serde_json::from_str(INSERT).unwrap();
+    let good = event["Records"][0].to_string();
+    let mut broken = event["Records"][1].clone();
+    broken["dynamodb"]["NewImage"]
+        .as_object_mut()
+        .unwrap()
+        .remove("version");
+    let broken = broken.to_string();
+    send(&stack, &stack.queues.router_dlq.url, &[&good, &broken]).await;
+    let peeked = ops::peek(&stack.sqs, &stack.queues.router_dlq.url, 10)
+        .await
+        .unwrap();
+    assert!(
+        peeked
+            .iter()
+            .all(|m| matches!(m.decoded, Decoded::StreamRecord { .. }))
+    );
+
+    // WHEN the router's DLQ is redriven
+    let dlq = ops::find_dlq(&stack, "router").unwrap();
+    let done = ops::redrive(&stack, &dlq, all(), &no_progress)
+        .await
+        .unwrap();
+
+    // THEN the good record reached both queues, and the broken one is back
+    // in the DLQ, once, with its new reason
+    assert_eq!((done.moved, done.dead_lettered_again), (1, 1));
+    assert_eq!(depth(&stack, &stack.queues.archive.url).await.0, 1);
+    assert_eq!(depth(&stack, &stack.queues.publish.url).await.0, 1);
+    let left = receive_all(&stack.sqs, &stack.queues.router_dlq.url).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert!(left[0].1.contains("version"), "{}", left[0].1);
+}
+
+#[tokio::test]
+async fn purge_empties_a_dlq_and_peek_of_an_empty_one_is_empty() {
+    let stack = fresh_stack().await;
+    send(&stack, &stack.queues.router_dlq.url, &UNREADABLE).await;
+    let dlq = ops::find_dlq(&stack, &stack.queues.router_dlq.url).unwrap();
+    ops::purge(&stack.sqs, &dlq.queue).await.unwrap();
+    assert_eq!(depth(&stack, &stack.queues.router_dlq.url).await, (0, 0));
+    assert!(
+        ops::peek(&stack.sqs, &stack.queues.router_dlq.url, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(ops::find_dlq(&stack, "elsewhere").is_err());
+}
