@@ -103,6 +103,11 @@ enum DlqCommand {
         /// Move at most this many messages.
         #[arg(long)]
         max: Option<u64>,
+        /// Where the records of a stream batch Lambda gave up on (its
+        /// on-failure metadata in the router's DLQ) are saved, as fixtures
+        /// `onboard replay` takes, once fetched from the stream.
+        #[arg(long, default_value = ".onboard/recovered", value_name = "DIR")]
+        recovered: PathBuf,
     },
     /// Delete every message of a DLQ.
     Purge {
@@ -590,6 +595,7 @@ async fn run_dlq(command: DlqCommand) -> Result<(), String> {
             dry_run,
             max_per_second,
             max,
+            recovered,
         } => {
             let stack = connect(&stack).await?;
             let dlq = ops::find_dlq(&stack, &name).map_err(|err| err.to_string())?;
@@ -623,8 +629,9 @@ async fn run_dlq(command: DlqCommand) -> Result<(), String> {
             let options = ops::RedriveOptions {
                 max_per_second,
                 max_messages: max,
+                recovered: Some(recovered),
             };
-            let result = ops::redrive(&stack, &dlq, options, &progress).await;
+            let result = ops::redrive(&stack, &dlq, &options, &progress).await;
             bar.finish_and_clear();
             let done = result.map_err(|err| err.to_string())?;
             println!(
@@ -642,6 +649,18 @@ async fn run_dlq(command: DlqCommand) -> Result<(), String> {
                 },
                 done.left
             );
+            for path in &done.recovered {
+                println!(
+                    "saved the records of a failed stream batch to {} (onboard replay takes it)",
+                    path.display()
+                );
+            }
+            if done.unrecoverable > 0 {
+                println!(
+                    "{} on-failure message(s) name records the stream no longer holds; they stay in the DLQ",
+                    done.unrecoverable
+                );
+            }
             Ok(())
         }
         DlqCommand::Purge { stack, name, yes } => {

@@ -460,17 +460,24 @@ pub struct Redriven {
     pub dead_lettered_again: u64,
     /// Messages left in the DLQ to try again later.
     pub left: u64,
+    /// Lambda's on-failure metadata whose records are gone from the stream.
+    pub unrecoverable: u64,
+    /// The fixtures saved with the records fetched for on-failure metadata.
+    pub recovered: Vec<std::path::PathBuf>,
     /// `StartMessageMoveTask`, or the move of our own.
     pub method: &'static str,
 }
 
 /// How a redrive runs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RedriveOptions {
     /// Messages moved a second, at most.
     pub max_per_second: Option<f64>,
     /// Move at most this many (all when absent).
     pub max_messages: Option<u64>,
+    /// Where stream records fetched for Lambda's on-failure metadata are
+    /// saved, as fixtures `onboard replay` takes.
+    pub recovered: Option<std::path::PathBuf>,
 }
 
 /// Moves a DLQ's messages back to their source, calling `progress` with the
@@ -478,7 +485,7 @@ pub struct RedriveOptions {
 pub async fn redrive(
     stack: &Stack,
     dlq: &Dlq,
-    options: RedriveOptions,
+    options: &RedriveOptions,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Redriven, OpsError> {
     // Messages in flight count too: an interrupted run leaves its last batch
@@ -530,7 +537,7 @@ async fn depth(client: &sqs::Client, url: &str) -> Result<u64, OpsError> {
 /// How long a batch of `want` messages stays hidden while it is moved: long
 /// enough to send it at the paced rate, and short, because after an
 /// interruption the next run waits that long for it.
-fn hide_for(options: RedriveOptions, want: usize) -> i32 {
+fn hide_for(options: &RedriveOptions, want: usize) -> i32 {
     const BASE: f64 = 10.0;
     let sending = options
         .max_per_second
@@ -585,7 +592,7 @@ async fn move_task(
     stack: &Stack,
     dlq: &Dlq,
     source: &QueueRef,
-    options: RedriveOptions,
+    options: &RedriveOptions,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Option<Redriven>, OpsError> {
     let source_arn = queue_arn(&stack.sqs, &dlq.queue.url).await?;
@@ -681,7 +688,7 @@ async fn move_messages(
     dlq: &QueueRef,
     source: &QueueRef,
     total: u64,
-    options: RedriveOptions,
+    options: &RedriveOptions,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Redriven, OpsError> {
     let pacer = options
@@ -812,7 +819,7 @@ async fn route_again(
     stack: &Stack,
     dlq: &Dlq,
     total: u64,
-    options: RedriveOptions,
+    options: &RedriveOptions,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Redriven, OpsError> {
     let router = stack.router();
@@ -836,37 +843,69 @@ async fn route_again(
                 pacer.wait().await;
             }
         }
-        let (records, unroutable): (Vec<_>, Vec<_>) = messages
+        let unroutable: Vec<&Peeked> = messages
             .iter()
-            .partition(|m| matches!(m.decoded, Decoded::StreamRecord { .. }));
+            .filter(|m| {
+                !matches!(
+                    m.decoded,
+                    Decoded::StreamRecord { .. } | Decoded::StreamBatchInfo { .. }
+                )
+            })
+            .collect();
         if !unroutable.is_empty() {
-            release(&stack.sqs, &dlq.queue.url, &unroutable).await?;
+            release(
+                &stack.sqs,
+                &dlq.queue.url,
+                &messages.iter().collect::<Vec<_>>(),
+            )
+            .await?;
             return Err(OpsError::Refused(format!(
-                "{} messages of the router's DLQ are not stream records (Lambda's on-failure \
-                 metadata, or something else): nothing was routed from them, they stay",
+                "{} messages of the router's DLQ are neither stream records nor Lambda's \
+                 on-failure metadata: nothing was routed, they stay",
                 unroutable.len()
             )));
         }
-        let raw = records
-            .iter()
-            .map(|m| RawValue::from_string(m.body.clone()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|err| OpsError::Refused(format!("a stream record is not JSON: {err}")))?;
-        let fates = route_stream_batch(&router, &raw, 0, Duration::ZERO).await;
         let mut finished = Vec::new();
         let mut waiting = Vec::new();
-        for (message, item) in records.iter().zip(&fates) {
-            match &item.fate {
-                onboard_shared::batch::Fate::Failed { .. } => waiting.push(*message),
-                onboard_shared::batch::Fate::DeadLettered { .. } => {
-                    done.dead_lettered_again += 1;
-                    finished.push(*message);
+        for message in &messages {
+            // A record as it was, or the records of a batch Lambda gave up on.
+            let raw = match &message.decoded {
+                Decoded::StreamBatchInfo { .. } => {
+                    match recover(stack, &message.decoded, options.recovered.as_deref()).await {
+                        Ok((records, saved)) => {
+                            done.recovered.push(saved);
+                            records
+                        }
+                        Err(err) => {
+                            tracing::warn!(message_id = %message.message_id, error = %err, "could not fetch the batch from the stream");
+                            done.unrecoverable += 1;
+                            waiting.push(message);
+                            continue;
+                        }
+                    }
                 }
-                _ => {
+                _ => match RawValue::from_string(message.body.clone()) {
+                    Ok(raw) => vec![raw],
+                    Err(err) => {
+                        return Err(OpsError::Refused(format!(
+                            "a stream record is not JSON: {err}"
+                        )));
+                    }
+                },
+            };
+            let fates = route_stream_batch(&router, &raw, 0, Duration::ZERO).await;
+            if fates.iter().any(|item| item.fate.is_failed()) {
+                waiting.push(message);
+                continue;
+            }
+            for item in &fates {
+                if matches!(item.fate, onboard_shared::batch::Fate::DeadLettered { .. }) {
+                    done.dead_lettered_again += 1;
+                } else {
                     done.moved += 1;
-                    finished.push(*message);
                 }
             }
+            finished.push(message);
         }
         delete(&stack.sqs, &dlq.queue.url, &finished).await?;
         release(&stack.sqs, &dlq.queue.url, &waiting).await?;
@@ -880,6 +919,116 @@ async fn route_again(
         .await?
         .saturating_sub(done.dead_lettered_again);
     Ok(done)
+}
+
+/// Fetches the records of a batch Lambda gave up on from the stream (while
+/// it still retains them, 24 hours) and saves them as a fixture.
+async fn recover(
+    stack: &Stack,
+    info: &Decoded,
+    folder: Option<&std::path::Path>,
+) -> Result<(Vec<Box<RawValue>>, std::path::PathBuf), OpsError> {
+    let Decoded::StreamBatchInfo {
+        shard_id,
+        start_sequence_number,
+        end_sequence_number,
+        stream_arn,
+    } = info
+    else {
+        return Err(OpsError::Refused("not on-failure metadata".to_owned()));
+    };
+    let records = fetch_stream_batch(
+        &aws_sdk_dynamodbstreams::Client::new(&stack.sdk),
+        stream_arn,
+        shard_id,
+        start_sequence_number,
+        end_sequence_number,
+    )
+    .await?;
+    let folder = folder.unwrap_or(std::path::Path::new(".onboard/recovered"));
+    let path = folder.join(format!(
+        "{shard_id}-{start_sequence_number}-{end_sequence_number}.json"
+    ));
+    let document = serde_json::json!({ "Records": records });
+    std::fs::create_dir_all(folder)
+        .and_then(|()| std::fs::write(&path, format!("{document:#}\n")))
+        .map_err(|err| OpsError::Refused(format!("saving {}: {err}", path.display())))?;
+    Ok((records, path))
+}
+
+/// The records of one shard from `start` to `end` (both included), as
+/// Lambda would have sent them.
+pub async fn fetch_stream_batch(
+    client: &aws_sdk_dynamodbstreams::Client,
+    stream_arn: &str,
+    shard_id: &str,
+    start: &str,
+    end: &str,
+) -> Result<Vec<Box<RawValue>>, OpsError> {
+    use onboard_shared::stream::compare_sequence_numbers;
+    let gone = || {
+        OpsError::Refused(format!(
+            "the records from {start} of {shard_id} are no longer in the stream (it keeps \
+             them 24 hours)"
+        ))
+    };
+    let mut iterator = client
+        .get_shard_iterator()
+        .stream_arn(stream_arn)
+        .shard_id(shard_id)
+        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::AtSequenceNumber)
+        .sequence_number(start)
+        .send()
+        .await
+        .map_err(|err| {
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_trimmed_data_access_exception())
+            {
+                gone()
+            } else {
+                call("GetShardIterator", &err)
+            }
+        })?
+        .shard_iterator;
+    let mut records = Vec::new();
+    let mut first = true;
+    while let Some(current) = iterator.take() {
+        let output = client
+            .get_records()
+            .shard_iterator(current)
+            .limit(1000)
+            .send()
+            .await
+            .map_err(|err| call("GetRecords", &err))?;
+        let page = output.records.unwrap_or_default();
+        if page.is_empty() {
+            break;
+        }
+        for record in page {
+            let sequence = record
+                .dynamodb
+                .as_ref()
+                .and_then(|d| d.sequence_number.clone())
+                .unwrap_or_default();
+            if first && compare_sequence_numbers(&sequence, start).is_gt() {
+                return Err(gone());
+            }
+            first = false;
+            if compare_sequence_numbers(&sequence, end).is_gt() {
+                return Ok(records);
+            }
+            records.push(
+                crate::dev::lambda_record(record, stream_arn)
+                    .map_err(|err| OpsError::Refused(err.to_string()))?,
+            );
+        }
+        iterator = output.next_shard_iterator;
+    }
+    if first {
+        return Err(gone());
+    }
+    Ok(records)
 }
 
 #[cfg(test)]

@@ -17,10 +17,7 @@ const INSERT: &str = include_str!("../../fixtures/dynamodb/insert-modify-remove.
 fn no_progress(_: u64, _: u64) {}
 
 fn all() -> RedriveOptions {
-    RedriveOptions {
-        max_per_second: None,
-        max_messages: None,
-    }
+    RedriveOptions::default()
 }
 
 async fn cloudwatch(stack: &Stack) -> aws_sdk_cloudwatch::Client {
@@ -84,7 +81,7 @@ async fn poison_under_dev_shows_in_queues_and_peek_and_comes_back_with_redrive()
     // WHEN the DLQ is redriven
     let dlq = ops::find_dlq(&stack, "archive").unwrap();
     assert_eq!(dlq.source, Source::Queue(stack.queues.archive.clone()));
-    let done = ops::redrive(&stack, &dlq, all(), &no_progress)
+    let done = ops::redrive(&stack, &dlq, &all(), &no_progress)
         .await
         .unwrap();
 
@@ -100,7 +97,7 @@ async fn poison_under_dev_shows_in_queues_and_peek_and_comes_back_with_redrive()
     assert_eq!(back, UNREADABLE);
 
     // AND a second redrive moves nothing and succeeds
-    let again = ops::redrive(&stack, &dlq, all(), &no_progress)
+    let again = ops::redrive(&stack, &dlq, &all(), &no_progress)
         .await
         .unwrap();
     assert_eq!(again.moved, 0);
@@ -114,13 +111,13 @@ async fn an_interrupted_redrive_loses_nothing_and_a_second_run_finishes_it() {
     let dlq = ops::find_dlq(&stack, "archive-dlq").unwrap();
     let paced = RedriveOptions {
         max_per_second: Some(2.0),
-        max_messages: None,
+        ..RedriveOptions::default()
     };
 
     // WHEN it is stopped in the middle of its first batch
     let interrupted = tokio::time::timeout(
         Duration::from_millis(700),
-        ops::redrive(&stack, &dlq, paced, &no_progress),
+        ops::redrive(&stack, &dlq, &paced, &no_progress),
     )
     .await;
     assert!(
@@ -135,7 +132,7 @@ async fn an_interrupted_redrive_loses_nothing_and_a_second_run_finishes_it() {
     );
 
     // THEN a second run waits for the hidden batch and moves every message
-    let done = ops::redrive(&stack, &dlq, all(), &no_progress)
+    let done = ops::redrive(&stack, &dlq, &all(), &no_progress)
         .await
         .unwrap();
     assert_eq!(done.moved, 3);
@@ -155,10 +152,12 @@ async fn a_redrive_of_at_most_n_moves_n_and_leaves_the_rest() {
     send(&stack, &stack.queues.publish_dlq.url, &UNREADABLE).await;
     let dlq = ops::find_dlq(&stack, "publish").unwrap();
     let two = RedriveOptions {
-        max_per_second: None,
         max_messages: Some(2),
+        ..RedriveOptions::default()
     };
-    let done = ops::redrive(&stack, &dlq, two, &no_progress).await.unwrap();
+    let done = ops::redrive(&stack, &dlq, &two, &no_progress)
+        .await
+        .unwrap();
     assert_eq!((done.moved, done.left), (2, 1));
     assert_eq!(depth(&stack, &stack.queues.publish.url).await.0, 2);
 }
@@ -188,7 +187,7 @@ async fn the_routers_dead_letters_go_through_the_router_again() {
 
     // WHEN the router's DLQ is redriven
     let dlq = ops::find_dlq(&stack, "router").unwrap();
-    let done = ops::redrive(&stack, &dlq, all(), &no_progress)
+    let done = ops::redrive(&stack, &dlq, &all(), &no_progress)
         .await
         .unwrap();
 
@@ -216,4 +215,123 @@ async fn purge_empties_a_dlq_and_peek_of_an_empty_one_is_empty() {
             .is_empty()
     );
     assert!(ops::find_dlq(&stack, "elsewhere").is_err());
+}
+
+/// Lambda's on-failure record for a stream batch, as AWS documents it.
+fn on_failure(stream_arn: &str, shard: &str, start: &str, end: &str, size: u64) -> String {
+    serde_json::json!({
+        "requestContext": {
+            "requestId": "c9b8fa9f-5a7f-4e5c-8b5a-0d7e1f2a3b4c",
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:stream-router",
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": 3
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "version": "1.0",
+        "timestamp": "2026-11-23T10:00:00.000Z",
+        "DDBStreamBatchInfo": {
+            "shardId": shard,
+            "startSequenceNumber": start,
+            "endSequenceNumber": end,
+            "approximateArrivalOfFirstRecord": "2026-11-23T09:59:58Z",
+            "approximateArrivalOfLastRecord": "2026-11-23T09:59:59Z",
+            "batchSize": size,
+            "streamArn": stream_arn
+        }
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn a_batch_lambda_gave_up_on_is_fetched_from_the_stream_saved_and_routed() {
+    use onboard_cli::replay::{self, Options};
+    use onboard_shared::ports::UserStore;
+
+    // GIVEN two users in the table, and the router's DLQ holding Lambda's
+    // on-failure metadata for the batch of their two stream records
+    let stack = fresh_stack().await;
+    for id in ["r-1", "r-2"] {
+        let user = onboard_shared::domain::User::from_cognito(
+            &[("sub", id), ("name", "Zoë")]
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        stack.users().put_new(&user).await.unwrap();
+    }
+    let arn = onboard_cli::stack::latest_stream_arn(&stack.dynamodb, &stack.names.table)
+        .await
+        .unwrap();
+    let streams = aws_sdk_dynamodbstreams::Client::new(&stack.sdk);
+    let shard = streams
+        .describe_stream()
+        .stream_arn(&arn)
+        .send()
+        .await
+        .unwrap()
+        .stream_description
+        .unwrap()
+        .shards()[0]
+        .shard_id()
+        .unwrap()
+        .to_owned();
+    let mut poller = onboard_cli::dev::StreamPoller::new(streams, arn.clone());
+    let sequence_numbers: Vec<String> = poller
+        .next_batch(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|raw| {
+            onboard_shared::stream::decode_raw(raw)
+                .unwrap()
+                .sequence_number
+        })
+        .collect();
+    let (first, last) = (&sequence_numbers[0], &sequence_numbers[1]);
+    let info = on_failure(&arn, &shard, first, last, 2);
+    let trimmed = on_failure(&arn, &shard, "1", "2", 2);
+    send(&stack, &stack.queues.router_dlq.url, &[&info, &trimmed]).await;
+
+    // WHEN the router's DLQ is redriven
+    let folder = tempfile::tempdir().unwrap();
+    let options = RedriveOptions {
+        recovered: Some(folder.path().to_owned()),
+        ..RedriveOptions::default()
+    };
+    let dlq = ops::find_dlq(&stack, "router").unwrap();
+    let done = ops::redrive(&stack, &dlq, &options, &no_progress)
+        .await
+        .unwrap();
+
+    // THEN both records were fetched, saved as a fixture and routed; the
+    // metadata naming records the stream no longer has stays in the DLQ
+    assert_eq!((done.moved, done.unrecoverable), (2, 1), "{done:?}");
+    assert_eq!(depth(&stack, &stack.queues.archive.url).await.0, 2);
+    assert_eq!(depth(&stack, &stack.queues.publish.url).await.0, 2);
+    let left = receive_all(&stack.sqs, &stack.queues.router_dlq.url).await;
+    assert_eq!(left.len(), 1);
+    assert!(
+        left[0].0.contains(r#""startSequenceNumber":"1""#),
+        "{}",
+        left[0].0
+    );
+
+    // AND the saved fixture replays locally
+    assert_eq!(done.recovered.len(), 1);
+    let state = tempfile::tempdir().unwrap();
+    let options = Options {
+        paths: done.recovered.clone(),
+        state: state.path().to_owned(),
+        prefix: stack.names.parameter_prefix.clone(),
+        settings: onboard_cli::pipeline::Settings::default(),
+        json: true,
+        progress: false,
+        stack: None,
+    };
+    let mut out = Vec::new();
+    let summary = replay::run(&options, &mut out).await.unwrap();
+    assert!(summary.succeeded());
+    assert_eq!((summary.records, summary.router.applied), (2, 2));
 }
