@@ -481,31 +481,16 @@ impl QueuePoller {
     }
 
     async fn delete(&self, messages: &[&SqsMessage]) -> Result<(), String> {
-        if messages.is_empty() {
-            return Ok(());
-        }
-        let entries = messages
+        let handles: Vec<&str> = messages
             .iter()
-            .enumerate()
-            .map(|(index, message)| {
-                sqs::types::DeleteMessageBatchRequestEntry::builder()
-                    .id(index.to_string())
-                    .receipt_handle(message.receipt_handle.clone().unwrap_or_default())
-                    .build()
-                    .map_err(|err| err.to_string())
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let output = self
-            .client
-            .delete_message_batch()
-            .queue_url(&self.queue.url)
-            .set_entries(Some(entries))
-            .send()
+            .filter_map(|m| m.receipt_handle.as_deref())
+            .collect();
+        let not_deleted = crate::ops::delete_received(&self.client, &self.queue.url, &handles)
             .await
-            .map_err(|err| error_chain(&err))?;
-        if !output.failed.is_empty() {
+            .map_err(|err| err.to_string())?;
+        if not_deleted > 0 {
             // Not deleted: the message comes back and is skipped as a duplicate.
-            tracing::warn!(queue = %self.queue.name, failed = output.failed.len(), "some processed messages could not be deleted");
+            tracing::warn!(queue = %self.queue.name, not_deleted, "some processed messages could not be deleted");
         }
         Ok(())
     }

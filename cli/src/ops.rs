@@ -507,7 +507,7 @@ pub async fn redrive(
 }
 
 /// The visible and the in-flight messages of a queue.
-async fn counts(client: &sqs::Client, url: &str) -> Result<(u64, u64), OpsError> {
+pub async fn counts(client: &sqs::Client, url: &str) -> Result<(u64, u64), OpsError> {
     let attributes = client
         .get_queue_attributes()
         .queue_url(url)
@@ -789,27 +789,45 @@ fn copy_attributes(message: &Peeked) -> Option<HashMap<String, sqs::types::Messa
 }
 
 async fn delete(client: &sqs::Client, url: &str, messages: &[&Peeked]) -> Result<(), OpsError> {
-    for chunk in messages.chunks(10) {
+    let handles: Vec<&str> = messages.iter().map(|m| m.receipt_handle.as_str()).collect();
+    let not_deleted = delete_received(client, url, &handles).await?;
+    if not_deleted > 0 {
+        // They come back after the visibility timeout; the next run sees them.
+        tracing::warn!(not_deleted, "some messages could not be deleted");
+    }
+    Ok(())
+}
+
+/// Deletes received messages by receipt handle, ten a call. Returns how
+/// many SQS did not delete (they come back after their visibility timeout).
+pub async fn delete_received(
+    client: &sqs::Client,
+    url: &str,
+    receipt_handles: &[&str],
+) -> Result<usize, OpsError> {
+    let mut not_deleted = 0;
+    for chunk in receipt_handles.chunks(10) {
         let entries = chunk
             .iter()
             .enumerate()
-            .map(|(index, m)| {
+            .map(|(index, handle)| {
                 sqs::types::DeleteMessageBatchRequestEntry::builder()
                     .id(index.to_string())
-                    .receipt_handle(&m.receipt_handle)
+                    .receipt_handle(*handle)
                     .build()
                     .map_err(|err| call("DeleteMessageBatch", &err))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        client
+        let output = client
             .delete_message_batch()
             .queue_url(url)
             .set_entries(Some(entries))
             .send()
             .await
             .map_err(|err| call("DeleteMessageBatch", &err))?;
+        not_deleted += output.failed.len();
     }
-    Ok(())
+    Ok(not_deleted)
 }
 
 /// Sends the router's dead letters through the router again. A record that

@@ -87,28 +87,7 @@ where
 
 /// How many messages a queue holds: visible, and in flight.
 pub async fn depth(stack: &Stack, url: &str) -> (u64, u64) {
-    use onboard_shared::aws::sqs::types::QueueAttributeName as Attr;
-    let attributes = stack
-        .sqs
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(Attr::ApproximateNumberOfMessages)
-        .attribute_names(Attr::ApproximateNumberOfMessagesNotVisible)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap_or_default();
-    let number = |name: Attr| {
-        attributes
-            .get(&name)
-            .and_then(|n| n.parse().ok())
-            .unwrap_or(0)
-    };
-    (
-        number(Attr::ApproximateNumberOfMessages),
-        number(Attr::ApproximateNumberOfMessagesNotVisible),
-    )
+    onboard_cli::ops::counts(&stack.sqs, url).await.unwrap()
 }
 
 /// Sends each body to a queue as it is.
