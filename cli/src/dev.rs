@@ -16,11 +16,14 @@
 //! emulator went away) is logged and retried after a pause; the service
 //! runs until it is told to stop.
 //!
-//! The stream is read from its oldest record (`TRIM_HORIZON`) each time the
-//! service starts: every handler is idempotent, so records routed before
-//! are skipped downstream.
+//! Each shard's position is saved after every routed batch (in
+//! `.onboard/dev-checkpoints.json` by default), so a restart goes on after
+//! the last routed record; a new table's stream, or `--from-start`, is read
+//! from its oldest record (`TRIM_HORIZON`). A crash between routing a batch
+//! and saving its position routes it again, which every handler tolerates.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use archive_consumer::Archiver;
@@ -40,7 +43,7 @@ use crate::stack::{QueueRef, Stack, StackError, latest_stream_arn};
 
 /// How the local service polls, as the SAM template's event-source mappings
 /// are set in AWS.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DevSettings {
     /// Records per router invocation (`GetRecords` limit).
     pub stream_batch_size: i32,
@@ -55,6 +58,9 @@ pub struct DevSettings {
     pub max_writes_per_second: f64,
     /// How long to wait when there is nothing to read, and after an error.
     pub idle: Duration,
+    /// Where the stream position is kept across runs (each shard's last
+    /// routed sequence number); `None` reads from the oldest record.
+    pub checkpoints: Option<PathBuf>,
 }
 
 impl Default for DevSettings {
@@ -66,6 +72,7 @@ impl Default for DevSettings {
             queue_batch_size: 10,
             max_writes_per_second: 3.0,
             idle: Duration::from_millis(250),
+            checkpoints: None,
         }
     }
 }
@@ -79,7 +86,10 @@ pub async fn run(
 ) -> Result<(), StackError> {
     let stream_arn = latest_stream_arn(&stack.dynamodb, &stack.names.table).await?;
     tracing::info!(table = %stack.names.table, stream = %stream_arn, "reading the table's stream");
-    let poller = StreamPoller::new(streams::Client::new(&stack.sdk), stream_arn);
+    let mut poller = StreamPoller::new(streams::Client::new(&stack.sdk), stream_arn);
+    if let Some(path) = &settings.checkpoints {
+        poller = poller.with_checkpoints(path.clone());
+    }
     let router = stack.router();
     let archive = QueuePoller::new(stack, &stack.queues.archive).await;
     let publish = QueuePoller::new(stack, &stack.queues.publish).await;
@@ -137,6 +147,11 @@ async fn poll_stream(
             settings.stream_retry_delay,
         )
         .await;
+        // Every record reached its final fate: from here on, a restart
+        // starts after them.
+        if let Err(err) = poller.commit() {
+            tracing::warn!(error = %err, "could not save the stream position");
+        }
         let report = BatchReport { items: fates };
         let (routed, dead, failed) = tally(&report);
         tracing::info!(
@@ -171,7 +186,13 @@ pub struct StreamPoller {
     known: HashSet<String>,
     /// Look for new shards before the next read.
     refresh: bool,
+    /// The file of saved positions, and what it held at start.
+    checkpoints: Option<(PathBuf, Checkpoints)>,
 }
+
+/// Saved stream positions: stream ARN → shard → last routed sequence number.
+/// A new table has a new stream ARN, so its stream is read from the start.
+type Checkpoints = BTreeMap<String, BTreeMap<String, String>>;
 
 #[derive(Debug)]
 struct Shard {
@@ -189,7 +210,40 @@ impl StreamPoller {
             shards: Vec::new(),
             known: HashSet::new(),
             refresh: true,
+            checkpoints: None,
         }
+    }
+
+    /// Starts each shard after the position saved in `path` (from its
+    /// oldest record when none is saved) and saves positions there on
+    /// [`commit`](Self::commit). An unreadable file is started over.
+    pub fn with_checkpoints(mut self, path: PathBuf) -> Self {
+        let saved: Checkpoints = std::fs::read(&path)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        self.checkpoints = Some((path, saved));
+        self
+    }
+
+    fn saved_position(&self, shard: &str) -> Option<String> {
+        let (_, saved) = self.checkpoints.as_ref()?;
+        saved.get(&self.arn)?.get(shard).cloned()
+    }
+
+    /// Saves the position of every shard read so far.
+    pub fn commit(&mut self) -> std::io::Result<()> {
+        let Some((path, saved)) = &mut self.checkpoints else {
+            return Ok(());
+        };
+        let positions = saved.entry(self.arn.clone()).or_default();
+        for shard in &self.shards {
+            if let Some(sequence) = &shard.last_sequence_number {
+                positions.insert(shard.id.clone(), sequence.clone());
+            }
+        }
+        let bytes = serde_json::to_vec_pretty(saved).map_err(std::io::Error::other)?;
+        onboard_shared::local::write_atomically(path, &bytes)
     }
 
     async fn iterator(&self, shard: &str, after: Option<&str>) -> Result<Option<String>, String> {
@@ -231,11 +285,18 @@ impl StreamPoller {
             for shard in shards {
                 let Some(id) = shard.shard_id else { continue };
                 if self.known.insert(id.clone()) {
-                    let iterator = self.iterator(&id, None).await?;
+                    let saved = self.saved_position(&id);
+                    let iterator = match self.iterator(&id, saved.as_deref()).await {
+                        Ok(iterator) => iterator,
+                        // The saved position is gone from the stream (older
+                        // than its retention): start from what it holds.
+                        Err(_) if saved.is_some() => self.iterator(&id, None).await?,
+                        Err(err) => return Err(err),
+                    };
                     self.shards.push(Shard {
                         id,
                         iterator,
-                        last_sequence_number: None,
+                        last_sequence_number: saved,
                     });
                 }
             }

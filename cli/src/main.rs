@@ -143,6 +143,16 @@ struct DevArgs {
     /// The publisher's Parameter Store writes per second.
     #[arg(long, env = "MAX_WRITES_PER_SECOND", default_value_t = 3.0)]
     max_writes_per_second: f64,
+    /// Where the stream position is kept across runs.
+    #[arg(
+        long,
+        default_value = ".onboard/dev-checkpoints.json",
+        value_name = "FILE"
+    )]
+    checkpoints: PathBuf,
+    /// Read the stream from its oldest record, whatever was saved.
+    #[arg(long)]
+    from_start: bool,
 }
 
 #[derive(Debug, Args)]
@@ -334,10 +344,19 @@ async fn run_dev(args: DevArgs) -> Result<(), String> {
     let stack = Stack::connect(&connection, names)
         .await
         .map_err(|err| err.to_string())?;
+    if args.from_start {
+        match std::fs::remove_file(&args.checkpoints) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                return Err(format!("{}: {err}", args.checkpoints.display()));
+            }
+            _ => {}
+        }
+    }
     let settings = DevSettings {
         stream_batch_size: args.batch_size,
         stream_max_retries: args.max_retries,
         max_writes_per_second: args.max_writes_per_second,
+        checkpoints: Some(args.checkpoints),
         ..DevSettings::default()
     };
     tracing::info!("running the pipeline; Ctrl-C stops");

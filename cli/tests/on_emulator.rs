@@ -70,8 +70,17 @@ async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
     let logs = tempfile::tempdir().unwrap();
 
     // The local Lambda service, on resources it creates.
+    let checkpoints = logs.path().join("checkpoints.json");
     let (_dev, mut dev_out) = start(
-        onboard(&stack, &["dev", "--bootstrap"]),
+        onboard(
+            &stack,
+            &[
+                "dev",
+                "--bootstrap",
+                "--checkpoints",
+                checkpoints.to_str().unwrap(),
+            ],
+        ),
         &logs.path().join("dev.log"),
     );
     line_with(&mut dev_out, "app client");
@@ -152,6 +161,7 @@ async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
     let serve_log = std::fs::read_to_string(logs.path().join("serve.log")).unwrap();
     assert!(dev_log.contains("stream batch"), "{dev_log}");
     assert!(dev_log.contains(&sub), "{dev_log}");
+    assert!(checkpoints.exists(), "the stream position was not saved");
     assert!(serve_log.contains("greeted"), "{serve_log}");
     for (name, log) in [
         ("dev", &dev_log),

@@ -409,3 +409,44 @@ async fn a_replay_into_a_stack_sends_stream_records_to_its_queues_and_sign_ups_t
     assert_eq!(report["summary"]["router"]["applied"], routable);
     assert_eq!(report["summary"]["router"]["dead_lettered"], 4);
 }
+
+#[tokio::test]
+async fn a_restarted_service_goes_on_after_the_last_routed_record() {
+    // GIVEN a poison record in the table, routed once by a service that
+    // keeps its stream position in a file
+    let stack = fresh_stack().await;
+    stack
+        .dynamodb
+        .put_item()
+        .table_name(&stack.names.table)
+        .item(
+            "user_id",
+            dynamodb::types::AttributeValue::S("broken-1".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    let checkpoints = folder.path().join("checkpoints.json");
+    let service = Service::start_with_checkpoints(&stack, &checkpoints);
+    eventually("the dead letter", || async {
+        (common::depth(&stack, &stack.queues.router_dlq.url).await.0 == 1).then_some(())
+    })
+    .await;
+    service.stop().await;
+
+    // WHEN it starts again and a new user signs up
+    let service = Service::start_with_checkpoints(&stack, &checkpoints);
+    let user = signup::sign_up(&stack, EMAIL, PASSWORD, Some(NAME))
+        .await
+        .unwrap()
+        .sub;
+    eventually("the new user's parameter", || parameter(&stack, &user)).await;
+    service.stop().await;
+
+    // THEN the poison record was not routed (nor dead-lettered) again
+    assert_eq!(
+        common::depth(&stack, &stack.queues.router_dlq.url).await,
+        (1, 0)
+    );
+}

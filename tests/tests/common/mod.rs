@@ -34,13 +34,24 @@ pub struct Service {
 }
 
 impl Service {
+    /// The service reading the stream from its oldest record.
     pub fn start(stack: &Stack) -> Self {
+        Self::run(stack, None)
+    }
+
+    /// The service keeping its stream position in a file.
+    pub fn start_with_checkpoints(stack: &Stack, path: &std::path::Path) -> Self {
+        Self::run(stack, Some(path.to_owned()))
+    }
+
+    fn run(stack: &Stack, checkpoints: Option<std::path::PathBuf>) -> Self {
         let (stop, stopped) = watch::channel(false);
         let stack = stack.clone();
         let settings = DevSettings {
             stream_retry_delay: Duration::from_millis(50),
             max_writes_per_second: 50.0,
             idle: Duration::from_millis(100),
+            checkpoints,
             ..DevSettings::default()
         };
         let task = tokio::spawn(async move {
