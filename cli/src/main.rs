@@ -231,7 +231,18 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 // Two workers: the archive and publish consumers drain side by side.
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = <Cli as clap::CommandFactory>::command().get_matches();
+    let cli = match <Cli as clap::FromArgMatches>::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
+    // The embedded replay is the default: only an endpoint given on the
+    // command line moves a replay onto a stack, never one left in the
+    // environment (AWS_ENDPOINT_URL) by an earlier session with an emulator.
+    let replay_endpoint_given = matches
+        .subcommand_matches("replay")
+        .and_then(|replay| replay.value_source("endpoint_url"))
+        == Some(clap::parser::ValueSource::CommandLine);
     // A replay's or an operation's report says what happened, so the
     // handlers' own log lines (standard error) only show with RUST_LOG=info;
     // the running services log what they do.
@@ -251,14 +262,18 @@ async fn main() -> ExitCode {
         },
         Command::Dlq(args) => report("dlq", run_dlq(args.command).await),
         Command::Replay(args) => {
-            let stack = (args.aws || args.stack.endpoint_url.is_some()).then(|| StackTarget {
-                connection: args.stack.connection(),
-                names: args.stack.names(),
+            let mut stack_args = args.stack;
+            if !replay_endpoint_given {
+                stack_args.endpoint_url = None;
+            }
+            let stack = (args.aws || stack_args.endpoint_url.is_some()).then(|| StackTarget {
+                connection: stack_args.connection(),
+                names: stack_args.names(),
             });
             let options = Options {
                 paths: args.paths,
                 state: args.state,
-                prefix: args.stack.parameter_prefix.clone(),
+                prefix: stack_args.parameter_prefix.clone(),
                 stack,
                 settings: Settings {
                     stream_batch_size: usize::from(args.batch_size),

@@ -614,9 +614,19 @@ impl<'w> Printer<'w> {
                     .unwrap_or("no reason given")
             )?;
         }
+        // A stack's consumers run on their own: only the router's part is known here.
+        let consumers = if finish.remote {
+            String::new()
+        } else {
+            format!(
+                "; archive {}; publish {}",
+                tally_text(&s.archive, "written"),
+                tally_text(&s.publish, "written")
+            )
+        };
         writeln!(
             out,
-            "{} records from {}{}: router {}; archive {}; publish {}.",
+            "{} records from {}{}: router {}{consumers}.",
             s.records,
             plural(s.files - s.refused_files, "file"),
             if s.refused_files > 0 {
@@ -625,8 +635,6 @@ impl<'w> Printer<'w> {
                 String::new()
             },
             tally_text(&s.router, "routed"),
-            tally_text(&s.archive, "written"),
-            tally_text(&s.publish, "written"),
         )?;
         if finish.remote {
             writeln!(

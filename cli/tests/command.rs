@@ -77,3 +77,26 @@ fn a_missing_path_is_an_error_on_standard_error_with_exit_code_two() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn an_endpoint_left_in_the_environment_does_not_move_the_replay_off_the_local_state() {
+    let state = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let output = Command::new(env!("CARGO_BIN_EXE_onboard"))
+        .current_dir(&fixtures)
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .args(["replay", "--state"])
+        .arg(state.path())
+        .arg("cognito")
+        .output()
+        .unwrap_or_else(|err| panic!("onboard did not start: {err}"));
+    let stdout = text(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{stdout}{}",
+        text(&output.stderr)
+    );
+    assert!(stdout.contains("State: "), "{stdout}");
+    assert!(state.path().join("table.json").exists());
+}
