@@ -16,6 +16,23 @@ use stream_router::Router;
 /// What the poller writes as the source of the dead letters it sends.
 pub const STREAM_POLLER: &str = "stream-poller";
 
+/// Routes records in batches of `batch_size`, each as Lambda's stream
+/// poller would (see [`route_stream_batch`]), and returns the final fate of
+/// every record, in order.
+pub async fn route_stream(
+    router: &Router,
+    records: &[Box<RawValue>],
+    batch_size: usize,
+    max_retries: u32,
+    retry_delay: Duration,
+) -> Vec<ItemReport> {
+    let mut fates = Vec::with_capacity(records.len());
+    for batch in records.chunks(batch_size.max(1)) {
+        fates.extend(route_stream_batch(router, batch, max_retries, retry_delay).await);
+    }
+    fates
+}
+
 /// Routes one batch as Lambda's stream poller would, waiting `retry_delay`
 /// before each retry, and returns the final fate of every record, in order.
 pub async fn route_stream_batch(

@@ -215,17 +215,10 @@ impl LocalPipeline {
     /// Routes stream records as Lambda's stream poller would, and returns the
     /// final fate of each, in order.
     pub async fn route(&self, records: &[Box<RawValue>]) -> Vec<ItemReport> {
-        let mut fates = Vec::with_capacity(records.len());
-        for batch in records.chunks(self.settings.stream_batch_size.max(1)) {
-            fates.extend(self.route_batch(batch).await);
-        }
-        fates
-    }
-
-    async fn route_batch(&self, batch: &[Box<RawValue>]) -> Vec<ItemReport> {
-        event_source::route_stream_batch(
+        event_source::route_stream(
             &self.router,
-            batch,
+            records,
+            self.settings.stream_batch_size,
             self.settings.stream_max_retries,
             Duration::ZERO,
         )

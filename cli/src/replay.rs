@@ -20,7 +20,7 @@ use post_confirmation::Outcome;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::event_source::route_stream_batch;
+use crate::event_source::route_stream;
 use crate::input::{self, Input};
 use crate::pipeline::{self, Consumed, Consumer, DeadLettered, LocalPipeline, Settings, SignUp};
 use crate::stack::{Names, Stack, StackError};
@@ -54,28 +54,28 @@ pub struct StackTarget {
 #[allow(clippy::large_enum_variant)]
 enum Target {
     Local(LocalPipeline),
-    Stack { stack: Stack, settings: Settings },
+    Stack {
+        stack: Stack,
+        router: stream_router::Router,
+        settings: Settings,
+    },
 }
 
 impl Target {
     async fn route(&self, records: &[Box<serde_json::value::RawValue>]) -> Vec<ItemReport> {
         match self {
             Target::Local(pipeline) => pipeline.route(records).await,
-            Target::Stack { stack, settings } => {
-                let router = stack.router();
-                let mut fates = Vec::with_capacity(records.len());
-                for batch in records.chunks(settings.stream_batch_size.max(1)) {
-                    fates.extend(
-                        route_stream_batch(
-                            &router,
-                            batch,
-                            settings.stream_max_retries,
-                            std::time::Duration::from_millis(200),
-                        )
-                        .await,
-                    );
-                }
-                fates
+            Target::Stack {
+                router, settings, ..
+            } => {
+                route_stream(
+                    router,
+                    records,
+                    settings.stream_batch_size,
+                    settings.stream_max_retries,
+                    std::time::Duration::from_millis(200),
+                )
+                .await
             }
         }
     }
@@ -91,7 +91,9 @@ impl Target {
     async fn sign_up(&self, event: serde_json::Value) -> SignUp {
         match self {
             Target::Local(pipeline) => pipeline.sign_up(event).await,
-            Target::Stack { stack, settings } => {
+            Target::Stack {
+                stack, settings, ..
+            } => {
                 // The table's own stream carries the new user on from here.
                 let (outcome, attempts) =
                     pipeline::trigger(&stack.users(), event, settings.trigger_attempts).await;
@@ -283,10 +285,14 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
                 },
             )?,
         ),
-        Some(target) => Target::Stack {
-            stack: Stack::connect(&target.connection, target.names.clone()).await?,
-            settings: options.settings,
-        },
+        Some(target) => {
+            let stack = Stack::connect(&target.connection, target.names.clone()).await?;
+            Target::Stack {
+                router: stack.router(),
+                stack,
+                settings: options.settings,
+            }
+        }
     };
     let progress = progress_bar(options, &files);
     let mut printer = Printer::new(options.json, out, progress.clone())?;
