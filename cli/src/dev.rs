@@ -39,7 +39,7 @@ use stream_router::Router;
 use tokio::sync::watch;
 
 use crate::event_source::route_stream_batch;
-use crate::stack::{QueueRef, Stack, StackError, latest_stream_arn};
+use crate::stack::{QueueRef, Stack, StackError, latest_stream_arn, queue_arn};
 
 /// How the local service polls, as the SAM template's event-source mappings
 /// are set in AWS.
@@ -444,17 +444,8 @@ struct QueuePoller {
 
 impl QueuePoller {
     async fn new(stack: &Stack, queue: &QueueRef) -> Self {
-        let arn = stack
-            .sqs
-            .get_queue_attributes()
-            .queue_url(&queue.url)
-            .attribute_names(sqs::types::QueueAttributeName::QueueArn)
-            .send()
-            .await
-            .ok()
-            .and_then(|out| out.attributes)
-            .and_then(|mut a| a.remove(&sqs::types::QueueAttributeName::QueueArn))
-            .unwrap_or_default();
+        // Only the events' eventSourceARN shows it: no ARN is no reason to stop.
+        let arn = queue_arn(&stack.sqs, &queue.url).await.unwrap_or_default();
         Self {
             client: stack.sqs.clone(),
             queue: queue.clone(),

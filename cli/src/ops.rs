@@ -31,7 +31,7 @@ use serde_json::value::RawValue;
 use sqs::types::{MessageSystemAttributeName as System, QueueAttributeName as Attr};
 
 use crate::event_source::route_stream_batch;
-use crate::stack::{QueueRef, Stack};
+use crate::stack::{QueueRef, Stack, StackError, queue_arn};
 
 /// A failed operation, said once.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,8 @@ pub enum OpsError {
     UnknownQueue(String),
     #[error("{0}")]
     Refused(String),
+    #[error(transparent)]
+    Stack(#[from] StackError),
 }
 
 fn call(action: impl Into<String>, err: &(dyn std::error::Error + 'static)) -> OpsError {
@@ -166,25 +168,8 @@ async fn status(
     queue: &QueueRef,
     is_dlq: bool,
 ) -> Result<QueueStatus, OpsError> {
-    let attributes = stack
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&queue.url)
-        .attribute_names(Attr::ApproximateNumberOfMessages)
-        .attribute_names(Attr::ApproximateNumberOfMessagesNotVisible)
-        .attribute_names(Attr::ApproximateNumberOfMessagesDelayed)
-        .send()
-        .await
-        .map_err(|err| call(format!("GetQueueAttributes {}", queue.name), &err))?
-        .attributes
-        .unwrap_or_default();
-    let number = |name: Attr| {
-        attributes
-            .get(&name)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    let visible = number(Attr::ApproximateNumberOfMessages);
+    let counts = depth(&stack.sqs, &queue.url).await?;
+    let visible = counts.visible;
     let mut age = oldest_age_from_cloudwatch(cloudwatch, &queue.name)
         .await
         .map(|age| (age, "cloudwatch"));
@@ -214,8 +199,8 @@ async fn status(
         url: queue.url.clone(),
         is_dlq,
         visible,
-        in_flight: number(Attr::ApproximateNumberOfMessagesNotVisible),
-        delayed: number(Attr::ApproximateNumberOfMessagesDelayed),
+        in_flight: counts.in_flight,
+        delayed: counts.delayed,
         oldest_age_seconds: age.map(|(age, _)| age),
         age_from: age.map(|(_, from)| from),
         dlq_depth: None,
@@ -490,8 +475,8 @@ pub async fn redrive(
 ) -> Result<Redriven, OpsError> {
     // Messages in flight count too: an interrupted run leaves its last batch
     // hidden until the visibility timeout ends, and this run waits for it.
-    let (visible, in_flight) = counts(&stack.sqs, &dlq.queue.url).await?;
-    let total = visible + in_flight;
+    let counts = depth(&stack.sqs, &dlq.queue.url).await?;
+    let total = counts.visible + counts.in_flight;
     let total = options.max_messages.map_or(total, |max| total.min(max));
     match &dlq.source {
         Source::Queue(source) => {
@@ -506,32 +491,38 @@ pub async fn redrive(
     }
 }
 
-/// The visible and the in-flight messages of a queue.
-pub async fn counts(client: &sqs::Client, url: &str) -> Result<(u64, u64), OpsError> {
+/// How many messages a queue holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Depth {
+    pub visible: u64,
+    pub in_flight: u64,
+    pub delayed: u64,
+}
+
+/// A queue's depth, from one `GetQueueAttributes`.
+pub async fn depth(client: &sqs::Client, url: &str) -> Result<Depth, OpsError> {
     let attributes = client
         .get_queue_attributes()
         .queue_url(url)
         .attribute_names(Attr::ApproximateNumberOfMessages)
         .attribute_names(Attr::ApproximateNumberOfMessagesNotVisible)
+        .attribute_names(Attr::ApproximateNumberOfMessagesDelayed)
         .send()
         .await
-        .map_err(|err| call("GetQueueAttributes", &err))?
+        .map_err(|err| call(format!("GetQueueAttributes {url}"), &err))?
         .attributes
         .unwrap_or_default();
     let number = |name: Attr| {
         attributes
             .get(&name)
-            .and_then(|v| v.parse().ok())
+            .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0)
     };
-    Ok((
-        number(Attr::ApproximateNumberOfMessages),
-        number(Attr::ApproximateNumberOfMessagesNotVisible),
-    ))
-}
-
-async fn depth(client: &sqs::Client, url: &str) -> Result<u64, OpsError> {
-    Ok(counts(client, url).await?.0)
+    Ok(Depth {
+        visible: number(Attr::ApproximateNumberOfMessages),
+        in_flight: number(Attr::ApproximateNumberOfMessagesNotVisible),
+        delayed: number(Attr::ApproximateNumberOfMessagesDelayed),
+    })
 }
 
 /// How long a batch of `want` messages stays hidden while it is moved: long
@@ -561,29 +552,13 @@ async fn next_batch(
         if !messages.is_empty() {
             return Ok(messages);
         }
-        let (_, in_flight) = counts(client, url).await?;
+        let in_flight = depth(client, url).await?.in_flight;
         if in_flight == 0 || tokio::time::Instant::now() >= deadline {
             return Ok(messages);
         }
         tracing::info!(in_flight, "waiting for messages in flight to come back");
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-}
-
-async fn queue_arn(client: &sqs::Client, url: &str) -> Result<String, OpsError> {
-    client
-        .get_queue_attributes()
-        .queue_url(url)
-        .attribute_names(Attr::QueueArn)
-        .send()
-        .await
-        .map_err(|err| call("GetQueueAttributes", &err))?
-        .attributes
-        .and_then(|mut a| a.remove(&Attr::QueueArn))
-        .ok_or_else(|| OpsError::Call {
-            action: "GetQueueAttributes".to_owned(),
-            reason: format!("{url} has no ARN"),
-        })
 }
 
 /// `StartMessageMoveTask`, followed to its end. `None` when the endpoint
@@ -757,7 +732,7 @@ async fn move_messages(
     }
     Ok(Redriven {
         moved,
-        left: depth(client, &dlq.url).await?,
+        left: depth(client, &dlq.url).await?.visible,
         method: "moved message by message",
         ..Redriven::default()
     })
@@ -935,6 +910,7 @@ async fn route_again(
     }
     done.left = depth(&stack.sqs, &dlq.queue.url)
         .await?
+        .visible
         .saturating_sub(done.dead_lettered_again);
     Ok(done)
 }

@@ -607,16 +607,7 @@ async fn ensure_queue(
             (created.queue_url.unwrap_or_default(), "created")
         }
     };
-    let arn = client
-        .get_queue_attributes()
-        .queue_url(&url)
-        .attribute_names(sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .map_err(|err| StackError::call(format!("GetQueueAttributes {name}"), &err))?
-        .attributes
-        .and_then(|mut a| a.remove(&sqs::types::QueueAttributeName::QueueArn))
-        .unwrap_or_default();
+    let arn = queue_arn(client, &url).await?;
     Ok((
         Made {
             kind: "queue",
@@ -626,6 +617,24 @@ async fn ensure_queue(
         },
         arn,
     ))
+}
+
+/// A queue's ARN, by its URL.
+pub async fn queue_arn(client: &sqs::Client, url: &str) -> Result<String, StackError> {
+    use sqs::types::QueueAttributeName::QueueArn;
+    client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueArn)
+        .send()
+        .await
+        .map_err(|err| StackError::call(format!("GetQueueAttributes {url}"), &err))?
+        .attributes
+        .and_then(|mut a| a.remove(&QueueArn))
+        .ok_or_else(|| StackError::Call {
+            action: format!("GetQueueAttributes {url}"),
+            reason: "the queue has no ARN".to_owned(),
+        })
 }
 
 async fn archive_bucket(

@@ -98,7 +98,8 @@ where
 
 /// How many messages a queue holds: visible, and in flight.
 pub async fn depth(stack: &Stack, url: &str) -> (u64, u64) {
-    onboard_cli::ops::counts(&stack.sqs, url).await.unwrap()
+    let depth = onboard_cli::ops::depth(&stack.sqs, url).await.unwrap();
+    (depth.visible, depth.in_flight)
 }
 
 /// Sends each body to a queue as it is.
