@@ -340,8 +340,8 @@ async fn run_dev(args: DevArgs) -> Result<(), String> {
         return Err("dev runs the pipeline on an emulator: give --endpoint-url (or AWS_ENDPOINT_URL); in AWS, Lambda itself does this".to_owned());
     }
     let names = args.stack.names();
+    let sdk = connection.load().await;
     if args.bootstrap {
-        let sdk = connection.load().await;
         let settings = QueueSettings {
             visibility_timeout_seconds: args.visibility_timeout,
             max_receive_count: args.max_receive_count,
@@ -356,7 +356,7 @@ async fn run_dev(args: DevArgs) -> Result<(), String> {
             );
         }
     }
-    let stack = Stack::connect(&connection, names)
+    let stack = Stack::from_config(sdk, names)
         .await
         .map_err(|err| err.to_string())?;
     if args.from_start {

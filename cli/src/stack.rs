@@ -209,7 +209,11 @@ pub struct Stack {
 impl Stack {
     /// Finds the stack's queues (one `GetQueueUrl` each, once).
     pub async fn connect(connection: &Connection, names: Names) -> Result<Self, StackError> {
-        let sdk = connection.load().await;
+        Self::from_config(connection.load().await, names).await
+    }
+
+    /// The same, with an SDK config already loaded.
+    pub async fn from_config(sdk: SdkConfig, names: Names) -> Result<Self, StackError> {
         let sqs = sqs::Client::new(&sdk);
         let queues = Queues {
             archive: queue_ref(&sqs, "archive", &names.archive_queue).await?,
@@ -219,7 +223,7 @@ impl Stack {
             router_dlq: queue_ref(&sqs, "router-dlq", &names.router_dlq).await?,
         };
         // Emulators need path-style S3 addressing.
-        let s3 = s3_client(&sdk, connection.endpoint_url.is_some());
+        let s3 = s3_client(&sdk, sdk.endpoint_url().is_some());
         Ok(Self {
             ssm: ssm::Client::new(&sdk),
             dynamodb: dynamodb::Client::new(&sdk),
