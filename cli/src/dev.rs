@@ -450,11 +450,7 @@ impl QueuePoller {
             client: stack.sqs.clone(),
             queue: queue.clone(),
             arn,
-            region: stack
-                .sdk
-                .region()
-                .map(|r| r.as_ref().to_owned())
-                .unwrap_or_default(),
+            region: stack.region(),
         }
     }
 

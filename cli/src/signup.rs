@@ -111,7 +111,7 @@ pub async fn sign_up(
             action: "AdminGetUser",
             reason: "the user has no sub".to_owned(),
         })?;
-    let event = confirmation_event(&pool, stack_region(stack), &user.username, user_attributes);
+    let event = confirmation_event(&pool, stack.region(), &user.username, user_attributes);
     let event = serde_json::to_value(&event).map_err(|err| SignUpError::Call {
         action: "building the trigger event",
         reason: err.to_string(),
@@ -122,14 +122,6 @@ pub async fn sign_up(
         new_in_pool,
         outcome,
     })
-}
-
-fn stack_region(stack: &Stack) -> String {
-    stack
-        .sdk
-        .region()
-        .map(|r| r.as_ref().to_owned())
-        .unwrap_or_default()
 }
 
 fn attribute(name: &str, value: &str) -> Result<cognito::types::AttributeType, SignUpError> {

@@ -235,6 +235,14 @@ impl Stack {
         })
     }
 
+    /// The region the stack's calls go to (empty when none was resolved).
+    pub fn region(&self) -> String {
+        self.sdk
+            .region()
+            .map(|r| r.as_ref().to_owned())
+            .unwrap_or_default()
+    }
+
     fn queue(&self, queue: &QueueRef) -> Arc<SqsQueue> {
         Arc::new(SqsQueue::new(self.sqs.clone(), queue.role, &queue.url))
     }
