@@ -14,15 +14,18 @@ use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use aws_smithy_async::time::SharedTimeSource;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::sync::Mutex as AsyncMutex;
 use tokio::time::Instant;
 
+use crate::config::{ConfigError, Lookup};
 use crate::domain::{Revision, User, UserId, Version};
 use crate::error::PortError;
 use crate::ports::{
@@ -60,15 +63,75 @@ impl CallBudget {
 
     fn apply(&self, loader: ConfigLoader) -> ConfigLoader {
         loader
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(self.connect_timeout)
-                    .operation_attempt_timeout(self.attempt_timeout)
-                    .operation_timeout(self.operation_timeout)
-                    .build(),
-            )
-            .retry_config(RetryConfig::standard().with_max_attempts(self.max_attempts))
+            .timeout_config(self.timeouts())
+            .retry_config(self.retries())
     }
+
+    fn timeouts(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect_timeout)
+            .operation_attempt_timeout(self.attempt_timeout)
+            .operation_timeout(self.operation_timeout)
+            .build()
+    }
+
+    fn retries(&self) -> RetryConfig {
+        RetryConfig::standard().with_max_attempts(self.max_attempts)
+    }
+}
+
+/// The SDK's own connect timeout, which the default loader also sets.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+
+/// The SDK config of a function in Lambda, built once at init from what
+/// Lambda puts in the environment: `AWS_REGION` and the execution role's
+/// credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`, fixed for the life of the environment), plus `AWS_ENDPOINT_URL` where one is set (a local
+/// emulator).
+///
+/// Nothing else is looked up. The default chain's profile files, SSO, web
+/// identity, STS and instance metadata serve other machines; a function
+/// that never calls the default loader does not link them, which keeps
+/// each binary smaller and its start faster. The `onboard` command and the
+/// tests use [`Connection::load`], with the whole chain.
+pub fn lambda_config(
+    env: &impl Lookup,
+    budget: Option<CallBudget>,
+) -> Result<SdkConfig, ConfigError> {
+    let var = |var: &'static str, what: &'static str| {
+        env.get(var).ok_or(ConfigError::Missing { var, what })
+    };
+    let region = var("AWS_REGION", "the region Lambda runs in")?;
+    // The execution role's credentials, which Lambda sets for the life of
+    // the execution environment.
+    let credentials = aws_credential_types::Credentials::new(
+        var("AWS_ACCESS_KEY_ID", "the execution role's access key")?,
+        var("AWS_SECRET_ACCESS_KEY", "the execution role's secret key")?,
+        env.get("AWS_SESSION_TOKEN"),
+        None,
+        "lambda-environment",
+    );
+    let (timeouts, retries) = match budget {
+        Some(budget) => (budget.timeouts(), budget.retries()),
+        None => (
+            TimeoutConfig::builder()
+                .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
+                .build(),
+            RetryConfig::standard(),
+        ),
+    };
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .identity_cache(aws_config::identity::IdentityCache::lazy().build())
+        .http_client(https_client())
+        .time_source(SharedTimeSource::default())
+        .timeout_config(timeouts)
+        .retry_config(retries);
+    config.set_sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep());
+    config.set_endpoint_url(env.get("AWS_ENDPOINT_URL"));
+    Ok(config.build())
 }
 
 /// The HTTPS client every SDK client uses: hyper 1 and rustls on ring.
@@ -87,11 +150,6 @@ pub fn config_loader(budget: Option<CallBudget>) -> ConfigLoader {
         Some(budget) => budget.apply(loader),
         None => loader,
     }
-}
-
-/// Loads the SDK config once, at start.
-pub async fn load_config(budget: Option<CallBudget>) -> SdkConfig {
-    config_loader(budget).load().await
 }
 
 /// Where the `onboard` command and the tests send their calls: real AWS
@@ -544,11 +602,8 @@ mod tests {
         assert!(budget.worst_case() <= Duration::from_secs(2));
         assert!(budget.attempt_timeout * budget.max_attempts <= Duration::from_secs(2));
 
-        // The budget is what the SDK is actually given.
-        let config = config_loader(Some(budget))
-            .region(Region::new("eu-west-1"))
-            .load()
-            .await;
+        // The budget is what the SDK is actually given, in Lambda.
+        let config = lambda_config(&lambda_env(&[]), Some(budget)).unwrap();
         let timeouts = config.timeout_config().unwrap();
         assert_eq!(
             timeouts.operation_attempt_timeout(),
@@ -562,6 +617,46 @@ mod tests {
         );
         // Three attempts of 600 ms fit in Cognito's 5 s with room to spare.
         assert!(timeouts.operation_timeout().unwrap() < Duration::from_secs(5) / 2);
+    }
+
+    /// What Lambda sets, and more.
+    fn lambda_env(
+        more: &[(&'static str, &'static str)],
+    ) -> impl Fn(&str) -> Option<String> + use<> {
+        let mut vars = vec![
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ];
+        vars.extend_from_slice(more);
+        move |var| {
+            vars.iter()
+                .rev()
+                .find(|(k, _)| *k == var)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[tokio::test]
+    async fn in_lambda_the_config_comes_from_the_environment_lambda_sets() {
+        let config = lambda_config(&lambda_env(&[]), None).unwrap();
+        assert_eq!(config.region(), Some(&Region::new("eu-west-1")));
+        assert_eq!(config.endpoint_url(), None);
+        assert!(config.credentials_provider().is_some());
+        assert_eq!(
+            config.timeout_config().unwrap().connect_timeout(),
+            Some(DEFAULT_CONNECT_TIMEOUT)
+        );
+
+        let local = lambda_env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000")]);
+        let config = lambda_config(&local, None).unwrap();
+        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:5000"));
+
+        for missing in ["AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
+            let without = lambda_env(&[(missing, " ")]);
+            let err = lambda_config(&without, None).unwrap_err();
+            assert!(err.to_string().contains(missing), "{err}");
+        }
     }
 
     fn service_error(

@@ -175,6 +175,8 @@ pub struct GreetingConfig {
     pub parameter_prefix: ParameterPrefix,
     /// How long a name read from the parameter store is reused.
     pub cache_ttl: Duration,
+    /// The browser origin allowed to read the API's answers (`*` for any).
+    pub allowed_origin: Option<String>,
 }
 
 impl GreetingConfig {
@@ -182,6 +184,7 @@ impl GreetingConfig {
         Ok(Self {
             parameter_prefix: prefix(&env)?,
             cache_ttl: Duration::from_secs(parsed(&env, "NAME_CACHE_SECONDS", 60)?),
+            allowed_origin: env.get("ALLOWED_ORIGIN"),
         })
     }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use archive_consumer::Archiver;
 use aws_lambda_events::event::sqs::SqsEvent;
 use onboard_shared::aws::{
-    DynamoUserStore, S3Archive, SqsQueue, SsmParameters, dynamodb, s3, s3_client, sqs, ssm,
+    CallBudget, DynamoUserStore, S3Archive, SqsQueue, SsmParameters, dynamodb, s3, s3_client, sqs,
+    ssm,
 };
 use onboard_shared::batch::{self, Fate, Skip};
 use onboard_shared::domain::{Revision, User, UserId, Version};
@@ -83,6 +84,32 @@ async fn the_user_write_is_conditional_so_a_retried_trigger_leaves_one_item() {
     let stored: User = serde_dynamo::from_item(items.items.unwrap().remove(0)).unwrap();
     assert_eq!(stored.name.as_deref(), Some("Zoë"));
     assert_eq!(stored.version, Version::FIRST);
+}
+
+#[tokio::test]
+async fn the_lambda_config_signs_and_sends_calls_with_only_lambda_s_environment() {
+    // GIVEN the environment Lambda gives a function, pointed at the emulator
+    let url = emulator().url().to_owned();
+    let env = move |var: &str| match var {
+        "AWS_REGION" => Some(onboard_shared::aws::EMULATOR_REGION.to_owned()),
+        "AWS_ACCESS_KEY_ID" => Some("AKIDLAMBDA".to_owned()),
+        "AWS_SECRET_ACCESS_KEY" => Some("lambda-secret".to_owned()),
+        "AWS_SESSION_TOKEN" => Some("lambda-session".to_owned()),
+        "AWS_ENDPOINT_URL" => Some(url.clone()),
+        _ => None,
+    };
+    let sdk = onboard_shared::aws::lambda_config(&env, Some(CallBudget::TRIGGER)).unwrap();
+
+    // WHEN the trigger's store writes a user through it
+    let client = dynamodb::Client::new(&sdk);
+    let table = users_table(&client).await;
+    let written = DynamoUserStore::new(client, &table)
+        .put_new(&user("u-1", "Zoë"))
+        .await
+        .unwrap();
+
+    // THEN the call went through
+    assert_eq!(written, PutNew::Created);
 }
 
 #[tokio::test]

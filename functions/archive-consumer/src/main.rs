@@ -3,7 +3,7 @@ use std::sync::Arc;
 use archive_consumer::Archiver;
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use onboard_shared::aws::{S3Archive, SqsQueue, load_config, s3_client, sqs};
+use onboard_shared::aws::{S3Archive, SqsQueue, lambda_config, s3_client, sqs};
 use onboard_shared::config::{ArchiveConfig, process_env};
 use onboard_shared::telemetry::{self, LogFormat};
 
@@ -11,7 +11,7 @@ use onboard_shared::telemetry::{self, LogFormat};
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::detect());
     let config = ArchiveConfig::from_env(process_env)?;
-    let sdk = load_config(None).await;
+    let sdk = lambda_config(&process_env, None)?;
     let archiver = Archiver {
         archive: Arc::new(S3Archive::new(
             s3_client(&sdk, config.force_path_style),

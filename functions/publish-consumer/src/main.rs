@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use onboard_shared::aws::{SqsQueue, SsmParameters, load_config, sqs, ssm};
+use onboard_shared::aws::{SqsQueue, SsmParameters, lambda_config, sqs, ssm};
 use onboard_shared::config::{PublishConfig, process_env};
 use onboard_shared::telemetry::{self, LogFormat};
 use publish_consumer::Publisher;
@@ -11,7 +11,7 @@ use publish_consumer::Publisher;
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::detect());
     let config = PublishConfig::from_env(process_env)?;
-    let sdk = load_config(None).await;
+    let sdk = lambda_config(&process_env, None)?;
     let publisher = Publisher {
         parameters: Arc::new(SsmParameters::new(
             ssm::Client::new(&sdk),

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, run, service_fn};
-use onboard_shared::aws::{SqsQueue, load_config, sqs};
+use onboard_shared::aws::{SqsQueue, lambda_config, sqs};
 use onboard_shared::config::{RouterConfig, process_env};
 use onboard_shared::stream::RawStreamEvent;
 use onboard_shared::telemetry::{self, LogFormat};
@@ -11,7 +11,7 @@ use stream_router::Router;
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::detect());
     let config = RouterConfig::from_env(process_env)?;
-    let sqs = sqs::Client::new(&load_config(None).await);
+    let sqs = sqs::Client::new(&lambda_config(&process_env, None)?);
     let router = Router {
         archive: Arc::new(SqsQueue::new(
             sqs.clone(),
