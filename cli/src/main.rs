@@ -266,14 +266,27 @@ async fn main() -> ExitCode {
             if !replay_endpoint_given {
                 stack_args.endpoint_url = None;
             }
-            let stack = (args.aws || stack_args.endpoint_url.is_some()).then(|| StackTarget {
-                connection: stack_args.connection(),
-                names: stack_args.names(),
-            });
+            let mut prefix = stack_args
+                .parameter_prefix
+                .clone()
+                .unwrap_or_else(stack::default_parameter_prefix);
+            let stack = if args.aws || stack_args.endpoint_url.is_some() {
+                let names = match stack_args.resolve().await {
+                    Ok((_, names)) => names,
+                    Err(err) => return report("replay", Err(err.to_string())),
+                };
+                prefix = names.parameter_prefix.clone();
+                Some(StackTarget {
+                    connection: stack_args.connection(),
+                    names,
+                })
+            } else {
+                None
+            };
             let options = Options {
                 paths: args.paths,
                 state: args.state,
-                prefix: stack_args.parameter_prefix.clone(),
+                prefix,
                 stack,
                 settings: Settings {
                     stream_batch_size: usize::from(args.batch_size),
@@ -381,9 +394,7 @@ async fn run_dev(args: DevArgs) -> Result<(), String> {
 }
 
 async fn run_signup(args: SignupArgs) -> Result<(), String> {
-    let stack = Stack::connect(&args.stack.connection(), args.stack.names())
-        .await
-        .map_err(|err| err.to_string())?;
+    let stack = connect(&args.stack).await?;
     let signed = signup::sign_up(&stack, &args.email, &args.password, args.name.as_deref())
         .await
         .map_err(|err| error_chain(&err))?;
@@ -399,8 +410,7 @@ async fn run_signup(args: SignupArgs) -> Result<(), String> {
 
 async fn run_serve(args: ServeArgs) -> Result<(), String> {
     let connection = args.stack.connection();
-    let names = args.stack.names();
-    let sdk = connection.load().await;
+    let (sdk, names) = args.stack.resolve().await.map_err(|err| err.to_string())?;
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
     let pool = stack::find_user_pool(&cognito, &names)
         .await
@@ -444,9 +454,7 @@ async fn run_serve(args: ServeArgs) -> Result<(), String> {
 }
 
 async fn connect(args: &StackArgs) -> Result<Stack, String> {
-    Stack::connect(&args.connection(), args.names())
-        .await
-        .map_err(|err| err.to_string())
+    args.connect().await.map_err(|err| err.to_string())
 }
 
 /// Shows the queues; true when every DLQ is empty.

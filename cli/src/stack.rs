@@ -9,6 +9,13 @@
 //! one (`--table`, `--bucket`, `--user-pool-id`, ...). The same command then
 //! works on an emulator and on AWS.
 //!
+//! A stack deployed from `infra/template.yaml` names its resources in its
+//! Outputs ([`OUTPUT_KEYS`]): [`StackArgs::resolve`] reads them with one
+//! `DescribeStacks`, so its generated names (the bucket's) need no flag.
+//! Flags given one by one still win; where no stack of that name is
+//! deployed (an emulator after `onboard dev --bootstrap`), the derived names
+//! hold.
+//!
 //! [`bootstrap`] creates the resources on an endpoint, idempotently, for
 //! `onboard dev`; [`Stack::connect`] finds them (queue URLs are looked up
 //! once) for every command that uses them.
@@ -18,6 +25,7 @@ use std::sync::Arc;
 
 use archive_consumer::Archiver;
 use aws_config::SdkConfig;
+use aws_sdk_cloudformation as cloudformation;
 use aws_sdk_cognitoidentityprovider as cognito;
 use onboard_shared::aws::{
     Connection, DynamoUserStore, S3Archive, SqsQueue, SsmParameters, dynamodb, s3, s3_client, sqs,
@@ -57,9 +65,30 @@ pub struct StackArgs {
     /// The app client's id (default: the client named <stack>-web).
     #[arg(long, env = "ONBOARD_CLIENT_ID")]
     pub client_id: Option<String>,
-    /// Where the users' name parameters live.
-    #[arg(long, env = "PARAMETER_PREFIX", default_value = "/onboard", value_parser = ParameterPrefix::parse)]
-    pub parameter_prefix: ParameterPrefix,
+    /// Where the users' name parameters live (default: the deployed stack's
+    /// ParameterPrefix output, else /onboard).
+    #[arg(long, env = "PARAMETER_PREFIX", value_parser = ParameterPrefix::parse)]
+    pub parameter_prefix: Option<ParameterPrefix>,
+}
+
+/// The Outputs of a deployed stack that `onboard` reads: the contract
+/// between `infra/template.yaml` and this command.
+pub const OUTPUT_KEYS: &[&str] = &[
+    "UsersTableName",
+    "ArchiveBucketName",
+    "ArchiveQueueUrl",
+    "ArchiveDeadLetterQueueUrl",
+    "PublishQueueUrl",
+    "PublishDeadLetterQueueUrl",
+    "RouterDeadLetterQueueUrl",
+    "UserPoolId",
+    "UserPoolClientId",
+    "ParameterPrefix",
+];
+
+/// Where the users' parameters live when nothing says otherwise.
+pub fn default_parameter_prefix() -> ParameterPrefix {
+    ParameterPrefix::parse("/onboard").unwrap_or_else(|_| unreachable!("a valid literal"))
 }
 
 fn parse_stack_name(raw: &str) -> Result<String, String> {
@@ -85,17 +114,45 @@ impl StackArgs {
         }
     }
 
-    /// The stack's names, with the ones given one by one in place.
+    /// The stack's derived names, with the ones given one by one in place.
     pub fn names(&self) -> Names {
-        let mut names = Names::for_stack(&self.stack, self.parameter_prefix.clone());
+        self.given_over(Names::for_stack(&self.stack, default_parameter_prefix()))
+    }
+
+    /// The stack's names: those given one by one, else the deployed stack's
+    /// Outputs, else the derived ones; and the SDK config that found them.
+    pub async fn resolve(&self) -> Result<(SdkConfig, Names), StackError> {
+        let sdk = self.connection().load().await;
+        let derived = Names::for_stack(&self.stack, default_parameter_prefix());
+        let names = match stack_outputs(&cloudformation::Client::new(&sdk), &self.stack).await? {
+            Some(outputs) => derived.with_outputs(&self.stack, &outputs)?,
+            None => derived,
+        };
+        Ok((sdk, self.given_over(names)))
+    }
+
+    /// Finds the stack's resources ([`StackArgs::resolve`]) and connects.
+    pub async fn connect(&self) -> Result<Stack, StackError> {
+        let (sdk, names) = self.resolve().await?;
+        Stack::from_config(sdk, names).await
+    }
+
+    fn given_over(&self, mut names: Names) -> Names {
+        if let Some(prefix) = &self.parameter_prefix {
+            names.parameter_prefix = prefix.clone();
+        }
         if let Some(table) = &self.table {
             names.table.clone_from(table);
         }
         if let Some(bucket) = &self.bucket {
             names.bucket.clone_from(bucket);
         }
-        names.user_pool_id.clone_from(&self.user_pool_id);
-        names.client_id.clone_from(&self.client_id);
+        if let Some(id) = &self.user_pool_id {
+            names.user_pool_id = Some(id.clone());
+        }
+        if let Some(id) = &self.client_id {
+            names.client_id = Some(id.clone());
+        }
         names
     }
 }
@@ -138,6 +195,81 @@ impl Names {
     }
 }
 
+impl Names {
+    /// These names with the ones a deployed stack's Outputs give in place.
+    pub fn with_outputs(
+        mut self,
+        stack: &str,
+        outputs: &HashMap<String, String>,
+    ) -> Result<Self, StackError> {
+        let bad = |key: &str, reason: String| StackError::BadOutput {
+            stack: stack.to_owned(),
+            key: key.to_owned(),
+            reason,
+        };
+        for (key, value) in outputs {
+            let value = value.trim();
+            // A queue URL ends in the queue's name.
+            let queue = || {
+                value
+                    .rsplit('/')
+                    .next()
+                    .filter(|name| !name.is_empty())
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad(key, format!("`{value}` is not a queue URL")))
+            };
+            match key.as_str() {
+                "UsersTableName" => self.table = value.to_owned(),
+                "ArchiveBucketName" => self.bucket = value.to_owned(),
+                "ArchiveQueueUrl" => self.archive_queue = queue()?,
+                "ArchiveDeadLetterQueueUrl" => self.archive_dlq = queue()?,
+                "PublishQueueUrl" => self.publish_queue = queue()?,
+                "PublishDeadLetterQueueUrl" => self.publish_dlq = queue()?,
+                "RouterDeadLetterQueueUrl" => self.router_dlq = queue()?,
+                "UserPoolId" => self.user_pool_id = Some(value.to_owned()),
+                "UserPoolClientId" => self.client_id = Some(value.to_owned()),
+                "ParameterPrefix" => {
+                    self.parameter_prefix =
+                        ParameterPrefix::parse(value).map_err(|reason| bad(key, reason))?;
+                }
+                _ => {}
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// A deployed stack's Outputs, or `None` when no stack of that name exists.
+pub async fn stack_outputs(
+    client: &cloudformation::Client,
+    stack: &str,
+) -> Result<Option<HashMap<String, String>>, StackError> {
+    match client.describe_stacks().stack_name(stack).send().await {
+        Ok(found) => Ok(found.stacks().first().map(|deployed| {
+            deployed
+                .outputs()
+                .iter()
+                .filter_map(|output| {
+                    Some((
+                        output.output_key()?.to_owned(),
+                        output.output_value()?.to_owned(),
+                    ))
+                })
+                .collect()
+        })),
+        // CloudFormation says so in a ValidationError, not in a type of its own.
+        Err(err)
+            if err
+                .as_service_error()
+                .and_then(|e| e.meta().message())
+                .is_some_and(|message| message.contains("does not exist")) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(StackError::call(format!("DescribeStacks {stack}"), &err)),
+    }
+}
+
 /// A stack resource that is missing or could not be reached.
 #[derive(Debug, thiserror::Error)]
 pub enum StackError {
@@ -149,6 +281,12 @@ pub enum StackError {
     },
     #[error("{action} failed: {reason}")]
     Call { action: String, reason: String },
+    #[error("the stack `{stack}` has an unusable output {key}: {reason}")]
+    BadOutput {
+        stack: String,
+        key: String,
+        reason: String,
+    },
 }
 
 const BOOTSTRAP_HINT: &str = " (on an emulator, `onboard dev --bootstrap` creates it)";

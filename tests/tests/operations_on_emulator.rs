@@ -9,6 +9,7 @@ use std::time::Duration;
 use common::{Service, depth, eventually, fresh_stack, send};
 use onboard_cli::ops::{self, Decoded, RedriveOptions, Source};
 use onboard_cli::stack::Stack;
+use onboard_shared::published::ParameterPrefix;
 use onboard_tests::receive_all;
 
 const UNREADABLE: [&str; 3] = ["unreadable 1", "unreadable 2", "unreadable 3"];
@@ -334,4 +335,133 @@ async fn a_batch_lambda_gave_up_on_is_fetched_from_the_stream_saved_and_routed()
     let summary = replay::run(&options, &mut out).await.unwrap();
     assert!(summary.succeeded());
     assert_eq!((summary.records, summary.router.applied), (2, 2));
+}
+
+/// A stack deployed by CloudFormation, as `infra/template.yaml` would be,
+/// with generated names that only its Outputs tell.
+async fn deploy_with_outputs(stack_name: &str) -> std::collections::HashMap<String, String> {
+    use aws_sdk_cloudformation as cloudformation;
+    let sdk = onboard_tests::emulator().sdk_config().await;
+    let client = cloudformation::Client::new(&sdk);
+    let queue = |suffix: &str| {
+        serde_json::json!({
+            "Type": "AWS::SQS::Queue",
+            "Properties": { "QueueName": format!("{stack_name}-generated-{suffix}") }
+        })
+    };
+    let template = serde_json::json!({
+        "Resources": {
+            "Archive": queue("a"),
+            "ArchiveDlq": queue("ad"),
+            "Publish": queue("p"),
+            "PublishDlq": queue("pd"),
+            "RouterDlq": queue("rd"),
+            "Bucket": { "Type": "AWS::S3::Bucket" },
+        },
+        "Outputs": {
+            "UsersTableName": { "Value": format!("{stack_name}-generated-table") },
+            "ArchiveBucketName": { "Value": { "Ref": "Bucket" } },
+            "ArchiveQueueUrl": { "Value": { "Ref": "Archive" } },
+            "ArchiveDeadLetterQueueUrl": { "Value": { "Ref": "ArchiveDlq" } },
+            "PublishQueueUrl": { "Value": { "Ref": "Publish" } },
+            "PublishDeadLetterQueueUrl": { "Value": { "Ref": "PublishDlq" } },
+            "RouterDeadLetterQueueUrl": { "Value": { "Ref": "RouterDlq" } },
+            "UserPoolId": { "Value": "us-east-1_Deployed1" },
+            "UserPoolClientId": { "Value": "deployedclient" },
+            "ParameterPrefix": { "Value": "/deployed" },
+        }
+    });
+    client
+        .create_stack()
+        .stack_name(stack_name)
+        .template_body(template.to_string())
+        .send()
+        .await
+        .unwrap();
+    onboard_cli::stack::stack_outputs(&client, stack_name)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+fn stack_args(stack: &str) -> onboard_cli::stack::StackArgs {
+    let connection = onboard_tests::emulator().connection();
+    onboard_cli::stack::StackArgs {
+        endpoint_url: connection.endpoint_url,
+        region: connection.region,
+        profile: None,
+        stack: stack.to_owned(),
+        table: None,
+        bucket: None,
+        user_pool_id: None,
+        client_id: None,
+        parameter_prefix: None,
+    }
+}
+
+#[tokio::test]
+async fn a_deployed_stack_is_found_by_its_outputs() {
+    // GIVEN a stack deployed with generated names
+    let name = onboard_tests::unique("deployed");
+    let outputs = deploy_with_outputs(&name).await;
+
+    // WHEN onboard connects to it by its name alone
+    let stack = stack_args(&name).connect().await.unwrap();
+
+    // THEN every resource is the one its Outputs name (a queue by the name
+    // its URL ends in: the emulator's URLs differ from the ones it outputs)
+    let named = |key: &str| outputs[key].rsplit('/').next().unwrap().to_owned();
+    assert_eq!(stack.queues.archive.name, named("ArchiveQueueUrl"));
+    assert_eq!(
+        stack.queues.archive_dlq.name,
+        named("ArchiveDeadLetterQueueUrl")
+    );
+    assert_eq!(stack.queues.publish.name, named("PublishQueueUrl"));
+    assert_eq!(
+        stack.queues.publish_dlq.name,
+        named("PublishDeadLetterQueueUrl")
+    );
+    assert_eq!(
+        stack.queues.router_dlq.name,
+        named("RouterDeadLetterQueueUrl")
+    );
+    assert!(stack.queues.archive.name.ends_with("-generated-a"));
+    assert_eq!(stack.names.bucket, outputs["ArchiveBucketName"]);
+    assert_eq!(stack.names.table, format!("{name}-generated-table"));
+    assert_eq!(
+        stack.names.user_pool_id.as_deref(),
+        Some("us-east-1_Deployed1")
+    );
+    assert_eq!(stack.names.client_id.as_deref(), Some("deployedclient"));
+    assert_eq!(
+        stack.names.parameter_prefix,
+        ParameterPrefix::parse("/deployed").unwrap()
+    );
+}
+
+#[tokio::test]
+async fn names_given_one_by_one_win_over_the_outputs() {
+    let name = onboard_tests::unique("deployed");
+    deploy_with_outputs(&name).await;
+    let mut args = stack_args(&name);
+    args.bucket = Some("given-bucket".to_owned());
+    args.parameter_prefix = Some(ParameterPrefix::parse("/given").unwrap());
+
+    let (_, names) = args.resolve().await.unwrap();
+
+    assert_eq!(names.bucket, "given-bucket");
+    assert_eq!(
+        names.parameter_prefix,
+        ParameterPrefix::parse("/given").unwrap()
+    );
+    assert_eq!(names.table, format!("{name}-generated-table"));
+}
+
+#[tokio::test]
+async fn without_a_deployed_stack_the_names_derive_from_the_stack_name() {
+    let name = onboard_tests::unique("undeployed");
+    let (_, names) = stack_args(&name).resolve().await.unwrap();
+    assert_eq!(names, stack_args(&name).names());
+    assert_eq!(names.table, format!("{name}-users"));
+    assert_eq!(names.archive_queue, format!("{name}-archive"));
 }
