@@ -8,6 +8,8 @@
 //!   workspace root, with the moto pinned in `tests/moto/requirements.txt`.
 //!   The venv is created (or brought up to the pin) when it is missing,
 //!   under a file lock, so test processes running side by side build it once.
+//!   The template checks and the release build use a second one,
+//!   [`Venv::INFRA`] (cfn-lint, checkov, cargo-lambda), built the same way.
 //! - `tests/moto/serve.py` binds a free port on 127.0.0.1 and prints its
 //!   URL. Its standard input is a pipe this process holds: when the test
 //!   process ends, however it ends, the pipe closes and the emulator stops.
@@ -154,7 +156,7 @@ fn start() -> Result<Emulator, String> {
         });
     }
     let root = workspace();
-    let python = ensure_venv(&root)?;
+    let python = Venv::EMULATOR.python()?;
     let mut child = Command::new(&python)
         .arg(root.join("tests/moto/serve.py"))
         .stdin(Stdio::piped())
@@ -184,47 +186,82 @@ fn start() -> Result<Emulator, String> {
     })
 }
 
-/// Makes `.venv` hold exactly the pinned requirements, once, and returns its
-/// Python.
-fn ensure_venv(root: &Path) -> Result<PathBuf, String> {
-    let venv = root.join(".venv");
-    let python = venv.join("bin/python");
-    let requirements = root.join("tests/moto/requirements.txt");
-    let wanted = std::fs::read_to_string(&requirements)
-        .map_err(|err| format!("{}: {err}", requirements.display()))?;
-    let stamp = venv.join("onboard-requirements.txt");
-    let ready =
-        || python.exists() && std::fs::read_to_string(&stamp).ok().as_ref() == Some(&wanted);
-    if ready() {
-        return Ok(python);
+/// A project-local Python venv holding exactly the requirements pinned in a
+/// file of the repository.
+#[derive(Debug, Clone, Copy)]
+pub struct Venv {
+    /// The venv's folder, at the workspace root.
+    dir: &'static str,
+    /// The pinned requirements, relative to the workspace root.
+    requirements: &'static str,
+}
+
+impl Venv {
+    /// moto's server, the AWS API emulator.
+    pub const EMULATOR: Venv = Venv {
+        dir: ".venv",
+        requirements: "tests/moto/requirements.txt",
+    };
+    /// The template's linters and the Lambda release build.
+    pub const INFRA: Venv = Venv {
+        dir: ".venv-infra",
+        requirements: "tests/infra/requirements.txt",
+    };
+
+    /// The venv's Python, the venv built first when needed.
+    pub fn python(self) -> Result<PathBuf, String> {
+        self.tool("python")
     }
 
-    // Several test processes may get here at once: one builds, the others wait.
-    let lock_path = root.join(".venv.lock");
-    let lock = File::create(&lock_path).map_err(|err| format!("{}: {err}", lock_path.display()))?;
-    lock.lock()
-        .map_err(|err| format!("locking {}: {err}", lock_path.display()))?;
-    if ready() {
-        return Ok(python);
+    /// A program the venv installed (`cfn-lint`, `cargo-lambda`, ...), the
+    /// venv built first when needed.
+    pub fn tool(self, name: &str) -> Result<PathBuf, String> {
+        self.ensure(&workspace())?;
+        Ok(workspace().join(self.dir).join("bin").join(name))
     }
-    if !python.exists() {
-        let base = std::env::var("ONBOARD_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-        run(Command::new(&base).args(["-m", "venv"]).arg(&venv))
-            .map_err(|err| format!("creating {} with {base}: {err}", venv.display()))?;
+
+    /// Makes the venv hold exactly the pinned requirements, once.
+    fn ensure(self, root: &Path) -> Result<(), String> {
+        let venv = root.join(self.dir);
+        let python = venv.join("bin/python");
+        let requirements = root.join(self.requirements);
+        let wanted = std::fs::read_to_string(&requirements)
+            .map_err(|err| format!("{}: {err}", requirements.display()))?;
+        let stamp = venv.join("onboard-requirements.txt");
+        let ready =
+            || python.exists() && std::fs::read_to_string(&stamp).ok().as_ref() == Some(&wanted);
+        if ready() {
+            return Ok(());
+        }
+
+        // Several test processes may get here at once: one builds, the others wait.
+        let lock_path = root.join(format!("{}.lock", self.dir));
+        let lock =
+            File::create(&lock_path).map_err(|err| format!("{}: {err}", lock_path.display()))?;
+        lock.lock()
+            .map_err(|err| format!("locking {}: {err}", lock_path.display()))?;
+        if ready() {
+            return Ok(());
+        }
+        if !python.exists() {
+            let base = std::env::var("ONBOARD_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+            run(Command::new(&base).args(["-m", "venv"]).arg(&venv))
+                .map_err(|err| format!("creating {} with {base}: {err}", venv.display()))?;
+        }
+        run(Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(&requirements))
+        .map_err(|err| format!("installing {}: {err}", requirements.display()))?;
+        std::fs::write(&stamp, &wanted).map_err(|err| format!("{}: {err}", stamp.display()))?;
+        Ok(())
     }
-    run(Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-r",
-        ])
-        .arg(&requirements))
-    .map_err(|err| format!("installing {}: {err}", requirements.display()))?;
-    std::fs::write(&stamp, &wanted).map_err(|err| format!("{}: {err}", stamp.display()))?;
-    Ok(python)
 }
 
 fn run(command: &mut Command) -> Result<(), String> {

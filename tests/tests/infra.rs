@@ -1,0 +1,527 @@
+//! The SAM template, `infra/template.yaml`, checked offline: by cfn-lint and
+//! checkov as the AWS world runs them, and by the rules its numbers keep
+//! with each other and with the code, so that a later edit cannot break them
+//! silently.
+//!
+//! The template is read as cfn-lint reads it (short-form intrinsics in their
+//! long form, SAM's Globals merged into each function): see
+//! `tests/infra/template_json.py`.
+
+use std::collections::{HashMap, HashSet};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use onboard_shared::config::{
+    ArchiveConfig, ConfigError, GreetingConfig, PostConfirmationConfig, PublishConfig, RouterConfig,
+};
+use onboard_tests::{Venv, workspace};
+use serde_json::{Map, Value};
+
+const TEMPLATE: &str = "infra/template.yaml";
+
+/// Runs a tool of the infra venv on the template; its exit status and output.
+fn check(tool: &str, args: &[&str]) -> (bool, String) {
+    let program = Venv::INFRA
+        .tool(tool)
+        .unwrap_or_else(|err| panic!("the infra venv: {err}"));
+    let output = Command::new(&program)
+        .args(args)
+        .current_dir(workspace())
+        .output()
+        .unwrap_or_else(|err| panic!("{} did not run: {err}", program.display()));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn cfn_lint_finds_no_error_and_no_warning() {
+    let (clean, output) = check("cfn-lint", &[TEMPLATE]);
+    assert!(clean, "cfn-lint {TEMPLATE}:\n{output}");
+}
+
+#[test]
+fn checkov_finds_no_failure_that_is_not_suppressed_with_a_reason() {
+    let (clean, output) = check(
+        "checkov",
+        &["-f", TEMPLATE, "--skip-download", "--compact", "--quiet"],
+    );
+    assert!(clean, "checkov -f {TEMPLATE}:\n{output}");
+}
+
+#[test]
+fn every_checkov_suppression_says_why() {
+    for (name, resource) in resources() {
+        let skips = resource
+            .pointer("/Metadata/checkov/skip")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten();
+        for skip in skips {
+            let id = skip["id"].as_str().unwrap_or_default();
+            let comment = skip["comment"].as_str().unwrap_or_default();
+            assert!(
+                id.starts_with("CKV") && comment.split_whitespace().count() >= 5,
+                "{name} suppresses {skip} without a written reason"
+            );
+        }
+    }
+}
+
+// ------------------------------------------------------------ the template
+
+fn template() -> &'static Value {
+    static TEMPLATE_JSON: OnceLock<Value> = OnceLock::new();
+    TEMPLATE_JSON.get_or_init(|| {
+        let python = Venv::INFRA
+            .python()
+            .unwrap_or_else(|err| panic!("the infra venv: {err}"));
+        let output = Command::new(python)
+            .arg("tests/infra/template_json.py")
+            .arg(TEMPLATE)
+            .current_dir(workspace())
+            .output()
+            .unwrap_or_else(|err| panic!("reading {TEMPLATE}: {err}"));
+        assert!(
+            output.status.success(),
+            "{TEMPLATE} does not parse:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|err| panic!("reading {TEMPLATE} as JSON: {err}"))
+    })
+}
+
+fn resources() -> &'static Map<String, Value> {
+    template()["Resources"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{TEMPLATE} has no Resources"))
+}
+
+fn resource(name: &str) -> &'static Value {
+    resources()
+        .get(name)
+        .unwrap_or_else(|| panic!("{TEMPLATE} has no resource {name}"))
+}
+
+fn of_type(kind: &str) -> Vec<(&'static str, &'static Value)> {
+    resources()
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .map(|(name, r)| (name.as_str(), r))
+        .collect()
+}
+
+/// The resource a `Ref` or `Fn::GetAtt` points at.
+fn target(value: &Value) -> Option<&str> {
+    value["Ref"]
+        .as_str()
+        .or_else(|| value["Fn::GetAtt"][0].as_str())
+}
+
+/// A number, written as a number or a string (`"1.5"`).
+fn number(value: &Value) -> Option<f64> {
+    value
+        .as_f64()
+        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
+}
+
+fn property(resource: &Value, name: &str) -> f64 {
+    number(&resource["Properties"][name]).unwrap_or_else(|| {
+        panic!(
+            "{} has no numeric {name}",
+            resource["Type"].as_str().unwrap_or("a resource")
+        )
+    })
+}
+
+/// SQS keeps a message 4 days unless told otherwise.
+fn retention(queue: &Value) -> f64 {
+    number(&queue["Properties"]["MessageRetentionPeriod"]).unwrap_or(345_600.0)
+}
+
+fn functions() -> Vec<(&'static str, &'static Value)> {
+    of_type("AWS::Serverless::Function")
+}
+
+fn events<'a>(function: &'a Value, kind: &str) -> Vec<&'a Value> {
+    function["Properties"]["Events"]
+        .as_object()
+        .into_iter()
+        .flat_map(|events| events.values())
+        .filter(|event| event["Type"] == kind)
+        .map(|event| &event["Properties"])
+        .collect()
+}
+
+fn binary(function: &Value) -> &str {
+    function["Metadata"]["BuildProperties"]["Binary"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+// -------------------------------------------------------------- the rules
+
+#[test]
+fn the_template_holds_the_whole_stack() {
+    for (kind, at_least) in [
+        ("AWS::Cognito::UserPool", 1),
+        ("AWS::Cognito::UserPoolDomain", 1),
+        ("AWS::Cognito::UserPoolClient", 1),
+        ("AWS::DynamoDB::Table", 1),
+        ("AWS::SQS::Queue", 4),
+        ("AWS::S3::Bucket", 1),
+        ("AWS::Serverless::Function", 5),
+        ("AWS::Serverless::Api", 1),
+        ("AWS::CloudWatch::Alarm", 5),
+        ("AWS::CloudWatch::Dashboard", 1),
+    ] {
+        let found = of_type(kind).len();
+        assert!(
+            found >= at_least,
+            "{kind}: {found}, want at least {at_least}"
+        );
+    }
+    let (_, table) = of_type("AWS::DynamoDB::Table")[0];
+    assert_eq!(
+        table["Properties"]["StreamSpecification"]["StreamViewType"],
+        "NEW_AND_OLD_IMAGES"
+    );
+    assert_eq!(
+        table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+}
+
+#[test]
+fn every_function_is_one_of_the_workspace_s_binaries_built_for_arm64() {
+    let built: HashSet<&str> = functions().iter().map(|(_, f)| binary(f)).collect();
+    let expected = HashSet::from([
+        "post-confirmation",
+        "stream-router",
+        "archive-consumer",
+        "publish-consumer",
+        "greeting",
+    ]);
+    assert_eq!(built, expected);
+    let mut roles = HashSet::new();
+    for (name, function) in functions() {
+        let properties = &function["Properties"];
+        assert_eq!(
+            function["Metadata"]["BuildMethod"], "rust-cargolambda",
+            "{name}"
+        );
+        assert!(
+            workspace()
+                .join("functions")
+                .join(binary(function))
+                .join("src/main.rs")
+                .exists(),
+            "{name} builds {}, which is not in functions/",
+            binary(function)
+        );
+        assert_eq!(properties["Runtime"], "provided.al2023", "{name}");
+        assert_eq!(
+            properties["Architectures"],
+            serde_json::json!(["arm64"]),
+            "{name}"
+        );
+        assert_eq!(properties["LoggingConfig"]["LogFormat"], "JSON", "{name}");
+        let role = target(&properties["Role"]).unwrap_or_else(|| panic!("{name} has no role"));
+        assert!(roles.insert(role), "{name} shares the role {role}");
+    }
+}
+
+/// Each function's environment, with references to the stack's resources
+/// and parameters as they will be at deploy time.
+fn environment(function: &Value) -> HashMap<String, String> {
+    let parameters = &template()["Parameters"];
+    function["Properties"]["Environment"]["Variables"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(var, value)| {
+            let value = match value {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                reference => match target(reference) {
+                    Some(name) => parameters[name]["Default"]
+                        .as_str()
+                        .map_or_else(|| format!("resolved-{name}"), str::to_owned),
+                    None => panic!("{var} = {reference}: not a value this test can resolve"),
+                },
+            };
+            (var.clone(), value)
+        })
+        .collect()
+}
+
+#[test]
+fn each_function_s_environment_is_the_config_its_binary_reads() {
+    for (name, function) in functions() {
+        let env = environment(function);
+        let lookup = |var: &str| env.get(var).cloned();
+        let parsed: Result<(), ConfigError> = match binary(function) {
+            "post-confirmation" => PostConfirmationConfig::from_env(lookup).map(drop),
+            "stream-router" => RouterConfig::from_env(lookup).map(drop),
+            "archive-consumer" => ArchiveConfig::from_env(lookup).map(|config| {
+                // Path-style addressing is for emulators only.
+                assert!(!config.force_path_style, "{name}");
+            }),
+            "publish-consumer" => PublishConfig::from_env(lookup).map(drop),
+            "greeting" => GreetingConfig::from_env(lookup).map(drop),
+            other => panic!("{name} builds {other}"),
+        };
+        if let Err(err) = parsed {
+            panic!("{name}'s environment {env:?} is not its config: {err}");
+        }
+    }
+}
+
+#[test]
+fn the_post_confirmation_trigger_answers_within_cognito_s_five_seconds() {
+    let (pool_name, pool) = of_type("AWS::Cognito::UserPool")[0];
+    let trigger = target(&pool["Properties"]["LambdaConfig"]["PostConfirmation"])
+        .unwrap_or_else(|| panic!("{pool_name} has no post-confirmation trigger"));
+    let function = resource(trigger);
+    assert_eq!(binary(function), "post-confirmation");
+    let timeout = property(function, "Timeout");
+    assert!(timeout <= 5.0, "{trigger} times out after {timeout} s");
+
+    // Cognito may invoke it, and only for this pool of this account.
+    let permitted = of_type("AWS::Lambda::Permission").iter().any(|(_, p)| {
+        let p = &p["Properties"];
+        target(&p["FunctionName"]) == Some(trigger)
+            && p["Principal"] == "cognito-idp.amazonaws.com"
+            && target(&p["SourceArn"]) == Some(pool_name)
+            && p["SourceAccount"]["Ref"] == "AWS::AccountId"
+    });
+    assert!(permitted, "no invoke permission scoped to {pool_name}");
+}
+
+#[test]
+fn sqs_consumers_have_time_to_fail_retry_and_dead_letter() {
+    let mut consumed = 0;
+    for (name, function) in functions() {
+        let timeout = property(function, "Timeout");
+        for event in events(function, "SQS") {
+            consumed += 1;
+            let queue_name = target(&event["Queue"]).unwrap_or_default();
+            let queue = resource(queue_name);
+            let window = number(&event["MaximumBatchingWindowInSeconds"]).unwrap_or(0.0);
+            let visibility = property(queue, "VisibilityTimeout");
+            assert!(
+                visibility >= 6.0 * timeout + window,
+                "{queue_name}: visibility {visibility} s < 6 x {name}'s timeout {timeout} s + window {window} s"
+            );
+            assert_eq!(
+                event["FunctionResponseTypes"],
+                serde_json::json!(["ReportBatchItemFailures"]),
+                "{name}"
+            );
+
+            let redrive = &queue["Properties"]["RedrivePolicy"];
+            let receives = number(&redrive["maxReceiveCount"]).unwrap_or(0.0);
+            assert!(receives >= 5.0, "{queue_name}: maxReceiveCount {receives}");
+            let dlq_name = target(&redrive["deadLetterTargetArn"])
+                .unwrap_or_else(|| panic!("{queue_name} has no DLQ"));
+            let (kept, source_kept) = (retention(resource(dlq_name)), retention(queue));
+            assert!(
+                kept > source_kept,
+                "{dlq_name} keeps messages {kept} s, not longer than {queue_name}'s {source_kept} s"
+            );
+        }
+    }
+    assert_eq!(consumed, 2, "the archive and publish consumers");
+}
+
+#[test]
+fn stream_retries_are_bounded_and_end_in_the_router_dlq() {
+    let (name, router) = functions()
+        .into_iter()
+        .find(|(_, f)| binary(f) == "stream-router")
+        .unwrap_or_else(|| panic!("no stream-router function"));
+    let streams = events(router, "DynamoDB");
+    assert_eq!(streams.len(), 1, "{name} reads one stream");
+    let stream = streams[0];
+    let retries = number(&stream["MaximumRetryAttempts"]).unwrap_or(-1.0);
+    assert!(
+        (0.0..=10.0).contains(&retries),
+        "MaximumRetryAttempts {retries}"
+    );
+    // A stream keeps records 24 h: an older one is gone before it is retried.
+    let age = number(&stream["MaximumRecordAgeInSeconds"]).unwrap_or(-1.0);
+    assert!(
+        (60.0..=86_400.0).contains(&age),
+        "MaximumRecordAgeInSeconds {age}"
+    );
+    assert_eq!(stream["BisectBatchOnFunctionError"], true);
+    assert_eq!(
+        stream["FunctionResponseTypes"],
+        serde_json::json!(["ReportBatchItemFailures"])
+    );
+    let on_failure = target(&stream["DestinationConfig"]["OnFailure"]["Destination"])
+        .unwrap_or_else(|| panic!("{name}'s stream has no on-failure destination"));
+    let dead_letters = environment(router)
+        .remove("DEAD_LETTER_QUEUE_URL")
+        .unwrap_or_default();
+    assert_eq!(
+        dead_letters,
+        format!("resolved-{on_failure}"),
+        "unroutable records and spent retries land in one queue"
+    );
+}
+
+/// Parameter Store accepts about 3 PutParameter calls a second per account
+/// and region by default; past that it throttles.
+const PARAMETER_STORE_WRITES_PER_SECOND: f64 = 3.0;
+
+#[test]
+fn publish_consumers_together_stay_under_parameter_store_s_write_rate() {
+    let (name, publisher) = functions()
+        .into_iter()
+        .find(|(_, f)| binary(f) == "publish-consumer")
+        .unwrap_or_else(|| panic!("no publish-consumer function"));
+    let event = events(publisher, "SQS")[0];
+    let concurrency = number(&event["ScalingConfig"]["MaximumConcurrency"])
+        .unwrap_or_else(|| panic!("{name}'s queue mapping sets no MaximumConcurrency"));
+    let each = environment(publisher)
+        .get("MAX_WRITES_PER_SECOND")
+        .and_then(|rate| rate.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("{name} sets no MAX_WRITES_PER_SECOND"));
+    assert!(
+        concurrency * each <= PARAMETER_STORE_WRITES_PER_SECOND,
+        "{concurrency} instances x {each} writes/s"
+    );
+}
+
+#[test]
+fn every_role_grants_named_actions_on_named_resources_only() {
+    for (name, role) in of_type("AWS::IAM::Role") {
+        let statements = role["Properties"]["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|policy| {
+                policy["PolicyDocument"]["Statement"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+            });
+        for statement in statements {
+            let actions: Vec<&Value> = match &statement["Action"] {
+                Value::Array(all) => all.iter().collect(),
+                one => vec![one],
+            };
+            for action in actions {
+                let action = action.as_str().unwrap_or_default();
+                assert!(!action.contains('*'), "{name} allows {action}");
+            }
+            assert_ne!(statement["Resource"], "*", "{name}: {statement}");
+        }
+        assert!(
+            role["Properties"]["ManagedPolicyArns"].is_null(),
+            "{name} attaches a managed policy"
+        );
+    }
+}
+
+#[test]
+fn alarms_watch_every_dlq_queue_age_the_stream_and_each_function() {
+    let alarms = of_type("AWS::CloudWatch::Alarm");
+    let watched = |metric: &str, dimension: &str, subject: &str| {
+        alarms.iter().any(|(_, alarm)| {
+            let p = &alarm["Properties"];
+            p["MetricName"] == metric
+                && p["Dimensions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|d| d["Name"] == dimension && target(&d["Value"]) == Some(subject))
+        })
+    };
+    let mut dead_letter_queues: HashSet<&str> = HashSet::new();
+    for (name, queue) in of_type("AWS::SQS::Queue") {
+        match target(&queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]) {
+            Some(dlq) => {
+                dead_letter_queues.insert(dlq);
+                assert!(
+                    watched("ApproximateAgeOfOldestMessage", "QueueName", name),
+                    "{name}'s oldest message"
+                );
+            }
+            None => {
+                dead_letter_queues.insert(name);
+            }
+        }
+    }
+    for dlq in dead_letter_queues {
+        let any_message = alarms.iter().any(|(_, alarm)| {
+            let p = &alarm["Properties"];
+            p["MetricName"] == "ApproximateNumberOfMessagesVisible"
+                && number(&p["Threshold"]) == Some(1.0)
+                && p["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+                && target(&p["Dimensions"][0]["Value"]) == Some(dlq)
+        });
+        assert!(any_message, "no alarm on any message in {dlq}");
+    }
+    for (name, function) in functions() {
+        for metric in ["Errors", "Throttles"] {
+            assert!(watched(metric, "FunctionName", name), "{name}'s {metric}");
+        }
+        if !events(function, "DynamoDB").is_empty() {
+            assert!(watched("IteratorAge", "FunctionName", name), "{name}");
+        }
+    }
+}
+
+#[test]
+fn the_archive_bucket_is_private_encrypted_versioned_and_tls_only() {
+    let (name, bucket) = of_type("AWS::S3::Bucket")[0];
+    let p = &bucket["Properties"];
+    for setting in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(
+            p["PublicAccessBlockConfiguration"][setting], true,
+            "{setting}"
+        );
+    }
+    assert!(p["BucketEncryption"].is_object());
+    assert_eq!(p["VersioningConfiguration"]["Status"], "Enabled");
+    let expires_old = p["LifecycleConfiguration"]["Rules"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|rule| rule["NoncurrentVersionExpiration"].is_object());
+    assert!(expires_old, "old versions of {name} never expire");
+    let denies_plain_http = of_type("AWS::S3::BucketPolicy").iter().any(|(_, policy)| {
+        target(&policy["Properties"]["Bucket"]) == Some(name)
+            && policy["Properties"]["PolicyDocument"]["Statement"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|s| {
+                    s["Effect"] == "Deny"
+                        && s["Condition"]["Bool"]["aws:SecureTransport"] == "false"
+                })
+    });
+    assert!(denies_plain_http, "{name} accepts requests without TLS");
+}
+
+#[test]
+fn outputs_name_everything_onboard_reads_from_a_deployed_stack() {
+    let outputs = template()["Outputs"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{TEMPLATE} has no Outputs"));
+    for key in onboard_cli::stack::OUTPUT_KEYS {
+        assert!(outputs.contains_key(*key), "Outputs lack {key}");
+    }
+    assert!(outputs.contains_key("SignUpUrl"));
+}
