@@ -1,0 +1,163 @@
+//! Builds the five functions as Lambda ships them (`cargo lambda build
+//! --release`, the command `sam build` runs) and prints each binary's size
+//! against the 6 MiB budget; exits 1 when one is over.
+//!
+//! ```sh
+//! cargo run -p onboard-tests --bin lambda-release            # x86_64, and arm64 where installed
+//! cargo run -p onboard-tests --bin lambda-release -- arm64   # arm64 only
+//! ```
+//!
+//! cargo-lambda and zig (which links the arm64 build) come from the infra
+//! venv. arm64 needs Rust's `aarch64-unknown-linux-gnu` target; without it,
+//! that build is skipped and the report says so.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use onboard_tests::{Venv, workspace};
+
+const FUNCTIONS: [&str; 5] = [
+    "post-confirmation",
+    "stream-router",
+    "archive-consumer",
+    "publish-consumer",
+    "greeting",
+];
+const BUDGET_BYTES: u64 = 6 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy)]
+struct Arch {
+    name: &'static str,
+    rust_target: &'static str,
+    flag: Option<&'static str>,
+}
+
+const X86_64: Arch = Arch {
+    name: "x86_64",
+    rust_target: "x86_64-unknown-linux-gnu",
+    flag: None,
+};
+const ARM64: Arch = Arch {
+    name: "arm64",
+    rust_target: "aarch64-unknown-linux-gnu",
+    flag: Some("--arm64"),
+};
+
+fn main() -> ExitCode {
+    let asked: Vec<String> = std::env::args().skip(1).collect();
+    let arches: Vec<Arch> = match asked.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] => vec![X86_64, ARM64],
+        ["x86_64"] => vec![X86_64],
+        ["arm64"] => vec![ARM64],
+        _ => {
+            eprintln!("usage: lambda-release [x86_64|arm64]");
+            return ExitCode::from(2);
+        }
+    };
+    let explicit = !asked.is_empty();
+    match run(&arches, explicit) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(err) => {
+            eprintln!("lambda-release: {err}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Builds and reports; true when every binary built is within budget.
+fn run(arches: &[Arch], explicit: bool) -> Result<bool, String> {
+    let cargo_lambda = Venv::INFRA.tool("cargo-lambda")?;
+    let root = workspace();
+    let installed = installed_targets();
+    let mut within = true;
+    let mut rows = Vec::new();
+    for arch in arches {
+        if !explicit && !installed.iter().any(|t| t == arch.rust_target) {
+            println!(
+                "{}: not built: Rust's {} target is not installed (rustup target add {})",
+                arch.name, arch.rust_target, arch.rust_target
+            );
+            continue;
+        }
+        let out_dir = root.join("target/lambda-release").join(arch.name);
+        build(&cargo_lambda, &root, *arch, &out_dir)?;
+        for function in FUNCTIONS {
+            let path = out_dir.join(function).join("bootstrap");
+            let bytes = std::fs::metadata(&path)
+                .map_err(|err| format!("{}: {err}", path.display()))?
+                .len();
+            within &= bytes <= BUDGET_BYTES;
+            rows.push((function, arch.name, bytes));
+        }
+    }
+    println!();
+    println!(
+        "{:<20} {:<8} {:>12} {:>10}",
+        "function", "arch", "bytes", "MiB"
+    );
+    for (function, arch, bytes) in &rows {
+        #[allow(clippy::cast_precision_loss)] // sizes far below 2^52
+        let mib = *bytes as f64 / 1_048_576.0;
+        let verdict = if *bytes <= BUDGET_BYTES {
+            ""
+        } else {
+            "  over the 6 MiB budget"
+        };
+        println!("{function:<20} {arch:<8} {bytes:>12} {mib:>10.2}{verdict}");
+    }
+    Ok(within)
+}
+
+fn build(cargo_lambda: &Path, root: &Path, arch: Arch, out_dir: &Path) -> Result<(), String> {
+    let mut command = Command::new(cargo_lambda);
+    command
+        .args(["lambda", "build", "--release"])
+        .args(arch.flag)
+        .arg("--lambda-dir")
+        .arg(out_dir)
+        .current_dir(root);
+    for function in FUNCTIONS {
+        command.args(["--package", function]);
+    }
+    // zig, for the arm64 link, is the venv's `python -m ziglang`.
+    let venv_bin: PathBuf = cargo_lambda
+        .parent()
+        .map(Path::to_owned)
+        .unwrap_or_default();
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut paths = vec![venv_bin];
+    paths.extend(std::env::split_paths(&path));
+    command.env(
+        "PATH",
+        std::env::join_paths(paths).map_err(|err| err.to_string())?,
+    );
+    println!("building {} for {}", FUNCTIONS.join(", "), arch.name);
+    let status = command
+        .status()
+        .map_err(|err| format!("{} did not run: {err}", cargo_lambda.display()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "cargo lambda build for {} failed: {status}",
+            arch.name
+        ))
+    }
+}
+
+/// Rust's installed targets (none known when rustup is not there).
+fn installed_targets() -> Vec<String> {
+    Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .ok()
+        .filter(|out| out.status.success())
+        .map(|out| {
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
