@@ -271,15 +271,12 @@ async fn main() -> ExitCode {
                 .clone()
                 .unwrap_or_else(stack::default_parameter_prefix);
             let stack = if args.aws || stack_args.endpoint_url.is_some() {
-                let names = match stack_args.resolve().await {
-                    Ok((_, names)) => names,
+                let (sdk, names) = match stack_args.resolve().await {
+                    Ok(found) => found,
                     Err(err) => return report("replay", Err(err.to_string())),
                 };
                 prefix = names.parameter_prefix.clone();
-                Some(StackTarget {
-                    connection: stack_args.connection(),
-                    names,
-                })
+                Some(StackTarget { sdk, names })
             } else {
                 None
             };

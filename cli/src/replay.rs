@@ -11,8 +11,8 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use aws_config::SdkConfig;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use onboard_shared::aws::Connection;
 use onboard_shared::batch::{self, Fate, ItemReport, Skip};
 use onboard_shared::domain::{ChangeKind, UserId};
 use onboard_shared::published::ParameterPrefix;
@@ -44,7 +44,8 @@ pub struct Options {
 /// there.
 #[derive(Debug, Clone)]
 pub struct StackTarget {
-    pub connection: Connection,
+    /// The SDK config that found the stack, used again for its calls.
+    pub sdk: SdkConfig,
     pub names: Names,
 }
 
@@ -286,7 +287,7 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
             )?,
         ),
         Some(target) => {
-            let stack = Stack::connect(&target.connection, target.names.clone()).await?;
+            let stack = Stack::from_config(target.sdk.clone(), target.names.clone()).await?;
             Target::Stack {
                 router: stack.router(),
                 stack,

@@ -25,7 +25,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use tokio::sync::Mutex as AsyncMutex;
 use tokio::time::Instant;
 
-use crate::config::{ConfigError, Lookup};
+use crate::config::{ConfigError, Lookup, required};
 use crate::domain::{Revision, User, UserId, Version};
 use crate::error::PortError;
 use crate::ports::{
@@ -61,12 +61,6 @@ impl CallBudget {
             .min(self.attempt_timeout * self.max_attempts)
     }
 
-    fn apply(&self, loader: ConfigLoader) -> ConfigLoader {
-        loader
-            .timeout_config(self.timeouts())
-            .retry_config(self.retries())
-    }
-
     fn timeouts(&self) -> TimeoutConfig {
         TimeoutConfig::builder()
             .connect_timeout(self.connect_timeout)
@@ -86,8 +80,8 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
 /// The SDK config of a function in Lambda, built once at init from what
 /// Lambda puts in the environment: `AWS_REGION` and the execution role's
 /// credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
-/// `AWS_SESSION_TOKEN`, fixed for the life of the environment), plus `AWS_ENDPOINT_URL` where one is set (a local
-/// emulator).
+/// `AWS_SESSION_TOKEN`, fixed for the life of the environment), plus
+/// `AWS_ENDPOINT_URL` where one is set (a local emulator).
 ///
 /// Nothing else is looked up. The default chain's profile files, SSO, web
 /// identity, STS and instance metadata serve other machines; a function
@@ -98,9 +92,7 @@ pub fn lambda_config(
     env: &impl Lookup,
     budget: Option<CallBudget>,
 ) -> Result<SdkConfig, ConfigError> {
-    let var = |var: &'static str, what: &'static str| {
-        env.get(var).ok_or(ConfigError::Missing { var, what })
-    };
+    let var = |var, what| required(env, var, what);
     let region = var("AWS_REGION", "the region Lambda runs in")?;
     // The execution role's credentials, which Lambda sets for the life of
     // the execution environment.
@@ -143,13 +135,9 @@ pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient 
 }
 
 /// The SDK config loader with the default chain (environment, profile,
-/// instance role), the HTTPS client and, when given, a call budget.
-pub fn config_loader(budget: Option<CallBudget>) -> ConfigLoader {
-    let loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https_client());
-    match budget {
-        Some(budget) => budget.apply(loader),
-        None => loader,
-    }
+/// instance role) and the HTTPS client.
+pub fn config_loader() -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
 }
 
 /// Where the `onboard` command and the tests send their calls: real AWS
@@ -196,7 +184,7 @@ impl Connection {
     /// in the environment or a profile, placeholder credentials are used, so
     /// a fresh machine can talk to a local emulator with no set-up.
     pub async fn load(&self) -> SdkConfig {
-        let mut loader = config_loader(None);
+        let mut loader = config_loader();
         if let Some(url) = &self.endpoint_url {
             loader = loader.endpoint_url(url);
         }

@@ -36,7 +36,7 @@ pub fn process_env(var: &str) -> Option<String> {
     std::env::var(var).ok()
 }
 
-fn required(
+pub(crate) fn required(
     env: &impl Lookup,
     var: &'static str,
     what: &'static str,

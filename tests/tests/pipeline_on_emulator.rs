@@ -372,7 +372,7 @@ async fn a_replay_into_a_stack_sends_stream_records_to_its_queues_and_sign_ups_t
         json: true,
         progress: false,
         stack: Some(StackTarget {
-            connection: emulator().connection(),
+            sdk: stack.sdk.clone(),
             names: stack.names.clone(),
         }),
     };
