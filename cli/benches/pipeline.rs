@@ -185,14 +185,12 @@ fn replay_input(
     path
 }
 
-/// One replay of the input, its state in `state_parent`.
+/// One replay of the input, its state in `state_parent`: records per second.
 async fn replay_throughput(
     input: &std::path::Path,
     state_parent: &std::path::Path,
     records: u64,
-    users: u64,
-    label: &str,
-) {
+) -> f64 {
     let state = tempfile::tempdir_in(state_parent).unwrap();
     let options = Options {
         paths: vec![input.to_owned()],
@@ -208,12 +206,7 @@ async fn replay_throughput(
     let elapsed = start.elapsed();
     assert_eq!(summary.records as u64, records);
     assert_eq!(summary.archive.applied as u64, records);
-    line(
-        &format!("onboard replay, {records} records of {users} users, {label}"),
-        records as f64 / elapsed.as_secs_f64(),
-        "records/s",
-        "≥ 50,000 records/s",
-    );
+    records as f64 / elapsed.as_secs_f64()
 }
 
 fn main() {
@@ -241,12 +234,33 @@ fn main() {
         // The state is 10,000 archive files: on a memory-backed folder the
         // figure is the pipeline's; on the project's disk it adds the
         // filesystem's cost of creating them.
+        let what = format!("onboard replay, {records} records of {users} users");
         let tmpfs = std::path::Path::new("/dev/shm");
         if tmpfs.is_dir() {
-            replay_throughput(&input, tmpfs, records, users, "state on tmpfs").await;
+            // The median of three, with the spread: one replay takes a few
+            // seconds and a busy machine moves a single figure a lot.
+            let mut rates = Vec::new();
+            for _ in 0..3 {
+                rates.push(replay_throughput(&input, tmpfs, records).await);
+            }
+            rates.sort_by(f64::total_cmp);
+            println!(
+                "{:<52} {:>10.0} {:<10} (target ≥ 50,000; median of 3, {:.0} to {:.0})",
+                format!("{what}, state on tmpfs"),
+                rates[1],
+                "records/s",
+                rates[0],
+                rates[2]
+            );
         }
+        // The filesystem's figure, not the pipeline's: no target.
         let disk = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
-        replay_throughput(&input, disk, records, users, "state on disk").await;
+        let rate = replay_throughput(&input, disk, records).await;
+        println!(
+            "{:<52} {rate:>10.0} {:<10} (the project's disk: creating 10,000 files)",
+            format!("{what}, state on disk"),
+            "records/s"
+        );
         if let (Some(before), Some(after)) = (before, peak_rss_mib()) {
             println!(
                 "{:<52} {after:>10.1} {:<10} (input {input_mib:.0} MiB, read as a stream; {before:.1} MiB before the replays)",
