@@ -4,9 +4,15 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 fn onboard(state: &Path, args: &[&str]) -> Output {
+    onboard_with_env(state, args, &[])
+}
+
+/// `onboard replay --state STATE ARGS...` in `fixtures/`, with `env` set.
+fn onboard_with_env(state: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
     Command::new(env!("CARGO_BIN_EXE_onboard"))
         .current_dir(&fixtures)
+        .envs(env.iter().copied())
         .arg("replay")
         .arg("--state")
         .arg(state)
@@ -19,10 +25,8 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-#[test]
-fn a_replay_prints_a_line_per_record_and_a_summary_and_exits_zero() {
-    let state = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
-    let output = onboard(state.path(), &["cognito", "dynamodb"]);
+/// Asserts that the run exited 0 (showing what it printed if not); its stdout.
+fn succeeded(output: &Output) -> String {
     let stdout = text(&output.stdout);
     assert_eq!(
         output.status.code(),
@@ -30,6 +34,13 @@ fn a_replay_prints_a_line_per_record_and_a_summary_and_exits_zero() {
         "{stdout}{}",
         text(&output.stderr)
     );
+    stdout
+}
+
+#[test]
+fn a_replay_prints_a_line_per_record_and_a_summary_and_exits_zero() {
+    let state = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    let stdout = succeeded(&onboard(state.path(), &["cognito", "dynamodb"]));
     assert!(stdout.starts_with("SOURCE"), "{stdout}");
     assert!(stdout.contains("sign-up: recorded"), "{stdout}");
     assert!(stdout.contains("DLQ router-dlq"), "{stdout}");
@@ -81,22 +92,11 @@ fn a_missing_path_is_an_error_on_standard_error_with_exit_code_two() {
 #[test]
 fn an_endpoint_left_in_the_environment_does_not_move_the_replay_off_the_local_state() {
     let state = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
-    let output = Command::new(env!("CARGO_BIN_EXE_onboard"))
-        .current_dir(&fixtures)
-        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-        .args(["replay", "--state"])
-        .arg(state.path())
-        .arg("cognito")
-        .output()
-        .unwrap_or_else(|err| panic!("onboard did not start: {err}"));
-    let stdout = text(&output.stdout);
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{stdout}{}",
-        text(&output.stderr)
-    );
+    let stdout = succeeded(&onboard_with_env(
+        state.path(),
+        &["cognito"],
+        &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")],
+    ));
     assert!(stdout.contains("State: "), "{stdout}");
     assert!(state.path().join("table.json").exists());
 }

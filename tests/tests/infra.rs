@@ -147,6 +147,14 @@ fn functions() -> Vec<(&'static str, &'static Value)> {
     of_type("AWS::Serverless::Function")
 }
 
+/// The function whose code is the workspace binary `name`, with its logical id.
+fn function_built_from(name: &str) -> (&'static str, &'static Value) {
+    functions()
+        .into_iter()
+        .find(|(_, f)| binary(f) == name)
+        .unwrap_or_else(|| panic!("no {name} function"))
+}
+
 fn events<'a>(function: &'a Value, kind: &str) -> Vec<&'a Value> {
     function["Properties"]["Events"]
         .as_object()
@@ -340,10 +348,7 @@ fn sqs_consumers_have_time_to_fail_retry_and_dead_letter() {
 
 #[test]
 fn stream_retries_are_bounded_and_end_in_the_router_dlq() {
-    let (name, router) = functions()
-        .into_iter()
-        .find(|(_, f)| binary(f) == "stream-router")
-        .unwrap_or_else(|| panic!("no stream-router function"));
+    let (name, router) = function_built_from("stream-router");
     let streams = events(router, "DynamoDB");
     assert_eq!(streams.len(), 1, "{name} reads one stream");
     let stream = streams[0];
@@ -381,10 +386,7 @@ const PARAMETER_STORE_WRITES_PER_SECOND: f64 = 3.0;
 
 #[test]
 fn publish_consumers_together_stay_under_parameter_store_s_write_rate() {
-    let (name, publisher) = functions()
-        .into_iter()
-        .find(|(_, f)| binary(f) == "publish-consumer")
-        .unwrap_or_else(|| panic!("no publish-consumer function"));
+    let (name, publisher) = function_built_from("publish-consumer");
     let event = events(publisher, "SQS")[0];
     let concurrency = number(&event["ScalingConfig"]["MaximumConcurrency"])
         .unwrap_or_else(|| panic!("{name}'s queue mapping sets no MaximumConcurrency"));
