@@ -266,19 +266,17 @@ async fn main() -> ExitCode {
             if !replay_endpoint_given {
                 stack_args.endpoint_url = None;
             }
-            let mut prefix = stack_args
-                .parameter_prefix
-                .clone()
-                .unwrap_or_else(stack::default_parameter_prefix);
-            let stack = if args.aws || stack_args.endpoint_url.is_some() {
+            let (prefix, stack) = if args.aws || stack_args.endpoint_url.is_some() {
                 let (sdk, names) = match stack_args.resolve().await {
                     Ok(found) => found,
                     Err(err) => return report("replay", Err(err.to_string())),
                 };
-                prefix = names.parameter_prefix.clone();
-                Some(StackTarget { sdk, names })
+                (
+                    names.parameter_prefix.clone(),
+                    Some(StackTarget { sdk, names }),
+                )
             } else {
-                None
+                (stack_args.names().parameter_prefix, None)
             };
             let options = Options {
                 paths: args.paths,
@@ -406,14 +404,13 @@ async fn run_signup(args: SignupArgs) -> Result<(), String> {
 }
 
 async fn run_serve(args: ServeArgs) -> Result<(), String> {
-    let connection = args.stack.connection();
     let (sdk, names) = args.stack.resolve().await.map_err(|err| err.to_string())?;
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
     let pool = stack::find_user_pool(&cognito, &names)
         .await
         .map_err(|err| err.to_string())?;
     let authorizer = Authorizer::new(
-        pool.jwks_url(connection.endpoint_url.as_deref()),
+        pool.jwks_url(sdk.endpoint_url()),
         pool.issuer(),
         &pool.client_id,
     )
