@@ -9,7 +9,8 @@
 //!   The venv is created (or brought up to the pin) when it is missing,
 //!   under a file lock, so test processes running side by side build it once.
 //!   The template checks and the release build use a second one,
-//!   [`Venv::INFRA`] (cfn-lint, checkov, cargo-lambda), built the same way.
+//!   [`Venv::INFRA`] (cfn-lint, checkov, cargo-lambda), and the SAM CLI a
+//!   third, [`Venv::SAM`], built the same way.
 //! - `tests/moto/serve.py` binds a free port on 127.0.0.1 and prints its
 //!   URL. Its standard input is a pipe this process holds: when the test
 //!   process ends, however it ends, the pipe closes and the emulator stops.
@@ -206,6 +207,11 @@ impl Venv {
     pub const INFRA: Venv = Venv {
         dir: ".venv-infra",
         requirements: "tests/infra/requirements.txt",
+    };
+    /// The SAM CLI and translator (their pins conflict with checkov's).
+    pub const SAM: Venv = Venv {
+        dir: ".venv-sam",
+        requirements: "tests/sam/requirements.txt",
     };
 
     /// The venv's Python, the venv built first when needed.

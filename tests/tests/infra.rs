@@ -19,14 +19,16 @@ use serde_json::{Map, Value};
 
 const TEMPLATE: &str = "infra/template.yaml";
 
-/// Runs a tool of the infra venv on the template; its exit status and output.
-fn check(tool: &str, args: &[&str]) -> (bool, String) {
-    let program = Venv::INFRA
+/// Runs a tool of a venv on the template; its exit status and output.
+fn check(venv: Venv, tool: &str, args: &[&str]) -> (bool, String) {
+    let program = venv
         .tool(tool)
-        .unwrap_or_else(|err| panic!("the infra venv: {err}"));
+        .unwrap_or_else(|err| panic!("the {tool} venv: {err}"));
     let output = Command::new(&program)
         .args(args)
         .current_dir(workspace())
+        // The SAM CLI would otherwise try to send usage data.
+        .env("SAM_CLI_TELEMETRY", "0")
         .output()
         .unwrap_or_else(|err| panic!("{} did not run: {err}", program.display()));
     let text = format!(
@@ -39,13 +41,34 @@ fn check(tool: &str, args: &[&str]) -> (bool, String) {
 
 #[test]
 fn cfn_lint_finds_no_error_and_no_warning() {
-    let (clean, output) = check("cfn-lint", &[TEMPLATE]);
+    let (clean, output) = check(Venv::INFRA, "cfn-lint", &[TEMPLATE]);
     assert!(clean, "cfn-lint {TEMPLATE}:\n{output}");
+}
+
+#[test]
+fn sam_validate_with_lint_finds_nothing() {
+    let (clean, output) = check(
+        Venv::SAM,
+        "sam",
+        &[
+            "validate",
+            "--lint",
+            "--region",
+            "us-east-1",
+            "--template",
+            TEMPLATE,
+        ],
+    );
+    assert!(
+        clean && output.contains("is a valid SAM Template"),
+        "sam validate --lint {TEMPLATE}:\n{output}"
+    );
 }
 
 #[test]
 fn checkov_finds_no_failure_that_is_not_suppressed_with_a_reason() {
     let (clean, output) = check(
+        Venv::INFRA,
         "checkov",
         &["-f", TEMPLATE, "--skip-download", "--compact", "--quiet"],
     );
@@ -418,11 +441,21 @@ fn every_role_grants_named_actions_on_named_resources_only() {
                 Value::Array(all) => all.iter().collect(),
                 one => vec![one],
             };
-            for action in actions {
+            for action in &actions {
                 let action = action.as_str().unwrap_or_default();
                 assert!(!action.contains('*'), "{name} allows {action}");
             }
-            assert_ne!(statement["Resource"], "*", "{name}: {statement}");
+            // X-Ray's two writes are the only actions here that name no
+            // resource (the functions' active tracing sends them).
+            let resourceless = actions.iter().all(|action| {
+                matches!(
+                    action.as_str(),
+                    Some("xray:PutTraceSegments" | "xray:PutTelemetryRecords")
+                )
+            });
+            if !resourceless {
+                assert_ne!(statement["Resource"], "*", "{name}: {statement}");
+            }
         }
         assert!(
             role["Properties"]["ManagedPolicyArns"].is_null(),
@@ -526,4 +559,158 @@ fn outputs_name_everything_onboard_reads_from_a_deployed_stack() {
         assert!(outputs.contains_key(*key), "Outputs lack {key}");
     }
     assert!(outputs.contains_key("SignUpUrl"));
+}
+
+#[test]
+fn a_failed_first_create_cleans_up_and_later_deletes_keep_the_data() {
+    for (name, resource) in resources() {
+        if resource.get("DeletionPolicy").is_some() || resource.get("UpdateReplacePolicy").is_some()
+        {
+            assert_eq!(resource["DeletionPolicy"], "RetainExceptOnCreate", "{name}");
+            assert_eq!(resource["UpdateReplacePolicy"], "Retain", "{name}");
+        }
+    }
+    for kind in [
+        "AWS::Cognito::UserPool",
+        "AWS::DynamoDB::Table",
+        "AWS::S3::Bucket",
+    ] {
+        for (name, resource) in of_type(kind) {
+            assert_eq!(resource["DeletionPolicy"], "RetainExceptOnCreate", "{name}");
+        }
+    }
+    // Deletion protection would stop that clean-up: off unless asked for.
+    assert_eq!(
+        template()["Parameters"]["DeletionProtection"]["Default"],
+        "INACTIVE"
+    );
+    let (_, pool) = of_type("AWS::Cognito::UserPool")[0];
+    assert_eq!(
+        pool["Properties"]["DeletionProtection"]["Ref"],
+        "DeletionProtection"
+    );
+}
+
+#[test]
+fn the_first_deploy_needs_no_account_setting_and_makes_only_the_named_stage() {
+    let (_, api) = of_type("AWS::Serverless::Api")[0];
+    let p = &api["Properties"];
+    // Access logs need the account's API Gateway CloudWatch role: off by default.
+    assert_eq!(
+        template()["Parameters"]["ApiAccessLogs"]["Default"],
+        "Disabled"
+    );
+    assert_eq!(p["AccessLogSetting"]["Fn::If"][0], "HasApiAccessLogs");
+    assert!(
+        of_type("AWS::ApiGateway::Account").is_empty(),
+        "the stack must not own the account-wide API Gateway setting"
+    );
+    // Without an OpenAPI version SAM adds a stage called "Stage".
+    assert!(p["OpenApiVersion"].is_string());
+}
+
+#[test]
+fn the_user_pool_s_tier_login_pages_and_email_sender_are_chosen() {
+    let (_, pool) = of_type("AWS::Cognito::UserPool")[0];
+    let p = &pool["Properties"];
+    assert_eq!(p["UserPoolTier"], "LITE");
+    let email = &p["EmailConfiguration"]["Fn::If"];
+    assert_eq!(email[0], "HasEmailIdentity");
+    assert_eq!(email[1]["EmailSendingAccount"], "DEVELOPER");
+    assert_eq!(email[1]["SourceArn"]["Ref"], "EmailSourceArn");
+    assert_eq!(email[2]["EmailSendingAccount"], "COGNITO_DEFAULT");
+    let (_, domain) = of_type("AWS::Cognito::UserPoolDomain")[0];
+    assert_eq!(
+        number(&domain["Properties"]["ManagedLoginVersion"]),
+        Some(1.0)
+    );
+}
+
+#[test]
+fn every_function_is_traced() {
+    for (name, function) in functions() {
+        assert_eq!(function["Properties"]["Tracing"], "Active", "{name}");
+    }
+}
+
+#[test]
+fn alarms_watch_records_the_stream_loses_and_the_api_s_server_errors() {
+    let alarms = of_type("AWS::CloudWatch::Alarm");
+    let (router, _) = function_built_from("stream-router");
+    assert!(alarms.iter().any(|(_, alarm)| {
+        let p = &alarm["Properties"];
+        p["MetricName"] == "DestinationDeliveryFailures"
+            && target(&p["Dimensions"][0]["Value"]) == Some(router)
+    }));
+    assert!(alarms.iter().any(|(_, alarm)| {
+        let p = &alarm["Properties"];
+        p["Namespace"] == "AWS/ApiGateway" && p["MetricName"] == "5XXError"
+    }));
+}
+
+/// The dimensions each metric the template reads is published with, from
+/// the AWS documentation of each namespace's metrics: a series drawn or
+/// watched with other dimensions stays empty.
+fn published_dimensions(namespace: &str, metric: &str) -> Option<&'static [&'static str]> {
+    Some(match (namespace, metric) {
+        ("AWS/Lambda", _) => &["FunctionName"],
+        ("AWS/SQS", _) => &["QueueName"],
+        ("AWS/ApiGateway", _) => &["ApiName", "Stage"],
+        ("AWS/DynamoDB", "ReturnedRecordsCount") => &["Operation", "StreamLabel", "TableName"],
+        _ => return None,
+    })
+}
+
+#[test]
+fn every_alarm_and_dashboard_series_names_its_metric_s_published_dimensions() {
+    for (name, alarm) in of_type("AWS::CloudWatch::Alarm") {
+        let p = &alarm["Properties"];
+        let (namespace, metric) = (
+            p["Namespace"].as_str().unwrap_or_default(),
+            p["MetricName"].as_str().unwrap_or_default(),
+        );
+        let mut given: Vec<&str> = p["Dimensions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|d| d["Name"].as_str())
+            .collect();
+        given.sort_unstable();
+        assert_eq!(
+            Some(given.as_slice()),
+            published_dimensions(namespace, metric),
+            "{name}: {namespace} {metric}"
+        );
+    }
+    let (_, dashboard) = of_type("AWS::CloudWatch::Dashboard")[0];
+    let body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("the dashboard's body is not a Fn::Sub with variables"));
+    let body: Value = serde_json::from_str(body)
+        .unwrap_or_else(|err| panic!("the dashboard's body is not JSON: {err}"));
+    let mut series = 0;
+    for widget in body["widgets"].as_array().into_iter().flatten() {
+        for line in widget["properties"]["metrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let fields: Vec<&str> = line
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            let (namespace, metric) = (fields[0], fields[1]);
+            let mut names: Vec<&str> = fields[2..].iter().step_by(2).copied().collect();
+            names.sort_unstable();
+            assert_eq!(
+                Some(names.as_slice()),
+                published_dimensions(namespace, metric),
+                "dashboard: {namespace} {metric}"
+            );
+            series += 1;
+        }
+    }
+    assert!(series >= 20, "the dashboard draws {series} series");
 }
