@@ -343,12 +343,22 @@ fn stop_on_signal() -> watch::Receiver<bool> {
 }
 
 async fn run_dev(args: DevArgs) -> Result<(), String> {
-    let connection = args.stack.connection();
-    if connection.endpoint_url.is_none() {
+    if args.stack.endpoint_url.is_none() {
         return Err("dev runs the pipeline on an emulator: give --endpoint-url (or AWS_ENDPOINT_URL); in AWS, Lambda itself does this".to_owned());
     }
-    let names = args.stack.names();
-    let sdk = connection.load().await;
+    let (sdk, names, deployed) = args
+        .stack
+        .resolve_deployed()
+        .await
+        .map_err(|err| err.to_string())?;
+    if args.bootstrap && deployed {
+        // Bootstrap's short visibility timeout and receive count are for
+        // development; they would overwrite the deployed queues' own.
+        return Err(format!(
+            "the stack `{}` is deployed, so its resources exist: run dev without --bootstrap",
+            args.stack.stack
+        ));
+    }
     if args.bootstrap {
         let settings = QueueSettings {
             visibility_timeout_seconds: args.visibility_timeout,

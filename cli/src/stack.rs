@@ -122,13 +122,21 @@ impl StackArgs {
     /// The stack's names: those given one by one, else the deployed stack's
     /// Outputs, else the derived ones; and the SDK config that found them.
     pub async fn resolve(&self) -> Result<(SdkConfig, Names), StackError> {
+        let (sdk, names, _) = self.resolve_deployed().await?;
+        Ok((sdk, names))
+    }
+
+    /// [`StackArgs::resolve`], and whether a stack of that name is deployed
+    /// (its Outputs gave the names).
+    pub async fn resolve_deployed(&self) -> Result<(SdkConfig, Names, bool), StackError> {
         let sdk = self.connection().load().await;
         let derived = Names::for_stack(&self.stack, default_parameter_prefix());
-        let names = match stack_outputs(&cloudformation::Client::new(&sdk), &self.stack).await? {
-            Some(outputs) => derived.with_outputs(&self.stack, &outputs)?,
-            None => derived,
-        };
-        Ok((sdk, self.given_over(names)))
+        let (names, deployed) =
+            match stack_outputs(&cloudformation::Client::new(&sdk), &self.stack).await? {
+                Some(outputs) => (derived.with_outputs(&self.stack, &outputs)?, true),
+                None => (derived, false),
+            };
+        Ok((sdk, self.given_over(names), deployed))
     }
 
     /// Finds the stack's resources ([`StackArgs::resolve`]) and connects.

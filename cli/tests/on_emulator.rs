@@ -3,66 +3,18 @@
 //! third, and a browser's request with the user's ID token.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod support;
+
 use std::time::{Duration, Instant};
 
 use aws_sdk_cognitoidentityprovider as cognito;
 use onboard_cli::stack::{self, Names};
 use onboard_shared::published::ParameterPrefix;
 use onboard_tests::{emulator, id_token, unique};
+use support::{line_with, onboard, run, start, start_dev_bootstrapped, url_in};
 
 const EMAIL: &str = "zoe.logs@example.com";
 const PASSWORD: &str = "Correct-Horse-9-battery";
-
-/// An `onboard` command on the emulator, for one stack.
-fn onboard(stack: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_onboard"));
-    command
-        .args(args)
-        .env("AWS_ENDPOINT_URL", emulator().url())
-        .env("ONBOARD_STACK", stack)
-        .env("RUST_LOG", "info")
-        .env_remove("AWS_PROFILE")
-        .env_remove("AWS_ACCESS_KEY_ID");
-    command
-}
-
-/// A running command, stopped when dropped, its standard error in a file.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(mut command: Command, log: &Path) -> (Running, BufReader<std::process::ChildStdout>) {
-    let mut child = command
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(log).unwrap())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    (Running(child), stdout)
-}
-
-/// Reads lines until one contains `needle`, and returns it.
-fn line_with(stdout: &mut impl BufRead, needle: &str) -> String {
-    let mut line = String::new();
-    loop {
-        line.clear();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "the output ended before `{needle}`"
-        );
-        if line.contains(needle) {
-            return line;
-        }
-    }
-}
 
 #[tokio::test]
 async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
@@ -70,20 +22,8 @@ async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
     let logs = tempfile::tempdir().unwrap();
 
     // The local Lambda service, on resources it creates.
+    let _dev = start_dev_bootstrapped(&stack, logs.path());
     let checkpoints = logs.path().join("checkpoints.json");
-    let (_dev, mut dev_out) = start(
-        onboard(
-            &stack,
-            &[
-                "dev",
-                "--bootstrap",
-                "--checkpoints",
-                checkpoints.to_str().unwrap(),
-            ],
-        ),
-        &logs.path().join("dev.log"),
-    );
-    line_with(&mut dev_out, "app client");
 
     // A person signs up; the command prints their sub.
     let signup = onboard(
@@ -114,11 +54,7 @@ async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
         &logs.path().join("serve.log"),
     );
     let line = line_with(&mut serve_out, "serving GET /hello on ");
-    let url = line
-        .split_whitespace()
-        .find(|word| word.starts_with("http://"))
-        .unwrap()
-        .to_owned();
+    let url = url_in(&line);
 
     // The person's real ID token, as the hosted UI would hand it over.
     let sdk = emulator().sdk_config().await;
@@ -174,15 +110,6 @@ async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
             "{name} wrote colour codes to a file"
         );
     }
-}
-
-fn run(stack: &str, args: &[&str]) -> (Option<i32>, String, String) {
-    let output = onboard(stack, args).stdin(Stdio::null()).output().unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 #[tokio::test]

@@ -138,6 +138,37 @@ pub async fn id_token(sdk: &SdkConfig, client_id: &str, username: &str, password
         .unwrap_or_else(|| panic!("signing in gave no ID token"))
 }
 
+/// `infra/template.yaml` deployed into the emulator's CloudFormation as the
+/// stack `stack` (see `tests/infra/deploy_on_emulator.py`): its report, with
+/// the stack's Outputs and how each resource was made.
+///
+/// # Panics
+///
+/// When the SAM venv cannot be built or the stack is not created.
+pub fn deploy_template(stack: &str, parameters: &[(&str, &str)]) -> serde_json::Value {
+    let python = Venv::SAM
+        .python()
+        .unwrap_or_else(|err| panic!("the SAM venv: {err}"));
+    let mut command = Command::new(python);
+    command
+        .arg(workspace().join("tests/infra/deploy_on_emulator.py"))
+        .args(["--endpoint", emulator().url(), "--stack", stack]);
+    for (key, value) in parameters {
+        command.arg("--parameter").arg(format!("{key}={value}"));
+    }
+    let output = command
+        .output()
+        .unwrap_or_else(|err| panic!("deploying the template: {err}"));
+    assert!(
+        output.status.success(),
+        "the template was not deployed on the emulator:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|err| panic!("the deploy's report is not JSON: {err}"))
+}
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
