@@ -1,6 +1,6 @@
 //! The greeting: `GET /hello` behind API Gateway's Cognito authorizer answers
 //! "Hello, <name>"; `GET /` is the public sign-in page, the hosted UI's
-//! callback (see [`sign_in_page`]).
+//! callback ([`sign_in_page`], in `sign_in.rs`).
 //!
 //! The name comes from the parameter the publish consumer keeps, cached for a
 //! short time across invocations, and falls back to the token's claims
@@ -19,6 +19,9 @@ use onboard_shared::domain::UserId;
 use onboard_shared::ports::ParameterStore;
 use onboard_shared::published::{ParameterPrefix, PublishedName};
 use serde_json::{Value, json};
+
+mod sign_in;
+pub use sign_in::sign_in_page;
 
 /// Names kept at most; past that the cache starts over.
 const CACHE_CAPACITY: usize = 10_000;
@@ -263,83 +266,6 @@ async fn greet(greeter: &Greeter, request: &ApiGatewayProxyRequest) -> ApiGatewa
     }
 }
 
-const SIGN_IN_HTML: &str = include_str!("sign-in.html");
-const SIGN_IN_SCRIPT: &str = include_str!("sign-in.js");
-
-/// `GET /`: the page the hosted UI sends a person back to. Its script runs
-/// the authorization code flow with PKCE, then calls `/hello` with the ID
-/// token and shows the greeting.
-///
-/// The hosted UI's domain and the app client come from the stage variables
-/// `authDomain` and `clientId` (the client's callback names this API, so the
-/// function's own environment cannot hold them); the callback URL is this
-/// page's own, from the request. A stage without them answers 500.
-pub fn sign_in_page(request: &ApiGatewayProxyRequest) -> ApiGatewayProxyResponse {
-    let stage_variable = |name: &str| {
-        request
-            .stage_variables
-            .get(name)
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-    };
-    let context = &request.request_context;
-    let (Some(auth_domain), Some(client_id), Some(host), Some(stage)) = (
-        stage_variable("authDomain").filter(|d| is_host_name(d)),
-        stage_variable("clientId"),
-        context.domain_name.as_deref().filter(|d| is_host_name(d)),
-        context.stage.as_deref(),
-    ) else {
-        tracing::error!(
-            "the sign-in page needs the stage variables authDomain and clientId, and the request's domain name and stage"
-        );
-        return json_response(
-            500,
-            json!({ "message": "The sign-in page is not configured" }),
-        );
-    };
-    let redirect_uri = format!("https://{host}/{stage}/");
-    let attribute = |value: &str| html_escape::encode_double_quoted_attribute(value).into_owned();
-    let body = SIGN_IN_HTML
-        .replace("{{AUTH_DOMAIN}}", &attribute(auth_domain))
-        .replace("{{CLIENT_ID}}", &attribute(client_id))
-        .replace("{{REDIRECT_URI}}", &attribute(&redirect_uri))
-        .replace("{{SCRIPT}}", SIGN_IN_SCRIPT);
-    let mut page = response(200, "text/html; charset=utf-8", body);
-    let policy = format!(
-        "default-src 'none'; script-src '{}'; style-src 'unsafe-inline'; connect-src 'self' https://{auth_domain}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-        script_hash()
-    );
-    if let Ok(policy) = HeaderValue::from_str(&policy) {
-        page.headers.insert(header::CONTENT_SECURITY_POLICY, policy);
-    }
-    page.headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    page
-}
-
-/// The CSP source that lets the page's one inline script, and no other, run.
-fn script_hash() -> &'static str {
-    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    HASH.get_or_init(|| {
-        let digest = ring::digest::digest(&ring::digest::SHA256, SIGN_IN_SCRIPT.as_bytes());
-        format!(
-            "sha256-{}",
-            aws_smithy_types::base64::encode(digest.as_ref())
-        )
-    })
-}
-
-/// A DNS name, so that it can go into a header and a URL as it is.
-fn is_host_name(value: &str) -> bool {
-    !value.is_empty()
-        && value.len() <= 253
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-}
-
 fn unauthorized() -> ApiGatewayProxyResponse {
     let mut response = json_response(401, json!({ "message": "Unauthorized" }));
     response
@@ -483,84 +409,6 @@ mod tests {
             .headers
             .get(&name)
             .map_or("", |v| v.to_str().unwrap())
-    }
-
-    #[tokio::test]
-    async fn the_sign_in_page_is_public_and_names_the_hosted_ui_client_and_its_own_url() {
-        let store = Arc::new(FileParameters::in_memory());
-        let response = handle(&greeter(store, Duration::from_secs(60)), request(PAGE)).await;
-        assert_eq!(response.status_code, 200);
-        assert_eq!(content_type(&response), "text/html; charset=utf-8");
-        let page = body(&response);
-        assert!(
-            page.contains(r#"data-auth-domain="onboard-demo.auth.eu-west-1.amazoncognito.com""#)
-        );
-        assert!(page.contains(r#"data-client-id="4e8kq2example0client0id00""#));
-        assert!(page.contains(
-            r#"data-redirect-uri="https://abcdef1234.execute-api.eu-west-1.amazonaws.com/live/""#
-        ));
-        assert!(page.contains("code_challenge_method"));
-    }
-
-    #[tokio::test]
-    async fn the_page_s_policy_runs_its_own_script_and_nothing_else() {
-        let store = Arc::new(FileParameters::in_memory());
-        let response = handle(&greeter(store, Duration::from_secs(60)), request(PAGE)).await;
-        let page = body(&response);
-        let script = page
-            .split_once("<script>")
-            .and_then(|(_, rest)| rest.split_once("</script>"))
-            .map(|(script, _)| script)
-            .unwrap();
-        let digest = ring::digest::digest(&ring::digest::SHA256, script.as_bytes());
-        let source = format!(
-            "script-src 'sha256-{}';",
-            aws_smithy_types::base64::encode(digest.as_ref())
-        );
-        let policy = header(&response, header::CONTENT_SECURITY_POLICY);
-        assert!(policy.contains(&source), "{policy}");
-        assert!(policy.starts_with("default-src 'none';"));
-        assert!(
-            policy.contains(
-                "connect-src 'self' https://onboard-demo.auth.eu-west-1.amazoncognito.com;"
-            )
-        );
-    }
-
-    #[tokio::test]
-    async fn stage_variables_cannot_inject_markup_into_the_page() {
-        let store = Arc::new(FileParameters::in_memory());
-        let mut hostile = request(PAGE);
-        hostile.stage_variables.insert(
-            "clientId".to_owned(),
-            r#""><script>alert(1)</script>"#.to_owned(),
-        );
-        let response = handle(&greeter(store.clone(), Duration::from_secs(60)), hostile).await;
-        assert_eq!(body(&response).matches("<script>").count(), 1);
-        assert!(
-            body(&response)
-                .contains(r#"data-client-id="&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;""#)
-        );
-
-        let mut bad_domain = request(PAGE);
-        bad_domain
-            .stage_variables
-            .insert("authDomain".to_owned(), "evil.example/\"; x".to_owned());
-        let response = handle(&greeter(store, Duration::from_secs(60)), bad_domain).await;
-        assert_eq!(response.status_code, 500);
-    }
-
-    #[tokio::test]
-    async fn a_stage_without_the_hosted_ui_settings_answers_500() {
-        let store = Arc::new(FileParameters::in_memory());
-        let mut unconfigured = request(PAGE);
-        unconfigured.stage_variables.clear();
-        let response = handle(&greeter(store, Duration::from_secs(60)), unconfigured).await;
-        assert_eq!(response.status_code, 500);
-        assert_eq!(
-            body(&response),
-            r#"{"message":"The sign-in page is not configured"}"#
-        );
     }
 
     #[tokio::test]

@@ -7,7 +7,7 @@
   const base64url = (bytes) => btoa(String.fromCharCode(...bytes))
     .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   const random = (n) => base64url(crypto.getRandomValues(new Uint8Array(n)));
-  const hosted = (path) => new URL(path, "https://" + settings.authDomain);
+  const hosted = (path) => new URL(path, settings.authUrl);
   const params = new URLSearchParams(location.search);
 
   // Sign up or sign in: remember a verifier and a state, go to the hosted UI.
