@@ -12,12 +12,16 @@
 //! - [`dev`]: `onboard dev`, the local Lambda service: stream and queue
 //!   pollers that invoke the real handlers.
 //! - [`signup`]: `onboard signup`, a confirmed sign-up and its trigger.
-//! - [`serve`]: `onboard serve`, the greeting behind a Cognito authorizer.
+//! - [`serve`]: `onboard serve`, the greeting page and API behind a Cognito
+//!   authorizer.
+//! - [`hosted_ui`]: `onboard serve`'s local stand-in for the hosted UI, on
+//!   an emulator: sign-up, code, sign-in, and the PKCE token endpoint.
 //! - [`ops`]: `onboard queues` and `onboard dlq`: depths, peek, redrive,
 //!   purge.
 
 pub mod dev;
 pub mod event_source;
+pub mod hosted_ui;
 pub mod input;
 pub mod ops;
 pub mod pipeline;

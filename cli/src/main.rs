@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -11,10 +10,9 @@ use onboard_cli::dev::{self, DevSettings};
 use onboard_cli::ops;
 use onboard_cli::pipeline::Settings;
 use onboard_cli::replay::{self, Options, StackTarget};
-use onboard_cli::serve::{self, Authorizer, ServeState};
+use onboard_cli::serve;
 use onboard_cli::signup;
 use onboard_cli::stack::{self, QueueSettings, Stack, StackArgs};
-use onboard_shared::aws::SsmParameters;
 use onboard_shared::error::error_chain;
 use onboard_shared::telemetry::{self, LogFormat};
 use tokio::sync::watch;
@@ -177,6 +175,10 @@ struct ServeArgs {
     /// The port on 127.0.0.1 (0 picks a free one).
     #[arg(long, default_value_t = 3000)]
     port: u16,
+    /// The local hosted UI's port on 127.0.0.1, on an emulator (0 picks a
+    /// free one).
+    #[arg(long, default_value_t = 0)]
+    hosted_ui_port: u16,
     /// How long a name read from Parameter Store is reused, in seconds.
     #[arg(long, default_value_t = 5)]
     name_cache_seconds: u64,
@@ -415,46 +417,12 @@ async fn run_signup(args: SignupArgs) -> Result<(), String> {
 
 async fn run_serve(args: ServeArgs) -> Result<(), String> {
     let (sdk, names) = args.stack.resolve().await.map_err(|err| err.to_string())?;
-    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
-    let pool = stack::find_user_pool(&cognito, &names)
-        .await
-        .map_err(|err| err.to_string())?;
-    let authorizer = Authorizer::new(
-        pool.jwks_url(sdk.endpoint_url()),
-        pool.issuer(),
-        &pool.client_id,
-    )
-    .await
-    .map_err(|err| err.to_string())?;
-    // The greeting only reads: the write pace does not apply.
-    let parameters = Arc::new(SsmParameters::new(
-        onboard_shared::aws::ssm::Client::new(&sdk),
-        f64::INFINITY,
-    ));
-    let greeter = greeting::Greeter::new(
-        parameters,
-        names.parameter_prefix.clone(),
-        Duration::from_secs(args.name_cache_seconds),
-    );
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port))
-        .await
-        .map_err(|err| format!("cannot listen on 127.0.0.1:{}: {err}", args.port))?;
-    let address = listener.local_addr().map_err(|err| err.to_string())?;
-    println!(
-        "serving GET /hello on http://{address}/hello (user pool {})",
-        pool.pool_id
-    );
-    let app = serve::app(Arc::new(ServeState {
-        greeter,
-        authorizer,
-    }));
-    let mut stop = stop_on_signal();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            let _ = stop.changed().await;
-        })
-        .await
-        .map_err(|err| err.to_string())
+    let options = serve::ServeOptions {
+        port: args.port,
+        hosted_ui_port: args.hosted_ui_port,
+        name_cache: Duration::from_secs(args.name_cache_seconds),
+    };
+    serve::run(sdk, names, options, stop_on_signal()).await
 }
 
 async fn connect(args: &StackArgs) -> Result<Stack, String> {

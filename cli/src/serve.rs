@@ -1,5 +1,7 @@
 //! `onboard serve`: `GET /hello` on 127.0.0.1, the way API Gateway serves it
-//! behind a Cognito authorizer.
+//! behind a Cognito authorizer; on an emulator also `GET /`, the sign-in
+//! page that ships, with a local stand-in for the hosted UI
+//! ([`crate::hosted_ui`]) on a port of its own.
 //!
 //! The [`Authorizer`] does the authorizer's part: it takes the ID token from
 //! the `Authorization` header (bare, as API Gateway expects it, or after
@@ -15,6 +17,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use aws_config::SdkConfig;
 use aws_lambda_events::encodings::Body as LambdaBody;
 use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use axum::extract::State;
@@ -23,8 +26,12 @@ use axum::response::{IntoResponse, Response};
 use greeting::Greeter;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use onboard_shared::aws::SsmParameters;
 use serde_json::{Map, Value};
-use tokio::sync::RwLock;
+use tokio::sync::{RwLock, watch};
+
+use crate::hosted_ui::{self, HostedUi};
+use crate::stack::{self, Names, Stack};
 
 /// How often the keys may be fetched again for a token with an unknown key.
 const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
@@ -210,6 +217,116 @@ fn as_strings(claims: Map<String, Value>) -> Map<String, Value> {
 pub struct ServeState {
     pub greeter: Greeter,
     pub authorizer: Authorizer,
+    /// The sign-in page's settings, where it is served.
+    pub page: Option<PageSettings>,
+}
+
+/// What API Gateway's stage gives the sign-in page, and where it is served.
+#[derive(Debug, Clone)]
+pub struct PageSettings {
+    /// The hosted UI's origin (the stage variable `authUrl`).
+    pub auth_url: String,
+    /// The app client (the stage variable `clientId`).
+    pub client_id: String,
+    /// Where the page is served: `127.0.0.1:<port>`.
+    pub host: String,
+}
+
+/// How `onboard serve` runs.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    /// The greeting's port on 127.0.0.1 (0 picks a free one).
+    pub port: u16,
+    /// The local hosted UI's port on 127.0.0.1 (0 picks a free one).
+    pub hosted_ui_port: u16,
+    /// How long the greeting reuses a name it read.
+    pub name_cache: Duration,
+}
+
+/// Serves the greeting API for a stack's pool until `stop` turns true; on
+/// an emulator, also the sign-in page and a local hosted UI for it.
+pub async fn run(
+    sdk: SdkConfig,
+    names: Names,
+    options: ServeOptions,
+    stop: watch::Receiver<bool>,
+) -> Result<(), String> {
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
+    let pool = stack::find_user_pool(&cognito, &names)
+        .await
+        .map_err(|err| err.to_string())?;
+    let authorizer = Authorizer::new(
+        pool.jwks_url(sdk.endpoint_url()),
+        pool.issuer(),
+        &pool.client_id,
+    )
+    .await
+    .map_err(|err| err.to_string())?;
+    // The greeting only reads: the write pace does not apply.
+    let parameters = Arc::new(SsmParameters::new(
+        onboard_shared::aws::ssm::Client::new(&sdk),
+        f64::INFINITY,
+    ));
+    let greeter = Greeter::new(
+        parameters,
+        names.parameter_prefix.clone(),
+        options.name_cache,
+    );
+    let listener = bind(options.port).await?;
+    let address = listener.local_addr().map_err(|err| err.to_string())?;
+    println!(
+        "serving GET /hello on http://{address}/hello (user pool {})",
+        pool.pool_id
+    );
+    // Only an emulator lacks the hosted UI; on AWS the stack's own serves
+    // the page's sign-in, with the deployed page as its callback.
+    let page = if sdk.endpoint_url().is_some() {
+        let auth_listener = bind(options.hosted_ui_port).await?;
+        let auth_address = auth_listener.local_addr().map_err(|err| err.to_string())?;
+        let stack = Arc::new(
+            Stack::from_config(sdk.clone(), names)
+                .await
+                .map_err(|err| err.to_string())?,
+        );
+        let page_url = format!("http://{address}/");
+        let hosted_ui = HostedUi::new(stack, pool.clone(), page_url.clone());
+        let mut stop = stop.clone();
+        tokio::spawn(
+            axum::serve(auth_listener, hosted_ui::app(Arc::new(hosted_ui)))
+                .with_graceful_shutdown(async move {
+                    let _ = stop.changed().await;
+                })
+                .into_future(),
+        );
+        println!(
+            "serving the sign-in page on {page_url} with a local hosted UI on http://{auth_address} (sign-up codes are printed here)"
+        );
+        Some(PageSettings {
+            auth_url: format!("http://{auth_address}"),
+            client_id: pool.client_id.clone(),
+            host: address.to_string(),
+        })
+    } else {
+        None
+    };
+    let app = app(Arc::new(ServeState {
+        greeter,
+        authorizer,
+        page,
+    }));
+    let mut stop = stop;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = stop.changed().await;
+        })
+        .await
+        .map_err(|err| err.to_string())
+}
+
+async fn bind(port: u16) -> Result<tokio::net::TcpListener, String> {
+    tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|err| format!("cannot listen on 127.0.0.1:{port}: {err}"))
 }
 
 impl std::fmt::Debug for ServeState {
@@ -220,11 +337,43 @@ impl std::fmt::Debug for ServeState {
     }
 }
 
-/// The routes: `GET /hello`.
+/// The routes: `GET /hello`, and `GET /` where the page is served.
 pub fn app(state: Arc<ServeState>) -> axum::Router {
     axum::Router::new()
         .route("/hello", axum::routing::get(hello))
+        .route("/", axum::routing::get(sign_in_page))
         .with_state(state)
+}
+
+/// `GET /`: the page API Gateway serves without an authorizer, with the
+/// stage's variables, as API Gateway passes them.
+async fn sign_in_page(State(state): State<Arc<ServeState>>, headers: HeaderMap) -> Response {
+    let Some(page) = &state.page else {
+        return (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "application/json")],
+            r#"{"message":"Not Found"}"#,
+        )
+            .into_response();
+    };
+    let mut request = ApiGatewayProxyRequest::default();
+    request.http_method = Method::GET;
+    request.path = Some("/".to_owned());
+    request.resource = Some("/".to_owned());
+    request.headers = headers;
+    request.headers.insert(
+        "x-forwarded-proto",
+        axum::http::HeaderValue::from_static("http"),
+    );
+    request.stage_variables = HashMap::from([
+        ("authUrl".to_owned(), page.auth_url.clone()),
+        ("clientId".to_owned(), page.client_id.clone()),
+    ]);
+    let context = &mut request.request_context;
+    context.domain_name = Some(page.host.clone());
+    context.path = Some("/".to_owned());
+    context.stage = Some("local".to_owned());
+    into_response(greeting::handle(&state.greeter, request).await)
 }
 
 async fn hello(

@@ -75,22 +75,10 @@ pub async fn sign_up(
         {
             false
         }
-        Err(err) => {
-            let reason = err
-                .as_service_error()
-                .and_then(|e| cognito::error::ProvideErrorMetadata::message(e))
-                .map_or_else(|| error_chain(&err), str::to_owned);
-            return Err(SignUpError::Refused(reason));
-        }
+        Err(err) => return Err(SignUpError::Refused(cognito_message(&err))),
     };
-    let user = client
-        .admin_get_user()
-        .user_pool_id(&pool.pool_id)
-        .username(email)
-        .send()
-        .await
-        .map_err(|err| call("AdminGetUser", &err))?;
-    if user.user_status() != Some(&cognito::types::UserStatusType::Confirmed) {
+    let user = pool_user(&client, &pool, email).await?;
+    if user.status != Some(cognito::types::UserStatusType::Confirmed) {
         client
             .admin_confirm_sign_up()
             .user_pool_id(&pool.pool_id)
@@ -99,24 +87,7 @@ pub async fn sign_up(
             .await
             .map_err(|err| call("AdminConfirmSignUp", &err))?;
     }
-    let user_attributes: HashMap<String, String> = user
-        .user_attributes()
-        .iter()
-        .filter_map(|a| Some((a.name().to_owned(), a.value()?.to_owned())))
-        .collect();
-    let sub = user_attributes
-        .get("sub")
-        .cloned()
-        .ok_or_else(|| SignUpError::Call {
-            action: "AdminGetUser",
-            reason: "the user has no sub".to_owned(),
-        })?;
-    let event = confirmation_event(&pool, stack.region(), &user.username, user_attributes);
-    let event = serde_json::to_value(&event).map_err(|err| SignUpError::Call {
-        action: "building the trigger event",
-        reason: err.to_string(),
-    })?;
-    let (_, outcome) = post_confirmation::handle(&stack.users(), event, chrono::Utc::now()).await?;
+    let (sub, outcome) = record(stack, &pool, user).await?;
     Ok(SignedUp {
         sub,
         new_in_pool,
@@ -124,7 +95,87 @@ pub async fn sign_up(
     })
 }
 
-fn attribute(name: &str, value: &str) -> Result<cognito::types::AttributeType, SignUpError> {
+/// Does what Cognito does once a sign-up is confirmed: invokes the
+/// post-confirmation handler with the user's attributes. The user's `sub`,
+/// and what the handler did.
+pub async fn confirmed(
+    stack: &Stack,
+    client: &cognito::Client,
+    pool: &UserPool,
+    username: &str,
+) -> Result<(String, Outcome), SignUpError> {
+    record(stack, pool, pool_user(client, pool, username).await?).await
+}
+
+/// The post-confirmation handler, invoked for a confirmed user.
+async fn record(
+    stack: &Stack,
+    pool: &UserPool,
+    user: PoolUser,
+) -> Result<(String, Outcome), SignUpError> {
+    let sub = user
+        .attributes
+        .get("sub")
+        .cloned()
+        .ok_or_else(|| SignUpError::Call {
+            action: "AdminGetUser",
+            reason: "the user has no sub".to_owned(),
+        })?;
+    let event = confirmation_event(pool, stack.region(), &user.username, user.attributes);
+    let event = serde_json::to_value(&event).map_err(|err| SignUpError::Call {
+        action: "building the trigger event",
+        reason: err.to_string(),
+    })?;
+    let (_, outcome) = post_confirmation::handle(&stack.users(), event, chrono::Utc::now()).await?;
+    Ok((sub, outcome))
+}
+
+/// A user as the pool holds them.
+struct PoolUser {
+    /// The pool's own username (an id, in a pool that signs in by email).
+    username: String,
+    status: Option<cognito::types::UserStatusType>,
+    attributes: HashMap<String, String>,
+}
+
+async fn pool_user(
+    client: &cognito::Client,
+    pool: &UserPool,
+    username: &str,
+) -> Result<PoolUser, SignUpError> {
+    let user = client
+        .admin_get_user()
+        .user_pool_id(&pool.pool_id)
+        .username(username)
+        .send()
+        .await
+        .map_err(|err| call("AdminGetUser", &err))?;
+    let attributes = user
+        .user_attributes()
+        .iter()
+        .filter_map(|a| Some((a.name().to_owned(), a.value()?.to_owned())))
+        .collect();
+    Ok(PoolUser {
+        username: user.username,
+        status: user.user_status,
+        attributes,
+    })
+}
+
+/// What Cognito said when it refused a call, as it said it (Cognito never
+/// repeats the email in it), else the error's chain.
+pub fn cognito_message<E, R>(err: &cognito::error::SdkError<E, R>) -> String
+where
+    E: cognito::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    err.as_service_error()
+        .and_then(|e| e.message())
+        .map_or_else(|| error_chain(err), str::to_owned)
+}
+
+/// A user attribute for SignUp.
+pub fn attribute(name: &str, value: &str) -> Result<cognito::types::AttributeType, SignUpError> {
     cognito::types::AttributeType::builder()
         .name(name)
         .value(value)

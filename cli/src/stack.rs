@@ -890,6 +890,12 @@ async fn user_pool(client: &cognito::Client, names: &Names) -> Result<Vec<Made>,
                     .client_name(&names.app_client)
                     .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
                     .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+                    // The claims Cognito puts in the ID token for the
+                    // `profile` and `email` scopes (an emulator puts in only
+                    // what the client may read).
+                    .read_attributes("email")
+                    .read_attributes("email_verified")
+                    .read_attributes("name")
                     .send()
                     .await
                     .map_err(|err| StackError::call("CreateUserPoolClient", &err))?;

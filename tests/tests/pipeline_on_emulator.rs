@@ -74,6 +74,7 @@ async fn serve(stack: &Stack, pool: &UserPool) -> (String, Authorizer) {
     let app = serve::app(Arc::new(ServeState {
         greeter,
         authorizer: authorizer().await.unwrap(),
+        page: None,
     }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
