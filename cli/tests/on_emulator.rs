@@ -63,9 +63,17 @@ async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
     let pool = stack::find_user_pool(&client, &names).await.unwrap();
     let token = id_token(&sdk, &pool.client_id, EMAIL, PASSWORD).await;
 
-    // Within seconds the pipeline has published the name the greeting uses.
-    let http = reqwest::Client::new();
+    // Within seconds the pipeline has published the name the greeting uses
+    // (the token carries it too: the greeting prefers the published one).
+    let ssm = onboard_shared::aws::ssm::Client::new(&sdk);
+    let user = onboard_shared::domain::UserId::parse(sub.clone()).unwrap();
+    let parameter = names.parameter_prefix.name_parameter(&user);
     let deadline = Instant::now() + Duration::from_secs(30);
+    while ssm.get_parameter().name(&parameter).send().await.is_err() {
+        assert!(Instant::now() < deadline, "{parameter} was never published");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let http = reqwest::Client::new();
     let greeting = loop {
         let body = http
             .get(&url)

@@ -14,9 +14,13 @@
 //! - `tests/moto/serve.py` binds a free port on 127.0.0.1 and prints its
 //!   URL. Its standard input is a pipe this process holds: when the test
 //!   process ends, however it ends, the pipe closes and the emulator stops.
+//! - The browser tests' Chromium and Playwright are installed the same way,
+//!   by [`browser`].
 //! - `ONBOARD_TEST_ENDPOINT=http://127.0.0.1:PORT` uses an emulator that is
 //!   already running instead; `ONBOARD_PYTHON` names the Python that builds
 //!   the venv (default `python3`).
+
+pub mod browser;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -301,7 +305,8 @@ impl Venv {
     }
 }
 
-fn run(command: &mut Command) -> Result<(), String> {
+/// Runs a command to its end; its standard error when it fails.
+pub(crate) fn run(command: &mut Command) -> Result<(), String> {
     let output = command.output().map_err(|err| err.to_string())?;
     if output.status.success() {
         Ok(())

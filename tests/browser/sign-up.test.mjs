@@ -1,0 +1,172 @@
+// The greeting page that ships, in headless Chromium, through the local
+// hosted UI of `onboard serve`: a person signs up, types the emailed code,
+// comes back to the page and is greeted by name; a returning person signs
+// in; a tampered state and a code used twice are refused with the page's
+// error; a request for another callback is refused by the hosted UI.
+//
+// Run by cli/tests/browser.rs, which starts the emulator, `onboard dev` and
+// `onboard serve`, and passes:
+//   PAGE_URL    the greeting page (`onboard serve`'s GET /)
+//   SERVE_LOG   the file `onboard serve` prints to (the confirmation codes)
+//   CHROMIUM    the browser to drive
+//   SCREENSHOT  where to keep a picture of the signed-in page
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { after, before, describe, it } from "node:test";
+import { chromium } from "playwright-core";
+
+const { PAGE_URL, SERVE_LOG, CHROMIUM, SCREENSHOT } = process.env;
+const NAME = "Zoë <img src=x onerror=alert(1)> & Co";
+const EMAIL = `zoe.${Date.now()}@example.com`;
+const PASSWORD = "Correct-Horse-9-battery";
+
+let browser;
+before(async () => {
+  assert.ok(PAGE_URL && SERVE_LOG && CHROMIUM, "PAGE_URL, SERVE_LOG and CHROMIUM are needed");
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+});
+after(async () => browser?.close());
+
+/// A fresh tab that fails the test on any script dialog (an injected alert).
+async function tab() {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  page.dialogs = [];
+  page.on("dialog", async (dialog) => {
+    page.dialogs.push(dialog.message());
+    await dialog.dismiss();
+  });
+  page.authorizationCodes = [];
+  page.on("request", (request) => {
+    const url = new URL(request.url());
+    if (url.href.startsWith(PAGE_URL) && url.searchParams.has("code")) {
+      page.authorizationCodes.push(url.searchParams.get("code"));
+    }
+  });
+  return page;
+}
+
+/// The newest confirmation code `onboard serve` printed after `seen` lines.
+async function confirmationCode(seen) {
+  for (let i = 0; i < 100; i++) {
+    const lines = (await readFile(SERVE_LOG, "utf8")).split("\n").slice(seen);
+    const found = lines.map((l) => l.match(/confirmation code for user \S+: (\d{6})$/)).filter(Boolean);
+    if (found.length) return found.at(-1)[1];
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("onboard serve printed no confirmation code");
+}
+
+/// A fresh tab on the hosted UI's sign-in form, reached from the page, with
+/// the person's email and `password` typed in.
+async function signInForm(password) {
+  const page = await tab();
+  await page.goto(PAGE_URL);
+  await page.getByRole("link", { name: "Sign in" }).click();
+  await page.waitForURL((url) => url.pathname === "/login");
+  await page.fill("#email", EMAIL);
+  await page.fill("#password", password);
+  return page;
+}
+
+const logLines = async () => (await readFile(SERVE_LOG, "utf8")).split("\n").length - 1;
+
+describe("the greeting page through the local hosted UI", () => {
+  let usedCode;
+
+  it("signs a person up with the emailed code and greets them by name, as text", async () => {
+    const page = await tab();
+    await page.goto(PAGE_URL);
+    await page.getByRole("link", { name: "Sign up" }).click();
+    await page.waitForURL((url) => url.pathname === "/signup");
+    const seen = await logLines();
+    await page.fill("#email", EMAIL);
+    await page.fill("#name", NAME);
+    await page.fill("#password", PASSWORD);
+    await page.click("#submit");
+    await page.waitForSelector("#code");
+    const code = await confirmationCode(seen);
+
+    // A wrong code is refused on the form, and the right one still works.
+    await page.fill("#code", code === "000000" ? "111111" : "000000");
+    await page.click("#submit");
+    await page.waitForSelector("#error");
+    assert.match(await page.textContent("#error"), /Invalid verification code/);
+    await page.fill("#code", code);
+    await page.click("#submit");
+
+    await page.waitForURL((url) => url.href.startsWith(PAGE_URL));
+    await page.waitForFunction(() => document.getElementById("greeting").textContent.startsWith("Hello"));
+    assert.equal(await page.textContent("#greeting"), `Hello, ${NAME}`);
+    assert.equal(await page.locator("#greeting img").count(), 0, "the name was parsed as HTML");
+    assert.deepEqual(page.dialogs, []);
+    assert.equal(await page.textContent("#error"), "");
+    // The code and state are gone from the address bar.
+    assert.equal(page.url(), PAGE_URL);
+    assert.equal(page.authorizationCodes.length, 1);
+    usedCode = page.authorizationCodes[0];
+    if (SCREENSHOT) await page.screenshot({ path: SCREENSHOT });
+    await page.context().close();
+  });
+
+  it("signs a returning person in and greets them", async () => {
+    const page = await signInForm("Wrong-Horse-9-battery");
+    await page.click("#submit");
+    await page.waitForSelector("#error");
+    await page.fill("#password", PASSWORD);
+    await page.click("#submit");
+    await page.waitForFunction(() => document.getElementById("greeting").textContent.startsWith("Hello"));
+    assert.equal(await page.textContent("#greeting"), `Hello, ${NAME}`);
+    await page.context().close();
+  });
+
+  it("refuses a sign-in whose state was tampered with", async () => {
+    const page = await signInForm(PASSWORD);
+    // The state that comes back is not the one this tab sent.
+    await page.$eval("input[name=state]", (input) => { input.value = "forged-state"; });
+    await page.click("#submit");
+    await page.waitForURL((url) => url.href.startsWith(PAGE_URL));
+    await page.waitForFunction(() => document.getElementById("error").textContent !== "");
+    assert.match(await page.textContent("#error"), /not started on this page/);
+    assert.equal(await page.textContent("#greeting"), "onboard");
+    await page.context().close();
+  });
+
+  it("sends /oauth2/authorize on to sign-in, and refuses another callback without going there", async () => {
+    const page = await tab();
+    await page.goto(PAGE_URL);
+    const { authUrl, clientId } = await page.$eval("#onboard", (element) => ({ ...element.dataset }));
+    const request = (redirectUri) => new URLSearchParams({
+      client_id: clientId,
+      response_type: "code",
+      redirect_uri: redirectUri,
+      state: "s",
+      code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+      code_challenge_method: "S256",
+      scope: "openid",
+    });
+    await page.goto(`${authUrl}/oauth2/authorize?${request(PAGE_URL)}`);
+    assert.equal(new URL(page.url()).pathname, "/login");
+    const refused = await page.goto(`${authUrl}/oauth2/authorize?${request("https://evil.example/")}`);
+    assert.equal(refused.status(), 400);
+    assert.match(await page.textContent("#error"), /redirect_mismatch/);
+    assert.equal(new URL(page.url()).origin, new URL(authUrl).origin);
+    await page.context().close();
+  });
+
+  it("refuses a code used twice", async () => {
+    assert.ok(usedCode, "the sign-up test captured its code");
+    const page = await tab();
+    // This tab did start a sign-in (its verifier and state are kept), but
+    // the code that comes back was already traded.
+    await page.goto(PAGE_URL);
+    await page.evaluate(() => {
+      sessionStorage.setItem("onboard.pkce", JSON.stringify({ verifier: "v".repeat(43), state: "s" }));
+    });
+    await page.goto(`${PAGE_URL}?code=${encodeURIComponent(usedCode)}&state=s`);
+    await page.waitForFunction(() => document.getElementById("error").textContent !== "");
+    assert.match(await page.textContent("#error"), /refused the code \(400\)/);
+    assert.equal(await page.textContent("#greeting"), "onboard");
+    await page.context().close();
+  });
+});
