@@ -187,6 +187,7 @@ def create_cognito(cognito, template, parameters):
             "AllowedOAuthFlowsUserPoolClient",
             "AllowedOAuthFlows",
             "AllowedOAuthScopes",
+            "ReadAttributes",
             "SupportedIdentityProviders",
             "ExplicitAuthFlows",
             "PreventUserExistenceErrors",
