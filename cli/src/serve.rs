@@ -26,7 +26,7 @@ use axum::response::{IntoResponse, Response};
 use greeting::Greeter;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use onboard_shared::aws::SsmParameters;
+use onboard_shared::config::GreetingConfig;
 use serde_json::{Map, Value};
 use tokio::sync::{RwLock, watch};
 
@@ -262,16 +262,12 @@ pub async fn run(
     )
     .await
     .map_err(|err| err.to_string())?;
-    // The greeting only reads: the write pace does not apply.
-    let parameters = Arc::new(SsmParameters::new(
-        onboard_shared::aws::ssm::Client::new(&sdk),
-        f64::INFINITY,
-    ));
-    let greeter = Greeter::new(
-        parameters,
-        names.parameter_prefix.clone(),
-        options.name_cache,
-    );
+    let config = GreetingConfig {
+        parameter_prefix: names.parameter_prefix.clone(),
+        cache_ttl: options.name_cache,
+        allowed_origin: None,
+    };
+    let greeter = Greeter::from_config(&config, &sdk)?;
     let listener = bind(options.port).await?;
     let address = listener.local_addr().map_err(|err| err.to_string())?;
     println!(

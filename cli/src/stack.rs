@@ -21,16 +21,13 @@
 //! once) for every command that uses them.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use archive_consumer::Archiver;
 use aws_config::SdkConfig;
 use aws_sdk_cloudformation as cloudformation;
 use aws_sdk_cognitoidentityprovider as cognito;
-use onboard_shared::aws::{
-    Connection, DynamoUserStore, S3Archive, SqsQueue, SsmParameters, dynamodb, s3, s3_client, sqs,
-    ssm,
-};
+use onboard_shared::aws::{Connection, DynamoUserStore, dynamodb, s3, s3_client, sqs, ssm};
+use onboard_shared::config::{ArchiveConfig, PostConfirmationConfig, PublishConfig, RouterConfig};
 use onboard_shared::error::error_chain;
 use onboard_shared::published::ParameterPrefix;
 use publish_consumer::Publisher;
@@ -389,36 +386,43 @@ impl Stack {
             .unwrap_or_default()
     }
 
-    fn queue(&self, queue: &QueueRef) -> Arc<SqsQueue> {
-        Arc::new(SqsQueue::new(self.sqs.clone(), queue.role, &queue.url))
-    }
-
     /// The router, sending to the stack's queues.
     pub fn router(&self) -> Router {
-        Router {
-            archive: self.queue(&self.queues.archive),
-            publish: self.queue(&self.queues.publish),
-            dead_letters: self.queue(&self.queues.router_dlq),
-        }
+        let config = RouterConfig {
+            archive_queue_url: self.queues.archive.url.clone(),
+            publish_queue_url: self.queues.publish.url.clone(),
+            dead_letter_queue_url: self.queues.router_dlq.url.clone(),
+        };
+        Router::from_config(&config, &self.sdk)
     }
 
+    /// The archive consumer, writing to the stack's bucket.
     pub fn archiver(&self) -> Archiver {
-        Archiver {
-            archive: Arc::new(S3Archive::new(self.s3.clone(), &self.names.bucket)),
-            dead_letters: self.queue(&self.queues.archive_dlq),
-        }
+        let config = ArchiveConfig {
+            bucket: self.names.bucket.clone(),
+            dead_letter_queue_url: self.queues.archive_dlq.url.clone(),
+            // Emulators need path-style S3 addressing.
+            force_path_style: self.sdk.endpoint_url().is_some(),
+        };
+        Archiver::from_config(&config, &self.sdk)
     }
 
+    /// The publish consumer, at `max_writes_per_second`.
     pub fn publisher(&self, max_writes_per_second: f64) -> Publisher {
-        Publisher {
-            parameters: Arc::new(SsmParameters::new(self.ssm.clone(), max_writes_per_second)),
-            prefix: self.names.parameter_prefix.clone(),
-            dead_letters: self.queue(&self.queues.publish_dlq),
-        }
+        let config = PublishConfig {
+            parameter_prefix: self.names.parameter_prefix.clone(),
+            dead_letter_queue_url: self.queues.publish_dlq.url.clone(),
+            max_writes_per_second,
+        };
+        Publisher::from_config(&config, &self.sdk)
     }
 
+    /// The post-confirmation trigger's users table.
     pub fn users(&self) -> DynamoUserStore {
-        DynamoUserStore::new(self.dynamodb.clone(), &self.names.table)
+        let config = PostConfirmationConfig {
+            users_table: self.names.table.clone(),
+        };
+        post_confirmation::users(&config, &self.sdk)
     }
 }
 

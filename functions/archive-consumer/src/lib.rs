@@ -13,6 +13,9 @@
 //! the version and whether it expired, and none of the user's personal data:
 //! the tombstone is what keeps a late, older update from bringing it back.
 
+mod lambda;
+pub use lambda::invoke;
+
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;

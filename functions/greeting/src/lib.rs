@@ -8,6 +8,9 @@
 //! page when the client prefers `text/html`, with every user-supplied value
 //! escaped. Without authorizer claims the answer is 401.
 
+mod lambda;
+pub use lambda::invoke;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};

@@ -7,6 +7,9 @@
 //! confirmed password reset writes nothing. The event is returned unchanged,
 //! as Cognito expects.
 
+mod lambda;
+pub use lambda::{invoke, users};
+
 use aws_lambda_events::event::cognito::{
     CognitoEventUserPoolsPostConfirmation,
     CognitoEventUserPoolsPostConfirmationTriggerSource as TriggerSource,

@@ -12,6 +12,9 @@
 //! A removal writes a tombstone (the version, no name), so the greeting stops
 //! using the name and a late older change cannot bring it back.
 
+mod lambda;
+pub use lambda::invoke;
+
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;

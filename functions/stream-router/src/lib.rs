@@ -9,6 +9,9 @@
 //! decode, or it breaks a rule of the table) goes to the router's dead-letter
 //! queue with its reason and does not hold up the others.
 
+mod lambda;
+pub use lambda::invoke;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 

@@ -1,0 +1,40 @@
+//! The archive consumer as Lambda runs it: built once from its config and
+//! the SDK config (by `main.rs` and by `onboard`'s stack wiring alike), then
+//! invoked with each queue batch.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent};
+use onboard_shared::aws::{S3Archive, SqsQueue, s3_client, sqs};
+use onboard_shared::config::ArchiveConfig;
+
+use crate::Archiver;
+
+impl Archiver {
+    /// The archiver over the bucket and DLQ its config names.
+    pub fn from_config(config: &ArchiveConfig, sdk: &SdkConfig) -> Self {
+        Self {
+            archive: Arc::new(S3Archive::new(
+                s3_client(sdk, config.force_path_style),
+                &config.bucket,
+            )),
+            dead_letters: Arc::new(SqsQueue::new(
+                sqs::Client::new(sdk),
+                "archive-dlq",
+                &config.dead_letter_queue_url,
+            )),
+        }
+    }
+}
+
+/// One invocation: the batch archived, the partial failure reported.
+pub async fn invoke(
+    archiver: &Archiver,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    Ok(crate::handle(archiver, &event.payload)
+        .await
+        .sqs_response()?)
+}

@@ -1,0 +1,39 @@
+//! The greeting as Lambda runs it: built once from its config and the SDK
+//! config (by `main.rs` and by `onboard serve` alike), then invoked with each
+//! API Gateway request.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
+use lambda_runtime::{Error, LambdaEvent};
+use onboard_shared::aws::{SsmParameters, ssm};
+use onboard_shared::config::GreetingConfig;
+
+use crate::Greeter;
+
+impl Greeter {
+    /// The greeter over Parameter Store, with its config's cache and origin.
+    /// An origin that cannot be a header value is refused.
+    pub fn from_config(config: &GreetingConfig, sdk: &SdkConfig) -> Result<Self, String> {
+        // The greeting never writes: the write pace does not apply.
+        let parameters = Arc::new(SsmParameters::new(ssm::Client::new(sdk), f64::INFINITY));
+        let greeter = Greeter::new(
+            parameters,
+            config.parameter_prefix.clone(),
+            config.cache_ttl,
+        );
+        match &config.allowed_origin {
+            Some(origin) => greeter.allowing_origin(origin),
+            None => Ok(greeter),
+        }
+    }
+}
+
+/// One invocation: the request answered.
+pub async fn invoke(
+    greeter: &Greeter,
+    event: LambdaEvent<ApiGatewayProxyRequest>,
+) -> Result<ApiGatewayProxyResponse, Error> {
+    Ok(crate::handle(greeter, event.payload).await)
+}

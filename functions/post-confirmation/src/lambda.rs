@@ -1,0 +1,21 @@
+//! The trigger as Lambda runs it: its users table built once from its config
+//! and the SDK config (by `main.rs` and by `onboard`'s stack wiring alike),
+//! then invoked with each Cognito event.
+
+use aws_config::SdkConfig;
+use lambda_runtime::{Error, LambdaEvent};
+use onboard_shared::aws::{DynamoUserStore, dynamodb};
+use onboard_shared::config::PostConfirmationConfig;
+use onboard_shared::ports::UserStore;
+use serde_json::Value;
+
+/// The users table the config names.
+pub fn users(config: &PostConfirmationConfig, sdk: &SdkConfig) -> DynamoUserStore {
+    DynamoUserStore::new(dynamodb::Client::new(sdk), &config.users_table)
+}
+
+/// One invocation: the user recorded, the event handed back to Cognito.
+pub async fn invoke(users: &dyn UserStore, event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let (event, _) = crate::handle(users, event.payload, chrono::Utc::now()).await?;
+    Ok(event)
+}

@@ -1,0 +1,42 @@
+//! The publish consumer as Lambda runs it: built once from its config and
+//! the SDK config (by `main.rs` and by `onboard`'s stack wiring alike), then
+//! invoked with each queue batch.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent};
+use onboard_shared::aws::{SqsQueue, SsmParameters, sqs, ssm};
+use onboard_shared::config::PublishConfig;
+
+use crate::Publisher;
+
+impl Publisher {
+    /// The publisher over Parameter Store, at its config's pace, and the DLQ
+    /// its config names.
+    pub fn from_config(config: &PublishConfig, sdk: &SdkConfig) -> Self {
+        Self {
+            parameters: Arc::new(SsmParameters::new(
+                ssm::Client::new(sdk),
+                config.max_writes_per_second,
+            )),
+            prefix: config.parameter_prefix.clone(),
+            dead_letters: Arc::new(SqsQueue::new(
+                sqs::Client::new(sdk),
+                "publish-dlq",
+                &config.dead_letter_queue_url,
+            )),
+        }
+    }
+}
+
+/// One invocation: the batch published, the partial failure reported.
+pub async fn invoke(
+    publisher: &Publisher,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    Ok(crate::handle(publisher, &event.payload)
+        .await
+        .sqs_response()?)
+}

@@ -1,0 +1,37 @@
+//! The router as Lambda runs it: built once from its config and the SDK
+//! config (by `main.rs` and by `onboard`'s stack wiring alike), then invoked
+//! with each stream batch.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use lambda_runtime::{Error, LambdaEvent};
+use onboard_shared::aws::{SqsQueue, sqs};
+use onboard_shared::config::RouterConfig;
+use onboard_shared::stream::RawStreamEvent;
+
+use crate::Router;
+
+impl Router {
+    /// The router over the queues its config names.
+    pub fn from_config(config: &RouterConfig, sdk: &SdkConfig) -> Self {
+        let sqs = sqs::Client::new(sdk);
+        let queue = |role: &str, url: &str| Arc::new(SqsQueue::new(sqs.clone(), role, url));
+        Self {
+            archive: queue("archive", &config.archive_queue_url),
+            publish: queue("publish", &config.publish_queue_url),
+            dead_letters: queue("router-dlq", &config.dead_letter_queue_url),
+        }
+    }
+}
+
+/// One invocation: the batch routed, the partial failure reported.
+pub async fn invoke(
+    router: &Router,
+    event: LambdaEvent<RawStreamEvent>,
+) -> Result<DynamoDbEventResponse, Error> {
+    Ok(crate::handle(router, &event.payload.records)
+        .await
+        .stream_response()?)
+}
