@@ -40,7 +40,8 @@ enum Command {
     /// post-confirmation trigger as Cognito would. Prints the user's sub.
     Signup(SignupArgs),
     /// Serve GET /hello on 127.0.0.1 behind a Cognito authorizer, as API
-    /// Gateway would.
+    /// Gateway would; on an emulator also the greeting page, GET /, with a
+    /// local stand-in for the hosted UI to sign up through in a browser.
     Serve(ServeArgs),
     /// Every queue and DLQ of the stack: depths, oldest message, status.
     /// Exits 1 when any DLQ holds messages.
