@@ -1,0 +1,99 @@
+//! `onboard dev`: the local Lambda service, on an emulator.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use onboard_cli::dev::{self, DevSettings};
+use onboard_cli::stack::{self, QueueSettings, Stack, StackArgs};
+
+use super::stop_on_signal;
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Create the stack's resources first (idempotent) and print them.
+    #[arg(long)]
+    pub bootstrap: bool,
+    /// Visibility timeout of the bootstrapped queues, in seconds.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=43200))]
+    pub visibility_timeout: u32,
+    /// Receives before a failing message moves to its DLQ (bootstrapped queues).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_receive_count: u32,
+    /// Stream records per router invocation.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    pub batch_size: i32,
+    /// Retries of a failing stream batch before its records go to the router's DLQ.
+    #[arg(long, default_value_t = 2)]
+    pub max_retries: u32,
+    /// The publisher's Parameter Store writes per second.
+    #[arg(long, env = "MAX_WRITES_PER_SECOND", default_value_t = 3.0)]
+    pub max_writes_per_second: f64,
+    /// Where the stream position is kept across runs.
+    #[arg(
+        long,
+        default_value = ".onboard/dev-checkpoints.json",
+        value_name = "FILE"
+    )]
+    pub checkpoints: PathBuf,
+    /// Read the stream from its oldest record, whatever was saved.
+    #[arg(long)]
+    pub from_start: bool,
+}
+
+pub async fn run(args: DevArgs) -> Result<(), String> {
+    if args.stack.endpoint_url.is_none() {
+        return Err("dev runs the pipeline on an emulator: give --endpoint-url (or AWS_ENDPOINT_URL); in AWS, Lambda itself does this".to_owned());
+    }
+    let (sdk, names, deployed) = args
+        .stack
+        .resolve_deployed()
+        .await
+        .map_err(|err| err.to_string())?;
+    if args.bootstrap && deployed {
+        // Bootstrap's short visibility timeout and receive count are for
+        // development; they would overwrite the deployed queues' own.
+        return Err(format!(
+            "the stack `{}` is deployed, so its resources exist: run dev without --bootstrap",
+            args.stack.stack
+        ));
+    }
+    if args.bootstrap {
+        let settings = QueueSettings {
+            visibility_timeout_seconds: args.visibility_timeout,
+            max_receive_count: args.max_receive_count,
+        };
+        let made = stack::bootstrap(&sdk, &names, settings, true)
+            .await
+            .map_err(|err| err.to_string())?;
+        for resource in made {
+            println!(
+                "{:<8} {:<11} {:<24} {}",
+                resource.status, resource.kind, resource.name, resource.detail
+            );
+        }
+    }
+    let stack = Stack::from_config(sdk, names)
+        .await
+        .map_err(|err| err.to_string())?;
+    if args.from_start {
+        match std::fs::remove_file(&args.checkpoints) {
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+                return Err(format!("{}: {err}", args.checkpoints.display()));
+            }
+            _ => {}
+        }
+    }
+    let settings = DevSettings {
+        stream_batch_size: args.batch_size,
+        stream_max_retries: args.max_retries,
+        max_writes_per_second: args.max_writes_per_second,
+        checkpoints: Some(args.checkpoints),
+        ..DevSettings::default()
+    };
+    tracing::info!("running the pipeline; Ctrl-C stops");
+    dev::run(&stack, settings, stop_on_signal())
+        .await
+        .map_err(|err| err.to_string())
+}

@@ -1,0 +1,39 @@
+//! One module per command: its arguments, its run and its printing.
+//! `main.rs` only parses, dispatches and turns errors into exit codes.
+
+use onboard_cli::stack::{Stack, StackArgs};
+use tokio::sync::watch;
+
+pub mod dev;
+pub mod dlq;
+pub mod queues;
+pub mod replay;
+pub mod serve;
+pub mod signup;
+
+/// A channel that turns true on Ctrl-C or SIGTERM.
+pub fn stop_on_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let terminate = async {
+            #[cfg(unix)]
+            if let Ok(mut term) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
+                term.recv().await;
+                return;
+            }
+            std::future::pending::<()>().await;
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminate => {}
+        }
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+pub async fn connect(args: &StackArgs) -> Result<Stack, String> {
+    args.connect().await.map_err(|err| err.to_string())
+}

@@ -1,0 +1,104 @@
+//! `onboard replay`: events through the whole pipeline, on local state or a
+//! stack.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use onboard_cli::pipeline::Settings;
+use onboard_cli::replay::{self, Options, StackTarget};
+use onboard_cli::stack::StackArgs;
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// Event files (.json, or .jsonl/.ndjson with one event or stream record
+    /// a line) and folders of them.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// The folder that holds the local table, archive, parameters and DLQs.
+    #[arg(
+        long,
+        env = "ONBOARD_STATE",
+        default_value = ".onboard/state",
+        value_name = "DIR"
+    )]
+    pub state: PathBuf,
+    /// Print one JSON document instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// Replay into the stack on AWS (the usual profile and region settings)
+    /// rather than the local state; `--endpoint-url` does the same on an
+    /// emulator. Stream records go to the stack's queues, Cognito events to
+    /// its table.
+    #[arg(long)]
+    pub aws: bool,
+    /// Stream records per router invocation.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=10000))]
+    pub batch_size: u16,
+    /// Retries of a failing stream batch before its records go to the router's DLQ.
+    #[arg(long, default_value_t = 2)]
+    pub max_retries: u32,
+    /// Messages per consumer invocation.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=10))]
+    pub queue_batch_size: u16,
+    /// Receives of a failing message before it moves to its queue's DLQ.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub max_receive_count: u32,
+    /// Never draw a progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+/// Replays, and says how it went in the exit status: 0 when every record
+/// reached a final outcome, 1 when a file or a trigger event was refused, 2
+/// when the replay could not run. Only an endpoint given on the command line
+/// (`endpoint_given`) moves the replay onto a stack.
+pub async fn run(args: ReplayArgs, endpoint_given: bool) -> ExitCode {
+    let mut stack_args = args.stack;
+    if !endpoint_given {
+        stack_args.endpoint_url = None;
+    }
+    let (prefix, stack) = if args.aws || stack_args.endpoint_url.is_some() {
+        let (sdk, names) = match stack_args.resolve().await {
+            Ok(found) => found,
+            Err(err) => {
+                eprintln!("onboard replay: {err}");
+                return ExitCode::from(2);
+            }
+        };
+        (
+            names.parameter_prefix.clone(),
+            Some(StackTarget { sdk, names }),
+        )
+    } else {
+        (stack_args.names().parameter_prefix, None)
+    };
+    let options = Options {
+        paths: args.paths,
+        state: args.state,
+        prefix,
+        stack,
+        settings: Settings {
+            stream_batch_size: usize::from(args.batch_size),
+            stream_max_retries: args.max_retries,
+            queue_batch_size: usize::from(args.queue_batch_size),
+            max_receive_count: args.max_receive_count,
+            ..Settings::default()
+        },
+        json: args.json,
+        progress: !args.no_progress,
+    };
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    match replay::run(&options, &mut out).await {
+        Ok(summary) if summary.succeeded() => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::from(1),
+        Err(err) => {
+            drop(out);
+            eprintln!("onboard replay: {err}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! `onboard signup`: a confirmed sign-up and its trigger, on a stack.
+
+use clap::Args;
+use onboard_cli::signup;
+use onboard_cli::stack::StackArgs;
+use onboard_shared::error::error_chain;
+
+use super::connect;
+
+#[derive(Debug, Args)]
+pub struct SignupArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    /// The email to sign up with (the pool's username).
+    #[arg(long)]
+    pub email: String,
+    /// The password (the pool's policy applies).
+    #[arg(long, env = "ONBOARD_PASSWORD", hide_env_values = true)]
+    pub password: String,
+    /// The name to greet the user by.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+pub async fn run(args: SignupArgs) -> Result<(), String> {
+    let stack = connect(&args.stack).await?;
+    let signed = signup::sign_up(&stack, &args.email, &args.password, args.name.as_deref())
+        .await
+        .map_err(|err| error_chain(&err))?;
+    tracing::info!(
+        user_id = %signed.sub,
+        new_in_pool = signed.new_in_pool,
+        outcome = ?signed.outcome,
+        "signed up and confirmed"
+    );
+    println!("{}", signed.sub);
+    Ok(())
+}
