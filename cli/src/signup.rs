@@ -14,6 +14,7 @@ use aws_lambda_events::event::cognito::{
 };
 use aws_sdk_cognitoidentityprovider as cognito;
 use onboard_shared::error::error_chain;
+use onboard_shared::ports::UserStore;
 use post_confirmation::{Outcome, TriggerError};
 
 use crate::stack::{Stack, StackError, UserPool, find_user_pool};
@@ -87,7 +88,7 @@ pub async fn sign_up(
             .await
             .map_err(|err| call("AdminConfirmSignUp", &err))?;
     }
-    let (sub, outcome) = record(stack, &pool, user).await?;
+    let (sub, outcome) = record(&stack.users(), stack.region(), &pool, user).await?;
     Ok(SignedUp {
         sub,
         new_in_pool,
@@ -99,17 +100,21 @@ pub async fn sign_up(
 /// post-confirmation handler with the user's attributes. The user's `sub`,
 /// and what the handler did.
 pub async fn confirmed(
-    stack: &Stack,
+    users: &dyn UserStore,
+    region: String,
     client: &cognito::Client,
     pool: &UserPool,
     username: &str,
 ) -> Result<(String, Outcome), SignUpError> {
-    record(stack, pool, pool_user(client, pool, username).await?).await
+    let user = pool_user(client, pool, username).await?;
+    record(users, region, pool, user).await
 }
 
-/// The post-confirmation handler, invoked for a confirmed user.
+/// The post-confirmation handler, invoked for a confirmed user of the pool
+/// in `region`.
 async fn record(
-    stack: &Stack,
+    users: &dyn UserStore,
+    region: String,
     pool: &UserPool,
     user: PoolUser,
 ) -> Result<(String, Outcome), SignUpError> {
@@ -121,12 +126,12 @@ async fn record(
             action: "AdminGetUser",
             reason: "the user has no sub".to_owned(),
         })?;
-    let event = confirmation_event(pool, stack.region(), &user.username, user.attributes);
+    let event = confirmation_event(pool, region, &user.username, user.attributes);
     let event = serde_json::to_value(&event).map_err(|err| SignUpError::Call {
         action: "building the trigger event",
         reason: err.to_string(),
     })?;
-    let (_, outcome) = post_confirmation::handle(&stack.users(), event, chrono::Utc::now()).await?;
+    let (_, outcome) = post_confirmation::handle(users, event, chrono::Utc::now()).await?;
     Ok((sub, outcome))
 }
 

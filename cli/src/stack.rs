@@ -365,8 +365,7 @@ impl Stack {
             publish_dlq: queue_ref(&sqs, "publish-dlq", &names.publish_dlq).await?,
             router_dlq: queue_ref(&sqs, "router-dlq", &names.router_dlq).await?,
         };
-        // Emulators need path-style S3 addressing.
-        let s3 = s3_client(&sdk, sdk.endpoint_url().is_some());
+        let s3 = s3_client(&sdk, path_style(&sdk));
         Ok(Self {
             ssm: ssm::Client::new(&sdk),
             dynamodb: dynamodb::Client::new(&sdk),
@@ -380,10 +379,7 @@ impl Stack {
 
     /// The region the stack's calls go to (empty when none was resolved).
     pub fn region(&self) -> String {
-        self.sdk
-            .region()
-            .map(|r| r.as_ref().to_owned())
-            .unwrap_or_default()
+        region(&self.sdk)
     }
 
     /// The router, sending to the stack's queues.
@@ -401,8 +397,7 @@ impl Stack {
         let config = ArchiveConfig {
             bucket: self.names.bucket.clone(),
             dead_letter_queue_url: self.queues.archive_dlq.url.clone(),
-            // Emulators need path-style S3 addressing.
-            force_path_style: self.sdk.endpoint_url().is_some(),
+            force_path_style: path_style(&self.sdk),
         };
         Archiver::from_config(&config, &self.sdk)
     }
@@ -419,11 +414,29 @@ impl Stack {
 
     /// The post-confirmation trigger's users table.
     pub fn users(&self) -> DynamoUserStore {
-        let config = PostConfirmationConfig {
-            users_table: self.names.table.clone(),
-        };
-        post_confirmation::users(&config, &self.sdk)
+        users(&self.sdk, &self.names)
     }
+}
+
+/// The post-confirmation trigger's users table, without the queues a
+/// [`Stack`] looks up.
+pub fn users(sdk: &SdkConfig, names: &Names) -> DynamoUserStore {
+    let config = PostConfirmationConfig {
+        users_table: names.table.clone(),
+    };
+    post_confirmation::users(&config, sdk)
+}
+
+/// The region an SDK config's calls go to (empty when none was resolved).
+pub fn region(sdk: &SdkConfig) -> String {
+    sdk.region()
+        .map(|r| r.as_ref().to_owned())
+        .unwrap_or_default()
+}
+
+/// Emulators need path-style S3 addressing.
+fn path_style(sdk: &SdkConfig) -> bool {
+    sdk.endpoint_url().is_some()
 }
 
 async fn queue_ref(

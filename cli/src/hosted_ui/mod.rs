@@ -22,19 +22,22 @@
 //!   the PKCE verifier whose SHA-256 is the challenge.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex};
 
+use aws_config::SdkConfig;
 use aws_sdk_cognitoidentityprovider as cognito;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use onboard_shared::aws::DynamoUserStore;
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::signup::{attribute, cognito_message, confirmed};
-use crate::stack::{Stack, UserPool};
+use crate::stack::{self, Names, UserPool};
 use codes::{Grants, TokenForm, confirmation_code, form_urlencoded, random_token};
 use pages::{confirm_body, login_body, page, refused, signup_body};
 
@@ -47,7 +50,10 @@ const CODE_ATTEMPTS: u32 = 5;
 /// The stand-in's state: the pool it fronts, and the sign-ups and codes in
 /// flight.
 pub struct HostedUi {
-    stack: Arc<Stack>,
+    /// The table the post-confirmation handler writes to, and the region
+    /// its events name.
+    users: DynamoUserStore,
+    region: String,
     cognito: cognito::Client,
     pool: UserPool,
     /// The one callback this stand-in returns to: the page `onboard serve`
@@ -143,11 +149,12 @@ struct ConfirmForm {
 
 impl HostedUi {
     /// The stand-in for `pool`, returning to the page at `page_url`.
-    pub fn new(stack: Arc<Stack>, pool: UserPool, page_url: String) -> Self {
+    pub fn new(sdk: &SdkConfig, names: &Names, pool: UserPool, page_url: String) -> Self {
         let page_origin = page_url.trim_end_matches('/').to_owned();
         Self {
-            cognito: cognito::Client::new(&stack.sdk),
-            stack,
+            cognito: cognito::Client::new(sdk),
+            users: stack::users(sdk, names),
+            region: stack::region(sdk),
             pool,
             page_url,
             page_origin,
@@ -310,15 +317,15 @@ async fn signup(State(ui): State<Arc<HostedUi>>, Form(form): Form<SignUpForm>) -
 }
 
 async fn confirm(State(ui): State<Arc<HostedUi>>, Form(form): Form<ConfirmForm>) -> Response {
-    let pending = {
-        let mut all = lock(&ui.pending);
-        let Some(pending) = all.get_mut(&form.session) else {
+    let pending = match lock(&ui.pending).entry(form.session.clone()) {
+        Entry::Vacant(_) => {
             return refused("this sign-up has expired or is unknown; start again");
-        };
-        if pending.code != form.code.trim() {
-            pending.attempts += 1;
-            if pending.attempts >= CODE_ATTEMPTS {
-                all.remove(&form.session);
+        }
+        Entry::Occupied(pending) if pending.get().code == form.code.trim() => pending.remove(),
+        Entry::Occupied(mut pending) => {
+            pending.get_mut().attempts += 1;
+            if pending.get().attempts >= CODE_ATTEMPTS {
+                pending.remove();
                 return refused("too many wrong codes; start again");
             }
             return page(
@@ -329,10 +336,6 @@ async fn confirm(State(ui): State<Arc<HostedUi>>, Form(form): Form<ConfirmForm>)
                     "Invalid verification code provided, please try again.",
                 ),
             );
-        }
-        match all.remove(&form.session) {
-            Some(pending) => pending,
-            None => return refused("this sign-up has expired or is unknown; start again"),
         }
     };
     let confirmed_in_pool = ui
@@ -346,7 +349,8 @@ async fn confirm(State(ui): State<Arc<HostedUi>>, Form(form): Form<ConfirmForm>)
     if let Err(err) = confirmed_in_pool {
         return refused(&cognito_message(&err));
     }
-    match confirmed(&ui.stack, &ui.cognito, &ui.pool, &pending.username).await {
+    let region = ui.region.clone();
+    match confirmed(&ui.users, region, &ui.cognito, &ui.pool, &pending.username).await {
         Ok((sub, outcome)) => {
             tracing::info!(user_id = %sub, outcome = ?outcome, "hosted UI: confirmed a sign-up");
         }

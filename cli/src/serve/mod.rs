@@ -29,7 +29,7 @@ pub use authorizer::{AuthError, Authorizer};
 use authorizer::{as_strings, token};
 
 mod authorizer;
-use crate::stack::{self, Names, Stack};
+use crate::stack::{self, Names};
 
 /// What the server needs.
 pub struct ServeState {
@@ -97,13 +97,8 @@ pub async fn run(
     let page = if sdk.endpoint_url().is_some() {
         let auth_listener = bind(options.hosted_ui_port).await?;
         let auth_address = auth_listener.local_addr().map_err(|err| err.to_string())?;
-        let stack = Arc::new(
-            Stack::from_config(sdk.clone(), names)
-                .await
-                .map_err(|err| err.to_string())?,
-        );
         let page_url = format!("http://{address}/");
-        let hosted_ui = HostedUi::new(stack, pool.clone(), page_url.clone());
+        let hosted_ui = HostedUi::new(&sdk, &names, pool.clone(), page_url.clone());
         let mut stop = stop.clone();
         let served = axum::serve(auth_listener, hosted_ui::app(Arc::new(hosted_ui)))
             .with_graceful_shutdown(async move {
