@@ -6,11 +6,10 @@
 //!
 //! `ONBOARD_CHROMIUM` names another Chromium to drive.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::{run, workspace};
+use crate::{run, with_lock, workspace};
 
 /// The browser tests' folder: the test scripts and their package.
 pub fn browser_tests() -> PathBuf {
@@ -26,7 +25,7 @@ pub fn chromium() -> Result<PathBuf, String> {
     if let Some(path) = found() {
         return Ok(path);
     }
-    with_lock("chromium", || {
+    with_lock(".chromium", || {
         if found().is_none() {
             apt_install(&["chromium"])?;
         }
@@ -42,7 +41,7 @@ pub fn node_with_playwright() -> Result<PathBuf, String> {
         .map_err(|err| format!("tests/browser/package-lock.json: {err}"))?;
     let stamp = dir.join("node_modules/onboard-package-lock.json");
     let ready = || std::fs::read_to_string(&stamp).ok().as_ref() == Some(&lock);
-    with_lock("node", || {
+    with_lock(".node", || {
         if which("node").is_none() || which("npm").is_none() {
             apt_install(&["nodejs", "npm"])?;
         }
@@ -77,15 +76,6 @@ fn apt_install(packages: &[&str]) -> Result<(), String> {
     let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
     install.extend_from_slice(packages);
     apt(&install).map_err(|err| format!("apt-get install: {err}; {}", hint()))
-}
-
-/// Runs `f` holding `.<name>.lock` at the workspace root.
-fn with_lock(name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
-    let path = workspace().join(format!(".{name}.lock"));
-    let lock = File::create(&path).map_err(|err| format!("{}: {err}", path.display()))?;
-    lock.lock()
-        .map_err(|err| format!("locking {}: {err}", path.display()))?;
-    f()
 }
 
 fn which(program: &str) -> Option<PathBuf> {

@@ -276,33 +276,40 @@ impl Venv {
         }
 
         // Several test processes may get here at once: one builds, the others wait.
-        let lock_path = root.join(format!("{}.lock", self.dir));
-        let lock =
-            File::create(&lock_path).map_err(|err| format!("{}: {err}", lock_path.display()))?;
-        lock.lock()
-            .map_err(|err| format!("locking {}: {err}", lock_path.display()))?;
-        if ready() {
-            return Ok(());
-        }
-        if !python.exists() {
-            let base = std::env::var("ONBOARD_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-            run(Command::new(&base).args(["-m", "venv"]).arg(&venv))
-                .map_err(|err| format!("creating {} with {base}: {err}", venv.display()))?;
-        }
-        run(Command::new(&python)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-                "-r",
-            ])
-            .arg(&requirements))
-        .map_err(|err| format!("installing {}: {err}", requirements.display()))?;
-        std::fs::write(&stamp, &wanted).map_err(|err| format!("{}: {err}", stamp.display()))?;
-        Ok(())
+        with_lock(self.dir, || {
+            if ready() {
+                return Ok(());
+            }
+            if !python.exists() {
+                let base = std::env::var("ONBOARD_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+                run(Command::new(&base).args(["-m", "venv"]).arg(&venv))
+                    .map_err(|err| format!("creating {} with {base}: {err}", venv.display()))?;
+            }
+            run(Command::new(&python)
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                    "-r",
+                ])
+                .arg(&requirements))
+            .map_err(|err| format!("installing {}: {err}", requirements.display()))?;
+            std::fs::write(&stamp, &wanted).map_err(|err| format!("{}: {err}", stamp.display()))?;
+            Ok(())
+        })
     }
+}
+
+/// Runs `f` holding `<name>.lock` at the workspace root, so that test
+/// processes running side by side install a thing once.
+pub(crate) fn with_lock(name: &str, f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
+    let path = workspace().join(format!("{name}.lock"));
+    let lock = File::create(&path).map_err(|err| format!("{}: {err}", path.display()))?;
+    lock.lock()
+        .map_err(|err| format!("locking {}: {err}", path.display()))?;
+    f()
 }
 
 /// Runs a command to its end; its standard error when it fails.

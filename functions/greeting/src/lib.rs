@@ -297,7 +297,8 @@ mod tests {
         serde_json::from_str(json).unwrap()
     }
 
-    fn body(response: &ApiGatewayProxyResponse) -> &str {
+    /// The text body of an answer (the sign-in page's tests use it too).
+    pub(crate) fn body(response: &ApiGatewayProxyResponse) -> &str {
         match &response.body {
             Some(Body::Text(text)) => text,
             _ => panic!("no text body"),

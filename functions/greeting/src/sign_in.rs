@@ -128,19 +128,12 @@ fn is_host_name(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_lambda_events::encodings::Body;
+    use crate::tests::body;
 
     const PAGE: &str = include_str!("../../../fixtures/apigw/sign-in-page.json");
 
     fn request() -> ApiGatewayProxyRequest {
         serde_json::from_str(PAGE).unwrap()
-    }
-
-    fn body(response: &ApiGatewayProxyResponse) -> &str {
-        match &response.body {
-            Some(Body::Text(text)) => text,
-            _ => panic!("no text body"),
-        }
     }
 
     fn policy(response: &ApiGatewayProxyResponse) -> &str {
