@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use archive_consumer::Archiver;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use onboard_cli::pipeline::Settings;
+use onboard_cli::event_source::Settings;
 use onboard_cli::replay::{self, Options};
 use onboard_shared::local::{FileParameters, FolderArchive, MemoryQueue};
 use onboard_shared::published::ParameterPrefix;

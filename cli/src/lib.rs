@@ -29,3 +29,4 @@ pub mod replay;
 pub mod serve;
 pub mod signup;
 pub mod stack;
+pub mod table_stream;

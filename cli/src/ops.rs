@@ -30,8 +30,11 @@ use serde::Serialize;
 use serde_json::value::RawValue;
 use sqs::types::{MessageSystemAttributeName as System, QueueAttributeName as Attr};
 
-use crate::event_source::route_stream_batch;
+use crate::event_source::StreamSettings;
+use crate::event_source::on_failure::RecordsWithReasons;
+use crate::event_source::stream::{Clock, StreamPoller};
 use crate::stack::{QueueRef, Stack, StackError, queue_arn};
+use crate::table_stream::{StreamReadError, fetch_stream_batch};
 
 /// A failed operation, said once.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +49,8 @@ pub enum OpsError {
     Refused(String),
     #[error(transparent)]
     Stack(#[from] StackError),
+    #[error(transparent)]
+    Stream(#[from] StreamReadError),
 }
 
 fn call(action: impl Into<String>, err: &(dyn std::error::Error + 'static)) -> OpsError {
@@ -816,6 +821,16 @@ async fn route_again(
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Redriven, OpsError> {
     let router = stack.router();
+    // Once through the router: what fails for now stays in the DLQ.
+    let poller = StreamPoller {
+        settings: StreamSettings {
+            maximum_retry_attempts: 0,
+            ..StreamSettings::default()
+        },
+        clock: Clock::RecordTime,
+        retry_delay: Duration::ZERO,
+    };
+    let destination = RecordsWithReasons(router.dead_letters.clone());
     let pacer = options
         .max_per_second
         .map(onboard_shared::aws::Pacer::per_second);
@@ -886,7 +901,7 @@ async fn route_again(
                     }
                 },
             };
-            let fates = route_stream_batch(&router, &raw, 0, Duration::ZERO).await;
+            let fates = poller.deliver(&raw, &router, &destination).await;
             if fates.iter().any(|item| item.fate.is_failed()) {
                 waiting.push(message);
                 continue;
@@ -948,81 +963,6 @@ async fn recover(
         .and_then(|()| std::fs::write(&path, format!("{document:#}\n")))
         .map_err(|err| OpsError::Refused(format!("saving {}: {err}", path.display())))?;
     Ok((records, path))
-}
-
-/// The records of one shard from `start` to `end` (both included), as
-/// Lambda would have sent them.
-pub async fn fetch_stream_batch(
-    client: &aws_sdk_dynamodbstreams::Client,
-    stream_arn: &str,
-    shard_id: &str,
-    start: &str,
-    end: &str,
-) -> Result<Vec<Box<RawValue>>, OpsError> {
-    use onboard_shared::stream::compare_sequence_numbers;
-    let gone = || {
-        OpsError::Refused(format!(
-            "the records from {start} of {shard_id} are no longer in the stream (it keeps \
-             them 24 hours)"
-        ))
-    };
-    let mut iterator = client
-        .get_shard_iterator()
-        .stream_arn(stream_arn)
-        .shard_id(shard_id)
-        .shard_iterator_type(aws_sdk_dynamodbstreams::types::ShardIteratorType::AtSequenceNumber)
-        .sequence_number(start)
-        .send()
-        .await
-        .map_err(|err| {
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_trimmed_data_access_exception())
-            {
-                gone()
-            } else {
-                call("GetShardIterator", &err)
-            }
-        })?
-        .shard_iterator;
-    let mut records = Vec::new();
-    let mut first = true;
-    while let Some(current) = iterator.take() {
-        let output = client
-            .get_records()
-            .shard_iterator(current)
-            .limit(1000)
-            .send()
-            .await
-            .map_err(|err| call("GetRecords", &err))?;
-        let page = output.records.unwrap_or_default();
-        if page.is_empty() {
-            break;
-        }
-        for record in page {
-            let sequence = record
-                .dynamodb
-                .as_ref()
-                .and_then(|d| d.sequence_number.clone())
-                .unwrap_or_default();
-            if first && compare_sequence_numbers(&sequence, start).is_gt() {
-                return Err(gone());
-            }
-            first = false;
-            if compare_sequence_numbers(&sequence, end).is_gt() {
-                return Ok(records);
-            }
-            records.push(
-                crate::dev::lambda_record(record, stream_arn)
-                    .map_err(|err| OpsError::Refused(err.to_string()))?,
-            );
-        }
-        iterator = output.next_shard_iterator;
-    }
-    if first {
-        return Err(gone());
-    }
-    Ok(records)
 }
 
 #[cfg(test)]

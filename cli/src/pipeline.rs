@@ -3,13 +3,9 @@
 //!
 //! - Cognito calls the post-confirmation trigger and retries it (up to three
 //!   attempts) when it fails with a retryable error.
-//! - Lambda reads the table's stream in batches; on a partial failure it
-//!   retries from the lowest failed sequence number, a bounded number of
-//!   times, then sends what still fails to the on-failure destination (the
-//!   router's dead-letter queue) and moves on.
-//! - Lambda polls each queue in batches of up to ten; messages that succeed
-//!   are deleted, the failed ones come back, and a message received
-//!   `max_receive_count` times moves to the queue's DLQ (the redrive policy).
+//! - Lambda reads the table's stream and each queue with the rules of
+//!   [`crate::event_source`]; the router's on-failure destination receives
+//!   the records themselves, with their reasons.
 
 use std::collections::HashSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -19,9 +15,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use archive_consumer::Archiver;
-use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use chrono::Utc;
-use onboard_shared::batch::{self, Fate, ItemReport};
+use onboard_shared::batch::{self, ItemReport};
 use onboard_shared::local::{FileParameters, FolderArchive, LocalMessage, LocalTable, MemoryQueue};
 use onboard_shared::ports::{MessageQueue, ParameterStore, UserStore};
 use onboard_shared::published::ParameterPrefix;
@@ -31,34 +26,10 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use stream_router::Router;
 
-use crate::event_source;
-
-/// The event-source settings, as the SAM template sets them in AWS.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Settings {
-    /// Records per router invocation (`BatchSize` of the stream mapping).
-    pub stream_batch_size: usize,
-    /// Retries of a failing stream batch (`MaximumRetryAttempts`).
-    pub stream_max_retries: u32,
-    /// Messages per consumer invocation (`BatchSize` of the queue mappings).
-    pub queue_batch_size: usize,
-    /// Receives before a message moves to its DLQ (`maxReceiveCount`).
-    pub max_receive_count: u32,
-    /// Attempts Cognito makes at the trigger.
-    pub trigger_attempts: u32,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            stream_batch_size: 100,
-            stream_max_retries: 2,
-            queue_batch_size: 10,
-            max_receive_count: 5,
-            trigger_attempts: 3,
-        }
-    }
-}
+use crate::event_source::Settings;
+use crate::event_source::on_failure::RecordsWithReasons;
+use crate::event_source::queue::LocalQueuePoller;
+use crate::event_source::stream::{Clock, StreamPoller};
 
 /// The queues' names, as reports and dead letters show them.
 pub const ARCHIVE_QUEUE: &str = "archive";
@@ -213,16 +184,18 @@ impl LocalPipeline {
     }
 
     /// Routes stream records as Lambda's stream poller would, and returns the
-    /// final fate of each, in order.
+    /// final fate of each, in order. Records are read as they were written
+    /// ([`Clock::RecordTime`]), and retried without waiting.
     pub async fn route(&self, records: &[Box<RawValue>]) -> Vec<ItemReport> {
-        event_source::route_stream(
-            &self.router,
-            records,
-            self.settings.stream_batch_size,
-            self.settings.stream_max_retries,
-            Duration::ZERO,
-        )
-        .await
+        let poller = StreamPoller {
+            settings: self.settings.stream,
+            clock: Clock::RecordTime,
+            retry_delay: Duration::ZERO,
+        };
+        let destination = RecordsWithReasons(self.dead_letter_queues[0].clone());
+        poller
+            .deliver_all(records, &self.router, &destination)
+            .await
     }
 
     /// Polls both queues until they are empty and returns the final fate of
@@ -230,23 +203,30 @@ impl LocalPipeline {
     /// as in AWS: each drains its queue on a task of its own, so a
     /// multi-threaded runtime runs them side by side.
     pub async fn drain(&self) -> Vec<Consumed> {
-        let archive = tokio::spawn(drain_queue(
+        let settings = self.settings.queue;
+        let mut archive_poller = LocalQueuePoller::new(
             self.archive_queue.clone(),
             self.dead_letter_queues[1].clone(),
-            Handler::Archive(self.archiver.clone()),
-            self.settings,
-        ));
-        let publish = tokio::spawn(drain_queue(
+            settings,
+        );
+        let mut publish_poller = LocalQueuePoller::new(
             self.publish_queue.clone(),
             self.dead_letter_queues[2].clone(),
-            Handler::Publish(self.publisher.clone()),
-            self.settings,
-        ));
+            settings,
+        );
+        let (archiver, publisher) = (self.archiver.clone(), self.publisher.clone());
+        let archive = tokio::spawn(async move { archive_poller.drain(&archiver).await });
+        let publish = tokio::spawn(async move { publish_poller.drain(&publisher).await });
         let (archive, publish) = tokio::join!(archive, publish);
-        let mut consumed =
-            archive.unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
-        consumed.extend(publish.unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic())));
-        consumed
+        let finished = |fates: Result<Vec<ItemReport>, tokio::task::JoinError>, consumer| {
+            fates
+                .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))
+                .into_iter()
+                .map(move |item| Consumed { consumer, item })
+        };
+        finished(archive, Consumer::Archive)
+            .chain(finished(publish, Consumer::Publish))
+            .collect()
     }
 
     /// Writes the state out and appends this run's dead letters to the DLQ
@@ -294,107 +274,6 @@ pub async fn trigger(
             Err(err) => return (Err(err), attempts),
         }
     }
-}
-
-/// A consumer with what it needs to run.
-enum Handler {
-    Archive(Archiver),
-    Publish(Publisher),
-}
-
-/// Lambda's poller for one queue: batches until the queue is empty; what
-/// succeeded is deleted, what failed comes back, and a message received
-/// `max_receive_count` times moves to the DLQ.
-async fn drain_queue(
-    queue: Arc<MemoryQueue>,
-    dlq: Arc<MemoryQueue>,
-    handler: Handler,
-    settings: Settings,
-) -> Vec<Consumed> {
-    let consumer = match handler {
-        Handler::Archive(_) => Consumer::Archive,
-        Handler::Publish(_) => Consumer::Publish,
-    };
-    let mut consumed = Vec::new();
-    loop {
-        let messages = queue.receive(settings.queue_batch_size.max(1));
-        if messages.is_empty() {
-            return consumed;
-        }
-        let (mut event, metadata) = sqs_event(queue.as_ref(), messages);
-        let report = match &handler {
-            Handler::Archive(archiver) => archive_consumer::handle(archiver, &event).await,
-            Handler::Publish(publisher) => publish_consumer::handle(publisher, &event).await,
-        };
-        let whole_batch_failed = report.sqs_response().is_err();
-        let bodies = event
-            .records
-            .iter_mut()
-            .map(|r| r.body.take().unwrap_or_default());
-        for ((mut message, body), mut item) in metadata.into_iter().zip(bodies).zip(report.items) {
-            if !(whole_batch_failed || item.fate.is_failed()) {
-                consumed.push(Consumed { consumer, item });
-                continue;
-            }
-            message.body = body;
-            if message.receive_count < settings.max_receive_count {
-                queue.release(message);
-                continue;
-            }
-            let last = match &item.fate {
-                Fate::Failed { reason } => reason.clone(),
-                _ => "the batch failed as a whole".to_owned(),
-            };
-            let reason = format!(
-                "received {} times; last failure: {last}",
-                message.receive_count
-            );
-            message
-                .attributes
-                .insert(batch::REASON_ATTRIBUTE.to_owned(), reason.clone());
-            message.attributes.insert(
-                batch::SOURCE_ATTRIBUTE.to_owned(),
-                "redrive-policy".to_owned(),
-            );
-            dlq.push(message);
-            item.fate = Fate::DeadLettered {
-                queue: dlq.name().to_owned(),
-                reason,
-            };
-            consumed.push(Consumed { consumer, item });
-        }
-    }
-}
-
-/// The SQS event Lambda builds from received messages. The bodies move
-/// into the event; the rest of each message is returned beside it.
-fn sqs_event(queue: &MemoryQueue, messages: Vec<LocalMessage>) -> (SqsEvent, Vec<LocalMessage>) {
-    let arn = format!("arn:aws:sqs:local:000000000000:{}", queue.name());
-    let mut event = SqsEvent::default();
-    let mut metadata = Vec::with_capacity(messages.len());
-    for mut message in messages {
-        let mut record = SqsMessage::default();
-        record.message_id = Some(message.message_id.clone());
-        record.receipt_handle = Some(format!("{}#{}", message.message_id, message.receive_count));
-        record.body = Some(std::mem::take(&mut message.body));
-        record.attributes = [
-            (
-                "ApproximateReceiveCount".to_owned(),
-                message.receive_count.to_string(),
-            ),
-            (
-                "SentTimestamp".to_owned(),
-                message.sent_at.timestamp_millis().to_string(),
-            ),
-        ]
-        .into();
-        record.event_source = Some("aws:sqs".to_owned());
-        record.event_source_arn = Some(arn.clone());
-        record.aws_region = Some("local".to_owned());
-        event.records.push(record);
-        metadata.push(message);
-    }
-    (event, metadata)
 }
 
 /// What makes a dead letter the same one again: its body and its reason.

@@ -20,9 +20,11 @@ use post_confirmation::Outcome;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
-use crate::event_source::route_stream;
+use crate::event_source::Settings;
+use crate::event_source::on_failure::RecordsWithReasons;
+use crate::event_source::stream::{Clock, StreamPoller};
 use crate::input::{self, Input};
-use crate::pipeline::{self, Consumed, Consumer, DeadLettered, LocalPipeline, Settings, SignUp};
+use crate::pipeline::{self, Consumed, Consumer, DeadLettered, LocalPipeline, SignUp};
 use crate::stack::{Names, Stack, StackError};
 
 /// How a replay is run and shown.
@@ -69,14 +71,15 @@ impl Target {
             Target::Stack {
                 router, settings, ..
             } => {
-                route_stream(
-                    router,
-                    records,
-                    settings.stream_batch_size,
-                    settings.stream_max_retries,
-                    std::time::Duration::from_millis(200),
-                )
-                .await
+                // Replayed records are no part of the stack's stream, so they
+                // reach its router DLQ themselves, not as a pointer into it.
+                let poller = StreamPoller {
+                    settings: settings.stream,
+                    clock: Clock::RecordTime,
+                    retry_delay: std::time::Duration::from_millis(200),
+                };
+                let destination = RecordsWithReasons(router.dead_letters.clone());
+                poller.deliver_all(records, router, &destination).await
             }
         }
     }

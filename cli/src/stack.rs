@@ -33,6 +33,8 @@ use onboard_shared::published::ParameterPrefix;
 use publish_consumer::Publisher;
 use stream_router::Router;
 
+pub use crate::event_source::QueueSettings;
+
 /// What a command needs to find a stack's resources.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StackArgs {
@@ -585,23 +587,6 @@ async fn find_client_by_name(
     }
 }
 
-/// How the bootstrapped queues behave: short, so that in development a
-/// failing message reaches its DLQ in seconds rather than hours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct QueueSettings {
-    pub visibility_timeout_seconds: u32,
-    pub max_receive_count: u32,
-}
-
-impl Default for QueueSettings {
-    fn default() -> Self {
-        Self {
-            visibility_timeout_seconds: 5,
-            max_receive_count: 3,
-        }
-    }
-}
-
 /// One resource `bootstrap` made or found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Made {
@@ -615,6 +600,8 @@ pub struct Made {
 
 /// Creates the stack's resources on an endpoint, leaving what exists as it
 /// is (queue attributes are set again, so the redrive policy always holds).
+/// The queues take the visibility timeout and `maxReceiveCount` of
+/// `settings` (the stack's own by default).
 pub async fn bootstrap(
     sdk: &SdkConfig,
     names: &Names,
@@ -635,7 +622,7 @@ pub async fn bootstrap(
         let attributes = HashMap::from([
             (
                 sqs::types::QueueAttributeName::VisibilityTimeout,
-                settings.visibility_timeout_seconds.to_string(),
+                settings.visibility_timeout.as_secs().to_string(),
             ),
             (sqs::types::QueueAttributeName::RedrivePolicy, redrive),
         ]);

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use async_trait::async_trait;
-use onboard_cli::pipeline::{Consumer, LocalPipeline, Settings};
+use onboard_cli::event_source::{QueueSettings, Settings, StreamSettings};
+use onboard_cli::pipeline::{Consumer, LocalPipeline};
 use onboard_shared::batch::Fate;
 use onboard_shared::error::PortError;
 use onboard_shared::ports::{MessageQueue, OutgoingMessage, ParameterStore, SendFailure};
@@ -49,7 +50,10 @@ impl ParameterStore for Throttled {
 async fn a_message_that_keeps_failing_moves_to_its_dlq_after_max_receive_count() {
     // GIVEN a publish consumer whose every write is throttled, and maxReceiveCount 3
     let settings = Settings {
-        max_receive_count: 3,
+        queue: QueueSettings {
+            max_receive_count: 3,
+            ..QueueSettings::default()
+        },
         ..Settings::default()
     };
     let mut pipeline = pipeline(settings);
@@ -114,7 +118,10 @@ impl MessageQueue for Flaky {
 #[tokio::test]
 async fn a_stream_batch_is_retried_until_it_goes_through() {
     let mut pipeline = pipeline(Settings {
-        stream_max_retries: 2,
+        stream: StreamSettings {
+            maximum_retry_attempts: 2,
+            ..StreamSettings::default()
+        },
         ..Settings::default()
     });
     pipeline.router.publish = Arc::new(Flaky {
@@ -130,12 +137,17 @@ async fn a_stream_batch_is_retried_until_it_goes_through() {
 #[tokio::test]
 async fn a_stream_batch_that_exhausts_its_retries_goes_to_the_on_failure_destination() {
     let mut pipeline = pipeline(Settings {
-        stream_max_retries: 1,
+        stream: StreamSettings {
+            maximum_retry_attempts: 1,
+            ..StreamSettings::default()
+        },
         ..Settings::default()
     });
+    // Every send fails: bisection splits the batch down to single records,
+    // and each spends its retry.
     pipeline.router.publish = Arc::new(Flaky {
         inner: pipeline.router.publish.clone(),
-        failures: AtomicU32::new(10),
+        failures: AtomicU32::new(u32::MAX),
     });
     let fates = pipeline.route(&records()).await;
     assert_eq!(fates.len(), 5);

@@ -403,6 +403,58 @@ fn stream_retries_are_bounded_and_end_in_the_router_dlq() {
     );
 }
 
+#[test]
+fn the_local_event_source_defaults_are_the_template_s() {
+    // `onboard replay` and `onboard dev` run with these unless told
+    // otherwise; they must be the stack's.
+    let defaults = onboard_cli::event_source::Settings::default();
+    let as_number = |n: u64| Some(n as f64);
+    let (name, router) = function_built_from("stream-router");
+    let stream = events(router, "DynamoDB")[0];
+    let expected_stream = [
+        ("BatchSize", as_number(defaults.stream.batch_size as u64)),
+        (
+            "MaximumRetryAttempts",
+            as_number(u64::from(defaults.stream.maximum_retry_attempts)),
+        ),
+        (
+            "MaximumRecordAgeInSeconds",
+            as_number(defaults.stream.maximum_record_age.as_secs()),
+        ),
+    ];
+    for (property, expected) in expected_stream {
+        assert_eq!(
+            number(&stream[property]),
+            expected,
+            "{name}'s stream {property}"
+        );
+    }
+    assert_eq!(
+        stream["BisectBatchOnFunctionError"], defaults.stream.bisect_batch_on_function_error,
+        "{name}'s stream BisectBatchOnFunctionError"
+    );
+    for binary in ["archive-consumer", "publish-consumer"] {
+        let (name, function) = function_built_from(binary);
+        let source = events(function, "SQS")[0];
+        assert_eq!(
+            number(&source["BatchSize"]),
+            as_number(defaults.queue.batch_size as u64),
+            "{name}'s queue BatchSize"
+        );
+        let queue = resource(target(&source["Queue"]).unwrap_or_default());
+        assert_eq!(
+            property(queue, "VisibilityTimeout"),
+            defaults.queue.visibility_timeout.as_secs() as f64,
+            "{name}'s queue VisibilityTimeout"
+        );
+        assert_eq!(
+            number(&queue["Properties"]["RedrivePolicy"]["maxReceiveCount"]),
+            as_number(u64::from(defaults.queue.max_receive_count)),
+            "{name}'s queue maxReceiveCount"
+        );
+    }
+}
+
 /// Parameter Store accepts about 3 PutParameter calls a second per account
 /// and region by default; past that it throttles.
 const PARAMETER_STORE_WRITES_PER_SECOND: f64 = 3.0;

@@ -278,11 +278,12 @@ async fn a_batch_lambda_gave_up_on_is_fetched_from_the_stream_saved_and_routed()
         .shard_id()
         .unwrap()
         .to_owned();
-    let mut poller = onboard_cli::dev::StreamPoller::new(streams, arn.clone());
-    let sequence_numbers: Vec<String> = poller
+    let mut reader = onboard_cli::table_stream::ShardReader::new(streams, arn.clone());
+    let sequence_numbers: Vec<String> = reader
         .next_batch(10)
         .await
         .unwrap()
+        .1
         .iter()
         .map(|raw| {
             onboard_shared::stream::decode_raw(raw)
@@ -326,7 +327,7 @@ async fn a_batch_lambda_gave_up_on_is_fetched_from_the_stream_saved_and_routed()
         paths: done.recovered.clone(),
         state: state.path().to_owned(),
         prefix: stack.names.parameter_prefix.clone(),
-        settings: onboard_cli::pipeline::Settings::default(),
+        settings: onboard_cli::event_source::Settings::default(),
         json: true,
         progress: false,
         stack: None,

@@ -12,10 +12,10 @@ use std::time::Duration;
 use aws_sdk_cognitoidentityprovider as cognito;
 use aws_sdk_dynamodbstreams as streams;
 use common::{Service, eventually, fresh_stack};
-use onboard_cli::dev::StreamPoller;
 use onboard_cli::serve::{self, AuthError, Authorizer, ServeState};
 use onboard_cli::signup;
 use onboard_cli::stack::{self, Stack, UserPool};
+use onboard_cli::table_stream::ShardReader;
 use onboard_shared::aws::{SsmParameters, dynamodb};
 use onboard_shared::domain::ChangeKind;
 use onboard_shared::ports::UserStore;
@@ -332,8 +332,8 @@ async fn stream_records_from_get_records_decode_like_lambdas() {
     let arn = stack::latest_stream_arn(&stack.dynamodb, &stack.names.table)
         .await
         .unwrap();
-    let mut poller = StreamPoller::new(streams::Client::new(&stack.sdk), arn);
-    let records = poller.next_batch(100).await.unwrap();
+    let mut reader = ShardReader::new(streams::Client::new(&stack.sdk), arn);
+    let (_, records) = reader.next_batch(100).await.unwrap();
 
     // THEN the records decode as Lambda's would, in order
     let messages: Vec<_> = records.iter().map(|r| decode_raw(r).unwrap()).collect();
@@ -350,12 +350,12 @@ async fn stream_records_from_get_records_decode_like_lambdas() {
         ]
     );
     assert!(messages.iter().all(|m| m.user.user_id.as_str() == "s-1"));
-    assert!(poller.next_batch(100).await.unwrap().is_empty());
+    assert!(reader.next_batch(100).await.unwrap().1.is_empty());
 }
 
 #[tokio::test]
 async fn a_replay_into_a_stack_sends_stream_records_to_its_queues_and_sign_ups_to_its_table() {
-    use onboard_cli::pipeline::Settings;
+    use onboard_cli::event_source::Settings;
     use onboard_cli::replay::{self, Options, StackTarget};
 
     // GIVEN a stack on the emulator, with no consumer running

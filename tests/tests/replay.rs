@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use onboard_cli::pipeline::Settings;
+use onboard_cli::event_source::Settings;
 use onboard_cli::replay::{self, Options, Summary};
 use onboard_shared::published::ParameterPrefix;
 use serde_json::Value;

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 use onboard_cli::dev::{self, DevSettings};
-use onboard_cli::stack::{self, QueueSettings, Stack, StackArgs};
+use onboard_cli::stack::{self, Stack, StackArgs};
 
+use super::rules::RuleArgs;
 use super::stop_on_signal;
 
 #[derive(Debug, Args)]
@@ -15,18 +16,8 @@ pub struct DevArgs {
     /// Create the stack's resources first (idempotent) and print them.
     #[arg(long)]
     pub bootstrap: bool,
-    /// Visibility timeout of the bootstrapped queues, in seconds.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=43200))]
-    pub visibility_timeout: u32,
-    /// Receives before a failing message moves to its DLQ (bootstrapped queues).
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub max_receive_count: u32,
-    /// Stream records per router invocation.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(i32).range(1..=1000))]
-    pub batch_size: i32,
-    /// Retries of a failing stream batch before its records go to the router's DLQ.
-    #[arg(long, default_value_t = 2)]
-    pub max_retries: u32,
+    #[command(flatten)]
+    pub rules: RuleArgs,
     /// The publisher's Parameter Store writes per second.
     #[arg(long, env = "MAX_WRITES_PER_SECOND", default_value_t = 3.0)]
     pub max_writes_per_second: f64,
@@ -52,19 +43,15 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
         .await
         .map_err(|err| err.to_string())?;
     if args.bootstrap && deployed {
-        // Bootstrap's short visibility timeout and receive count are for
-        // development; they would overwrite the deployed queues' own.
+        // Bootstrap sets the queues' visibility timeout and receive count:
+        // it would overwrite the deployed queues' own.
         return Err(format!(
             "the stack `{}` is deployed, so its resources exist: run dev without --bootstrap",
             args.stack.stack
         ));
     }
     if args.bootstrap {
-        let settings = QueueSettings {
-            visibility_timeout_seconds: args.visibility_timeout,
-            max_receive_count: args.max_receive_count,
-        };
-        let made = stack::bootstrap(&sdk, &names, settings, true)
+        let made = stack::bootstrap(&sdk, &names, args.rules.settings().queue, true)
             .await
             .map_err(|err| err.to_string())?;
         for resource in made {
@@ -86,8 +73,7 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
         }
     }
     let settings = DevSettings {
-        stream_batch_size: args.batch_size,
-        stream_max_retries: args.max_retries,
+        rules: args.rules.settings(),
         max_writes_per_second: args.max_writes_per_second,
         checkpoints: Some(args.checkpoints),
         ..DevSettings::default()

@@ -8,6 +8,7 @@ pub mod dev;
 pub mod dlq;
 pub mod queues;
 pub mod replay;
+pub mod rules;
 pub mod serve;
 pub mod signup;
 

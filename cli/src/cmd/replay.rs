@@ -5,9 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use onboard_cli::pipeline::Settings;
 use onboard_cli::replay::{self, Options, StackTarget};
 use onboard_cli::stack::StackArgs;
+
+use super::rules::RuleArgs;
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
@@ -34,18 +35,8 @@ pub struct ReplayArgs {
     /// its table.
     #[arg(long)]
     pub aws: bool,
-    /// Stream records per router invocation.
-    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..=10000))]
-    pub batch_size: u16,
-    /// Retries of a failing stream batch before its records go to the router's DLQ.
-    #[arg(long, default_value_t = 2)]
-    pub max_retries: u32,
-    /// Messages per consumer invocation.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=10))]
-    pub queue_batch_size: u16,
-    /// Receives of a failing message before it moves to its queue's DLQ.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    pub max_receive_count: u32,
+    #[command(flatten)]
+    pub rules: RuleArgs,
     /// Never draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -80,13 +71,7 @@ pub async fn run(args: ReplayArgs, endpoint_given: bool) -> ExitCode {
         state: args.state,
         prefix,
         stack,
-        settings: Settings {
-            stream_batch_size: usize::from(args.batch_size),
-            stream_max_retries: args.max_retries,
-            queue_batch_size: usize::from(args.queue_batch_size),
-            max_receive_count: args.max_receive_count,
-            ..Settings::default()
-        },
+        settings: args.rules.settings(),
         json: args.json,
         progress: !args.no_progress,
     };

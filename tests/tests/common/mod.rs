@@ -16,8 +16,9 @@ pub async fn fresh_stack() -> Stack {
     let names = Names::for_stack(&unique("e2e"), ParameterPrefix::parse("/onboard").unwrap());
     let sdk = emulator().sdk_config().await;
     let settings = QueueSettings {
-        visibility_timeout_seconds: 1,
+        visibility_timeout: Duration::from_secs(1),
         max_receive_count: 2,
+        ..QueueSettings::default()
     };
     stack::bootstrap(&sdk, &names, settings, true)
         .await
