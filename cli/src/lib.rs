@@ -1,12 +1,16 @@
 //! The `onboard` command, as a library so the end-to-end tests drive the
 //! same code as the binary.
 //!
-//! - [`input`]: replay input files, read as a stream.
+//! - [`input`]: replay input files, read as a stream: stream, SQS and API
+//!   Gateway events and Cognito triggers.
+//! - [`event_source`]: Lambda's event-source rules, stated once, for the
+//!   stream and the queues.
+//! - [`queue_roles`]: the stack's queues by role: each queue, its DLQ, and
+//!   where a DLQ's messages go back to.
 //! - [`pipeline`]: the embedded pipeline: the real handlers over the local
-//!   adapters, with AWS's event-source rules.
+//!   adapters, with the event-source rules.
 //! - [`replay`]: `onboard replay`, its per-record table and JSON report.
-//! - [`event_source`]: Lambda's stream rules, shared by the embedded
-//!   pipeline and the local Lambda service.
+//! - [`table_stream`]: a table's stream read as Lambda reads it.
 //! - [`stack`]: a stack's resources by name, found or created on an
 //!   endpoint, and the handlers wired to them over the AWS adapters.
 //! - [`dev`]: `onboard dev`, the local Lambda service: stream and queue
@@ -25,6 +29,7 @@ pub mod hosted_ui;
 pub mod input;
 pub mod ops;
 pub mod pipeline;
+pub mod queue_roles;
 pub mod replay;
 pub mod serve;
 pub mod signup;

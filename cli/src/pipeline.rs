@@ -30,20 +30,8 @@ use crate::event_source::Settings;
 use crate::event_source::on_failure::RecordsWithReasons;
 use crate::event_source::queue::LocalQueuePoller;
 use crate::event_source::stream::{Clock, StreamPoller};
-
-/// The queues' names, as reports and dead letters show them.
-pub const ARCHIVE_QUEUE: &str = "archive";
-pub const PUBLISH_QUEUE: &str = "publish";
-pub const ARCHIVE_DLQ: &str = "archive-dlq";
-pub const PUBLISH_DLQ: &str = "publish-dlq";
-pub const ROUTER_DLQ: &str = "router-dlq";
-
-/// Which consumer a fate belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Consumer {
-    Archive,
-    Publish,
-}
+pub use crate::queue_roles::Consumer;
+use crate::queue_roles::QueueRole;
 
 /// The final fate of one queue message at a consumer.
 #[derive(Debug, Clone)]
@@ -130,12 +118,13 @@ impl LocalPipeline {
         let table = Arc::new(table);
         let archive = Arc::new(archive);
         let parameters = Arc::new(parameters);
-        let archive_queue = Arc::new(MemoryQueue::new(ARCHIVE_QUEUE));
-        let publish_queue = Arc::new(MemoryQueue::new(PUBLISH_QUEUE));
+        let queue = |role: QueueRole| Arc::new(MemoryQueue::new(role.name()));
+        let archive_queue = queue(QueueRole::Archive);
+        let publish_queue = queue(QueueRole::Publish);
         let dead_letter_queues = [
-            Arc::new(MemoryQueue::new(ROUTER_DLQ)),
-            Arc::new(MemoryQueue::new(ARCHIVE_DLQ)),
-            Arc::new(MemoryQueue::new(PUBLISH_DLQ)),
+            queue(QueueRole::RouterDlq),
+            queue(QueueRole::ArchiveDlq),
+            queue(QueueRole::PublishDlq),
         ];
         let router = Router {
             archive: archive_queue.clone(),
@@ -196,6 +185,14 @@ impl LocalPipeline {
         poller
             .deliver_all(records, &self.router, &destination)
             .await
+    }
+
+    /// The queue a consumer reads.
+    pub fn queue(&self, consumer: Consumer) -> &Arc<MemoryQueue> {
+        match consumer {
+            Consumer::Archive => &self.archive_queue,
+            Consumer::Publish => &self.publish_queue,
+        }
     }
 
     /// Polls both queues until they are empty and returns the final fate of

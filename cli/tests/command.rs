@@ -56,6 +56,25 @@ fn a_replay_prints_a_line_per_record_and_a_summary_and_exits_zero() {
 }
 
 #[test]
+fn a_replay_of_every_fixture_folder_prints_the_greeting_s_answers_and_exits_zero() {
+    let state = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    let stdout = succeeded(&onboard(
+        state.path(),
+        &["cognito", "dynamodb", "sqs", "apigw"],
+    ));
+    assert!(
+        stdout.contains(r#"→ 200 application/json; charset=utf-8 {"message":"Hello, Zoë Martin"}"#),
+        "{stdout}"
+    );
+    assert!(stdout.contains("→ 401"), "{stdout}");
+    assert!(
+        stdout.contains("5 API requests answered by the greeting."),
+        "{stdout}"
+    );
+    assert!(stdout.contains("DLQ archive-dlq"), "{stdout}");
+}
+
+#[test]
 fn a_file_that_is_not_an_event_is_named_with_its_reason_and_the_exit_code_is_one() {
     let state = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
     let output = onboard(

@@ -354,7 +354,8 @@ async fn stream_records_from_get_records_decode_like_lambdas() {
 }
 
 #[tokio::test]
-async fn a_replay_into_a_stack_sends_stream_records_to_its_queues_and_sign_ups_to_its_table() {
+async fn a_replay_into_a_stack_sends_records_and_messages_to_its_queues_and_sign_ups_to_its_table()
+{
     use onboard_cli::event_source::Settings;
     use onboard_cli::replay::{self, Options, StackTarget};
 
@@ -366,6 +367,8 @@ async fn a_replay_into_a_stack_sends_stream_records_to_its_queues_and_sign_ups_t
             fixtures.join("dynamodb/insert-modify-remove.json"),
             fixtures.join("dynamodb/batch-with-poison-records.json"),
             fixtures.join("cognito/post-confirmation-sign-up.json"),
+            fixtures.join("sqs/changes-out-of-order.json"),
+            fixtures.join("apigw/hello-without-claims.json"),
         ],
         state: tempfile::tempdir().unwrap().path().to_owned(),
         prefix: stack.names.parameter_prefix.clone(),
@@ -382,13 +385,15 @@ async fn a_replay_into_a_stack_sends_stream_records_to_its_queues_and_sign_ups_t
     let mut out = Vec::new();
     let summary = replay::run(&options, &mut out).await.unwrap();
 
-    // THEN every routable stream record waits in both queues, the poison
-    // records in the router's DLQ, and the sign-up is in the table
+    // THEN every routable stream record waits in both queues (and the SQS
+    // messages in the archive queue their ARN names), the poison records in
+    // the router's DLQ, the sign-up is in the table, and the greeting answered
     assert!(summary.succeeded(), "{}", String::from_utf8_lossy(&out));
     let routable: u64 = 5 + 1;
+    let sqs_messages = 5;
     assert_eq!(
         common::depth(&stack, &stack.queues.archive.url).await.0,
-        routable
+        routable + sqs_messages
     );
     assert_eq!(
         common::depth(&stack, &stack.queues.publish.url).await.0,
@@ -409,6 +414,14 @@ async fn a_replay_into_a_stack_sends_stream_records_to_its_queues_and_sign_ups_t
     let report: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(report["summary"]["router"]["applied"], routable);
     assert_eq!(report["summary"]["router"]["dead_lettered"], 4);
+    assert_eq!(report["summary"]["requests"], 1);
+    let answered = report["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["input"] == "api")
+        .unwrap();
+    assert_eq!(answered["response"]["status"], 401);
 }
 
 #[tokio::test]

@@ -1,0 +1,100 @@
+//! What an input is, told by the fields AWS puts in each kind of event.
+
+use aws_lambda_events::event::apigw::ApiGatewayProxyRequest;
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::queue_roles::Consumer;
+
+/// A whole event that replay takes.
+#[derive(Debug)]
+pub enum Kind {
+    /// A Cognito post-confirmation trigger.
+    Cognito,
+    /// One record of a DynamoDB stream event.
+    StreamRecord,
+    /// One record of an SQS event.
+    SqsMessage,
+    /// An API Gateway (REST API, payload 1.0) proxy request.
+    ApiRequest,
+}
+
+/// The kind of one record of a `Records` array.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordKind {
+    Stream,
+    Sqs,
+}
+
+/// What kind of event a JSON object is.
+pub fn classify(object: &serde_json::Map<String, Value>) -> Result<Kind, String> {
+    if let Some(source) = object.get("triggerSource").and_then(Value::as_str) {
+        return if source.starts_with("PostConfirmation_") {
+            Ok(Kind::Cognito)
+        } else {
+            Err(format!(
+                "a Cognito `{source}` trigger: replay takes post-confirmation triggers"
+            ))
+        };
+    }
+    if object.contains_key("dynamodb") && object.contains_key("eventName") {
+        return Ok(Kind::StreamRecord);
+    }
+    if object.get("eventSource").and_then(Value::as_str) == Some("aws:sqs") {
+        let arn = object
+            .get("eventSourceARN")
+            .and_then(Value::as_str)
+            .ok_or_else(|| "an SQS message without an eventSourceARN".to_owned())?;
+        Consumer::for_queue_arn(arn)?;
+        return Ok(Kind::SqsMessage);
+    }
+    if object.contains_key("routeKey") || object.contains_key("rawPath") {
+        return Err(
+            "an HTTP API (payload 2.0) request: the greeting is behind a REST API, whose \
+             requests (payload 1.0) carry `httpMethod` and `path`"
+                .to_owned(),
+        );
+    }
+    if object.contains_key("httpMethod") {
+        return Ok(Kind::ApiRequest);
+    }
+    Err(format!("not an event replay knows: {KNOWN}"))
+}
+
+/// What replay takes, for refusals.
+pub const KNOWN: &str = "it takes DynamoDB stream events, SQS events, API Gateway (REST) \
+                         requests and Cognito post-confirmation triggers";
+
+/// Reads an API Gateway request, saying what is wrong with one that does
+/// not parse.
+pub fn api_request(value: Value) -> Result<Box<ApiGatewayProxyRequest>, String> {
+    serde_json::from_value(value)
+        .map(Box::new)
+        .map_err(|err| format!("an API Gateway request that does not parse: {err}"))
+}
+
+/// The kind of one record of a `Records` array, by its `eventSource`: a
+/// DynamoDB stream record (also when it names no source) or an SQS message
+/// from a queue that feeds a consumer; any other source (S3, SNS, ...) or
+/// queue is refused.
+pub fn record_kind(record: &RawValue) -> Result<RecordKind, String> {
+    #[derive(Default, serde::Deserialize)]
+    struct Source {
+        #[serde(rename = "eventSource", alias = "EventSource")]
+        event_source: Option<String>,
+        #[serde(rename = "eventSourceARN")]
+        event_source_arn: Option<String>,
+    }
+    let source = serde_json::from_str::<Source>(record.get()).unwrap_or_default();
+    match source.event_source.as_deref() {
+        None | Some("aws:dynamodb") => Ok(RecordKind::Stream),
+        Some("aws:sqs") => {
+            let arn = source
+                .event_source_arn
+                .ok_or_else(|| "an SQS message without an eventSourceARN".to_owned())?;
+            Consumer::for_queue_arn(&arn)?;
+            Ok(RecordKind::Sqs)
+        }
+        Some(other) => Err(format!("holds `{other}` records: {KNOWN}")),
+    }
+}

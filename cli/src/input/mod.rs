@@ -1,0 +1,222 @@
+//! Reading replay input as a stream.
+//!
+//! Files are read on a thread of their own and handed over in chunks, so a
+//! file of a million stream records is never held in memory whole. A file is
+//! either one JSON event ([`document`]: a DynamoDB stream or SQS event, whose
+//! `Records` are streamed one by one, a Cognito trigger or an API Gateway
+//! request) or JSON Lines ([`lines`]: `.jsonl`, `.ndjson`, one event or one
+//! record a line). [`kind`] tells them apart.
+
+mod document;
+mod kind;
+mod lines;
+#[cfg(test)]
+mod tests;
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use aws_lambda_events::event::apigw::ApiGatewayProxyRequest;
+use serde_json::Value;
+use serde_json::value::RawValue;
+use tokio::sync::mpsc;
+
+use kind::{Kind, RecordKind};
+
+/// Records handed over at a time.
+pub const CHUNK: usize = 1000;
+
+/// Something read from an input file.
+#[derive(Debug)]
+pub enum Input {
+    /// Consecutive stream records of one file (`first` is the index of the first).
+    StreamRecords {
+        first: usize,
+        records: Vec<Box<RawValue>>,
+    },
+    /// Consecutive SQS messages of one file, each as an SQS event's record.
+    SqsMessages {
+        first: usize,
+        messages: Vec<Box<RawValue>>,
+    },
+    /// A Cognito trigger event.
+    Cognito { index: usize, event: Value },
+    /// An API Gateway request.
+    ApiRequest {
+        index: usize,
+        request: Box<ApiGatewayProxyRequest>,
+    },
+    /// The file ended; `records` is how many it held.
+    End { records: usize },
+    /// The file cannot be replayed; the reason says why.
+    Refused { reason: String },
+}
+
+/// Lists the files under the given paths: files as given, folders walked in
+/// name order, looking for `.json`, `.jsonl` and `.ndjson` files.
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    for path in paths {
+        let metadata =
+            std::fs::metadata(path).map_err(|err| format!("{}: {err}", path.display()))?;
+        if metadata.is_dir() {
+            walk(path, &mut files).map_err(|err| format!("{}: {err}", path.display()))?;
+        } else {
+            files.push(path.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for entry in entries {
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            walk(&path, files)?;
+        } else if matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("json" | "jsonl" | "ndjson")
+        ) {
+            files.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Reads one file on a thread of its own, sending what it finds, always
+/// ending with `End` or `Refused`.
+pub fn read(
+    path: PathBuf,
+    sink: mpsc::Sender<Input>,
+    progress: Option<indicatif::ProgressBar>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let outcome = File::open(&path)
+            .map_err(|err| format!("cannot be read: {err}"))
+            .and_then(|file| {
+                let lines = matches!(
+                    path.extension().and_then(|e| e.to_str()),
+                    Some("jsonl" | "ndjson")
+                );
+                let mut sender = Sender::new(&sink);
+                let file: Box<dyn Read> = match progress {
+                    Some(bar) => Box::new(bar.wrap_read(file)),
+                    None => Box::new(file),
+                };
+                let reader = BufReader::with_capacity(1 << 16, file);
+                let result = if lines {
+                    lines::read_lines(reader, &mut sender)
+                } else {
+                    document::read_document(reader, &mut sender)
+                };
+                result.and_then(|()| sender.finish())
+            });
+        let last = match outcome {
+            Ok(records) => Input::End { records },
+            Err(reason) => Input::Refused { reason },
+        };
+        // The receiver stopped listening: nobody is left to tell.
+        let _ = sink.blocking_send(last);
+    })
+}
+
+/// Buffers records of one kind into chunks and counts what was sent.
+struct Sender<'a> {
+    sink: &'a mpsc::Sender<Input>,
+    pending: Vec<Box<RawValue>>,
+    pending_kind: RecordKind,
+    first: usize,
+    count: usize,
+}
+
+impl<'a> Sender<'a> {
+    fn new(sink: &'a mpsc::Sender<Input>) -> Self {
+        Self {
+            sink,
+            pending: Vec::with_capacity(CHUNK),
+            pending_kind: RecordKind::Stream,
+            first: 0,
+            count: 0,
+        }
+    }
+
+    /// One record of a `Records` array (or a line that holds one).
+    fn record(&mut self, kind: RecordKind, record: Box<RawValue>) -> Result<(), String> {
+        if kind != self.pending_kind {
+            self.flush()?;
+            self.pending_kind = kind;
+        }
+        self.pending.push(record);
+        self.count += 1;
+        if self.pending.len() == CHUNK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// A whole event other than a `Records` array.
+    fn event(&mut self, value: Value) -> Result<(), String> {
+        let object = value
+            .as_object()
+            .ok_or_else(|| "not a JSON object".to_owned())?;
+        let record = |kind, value: &Value| {
+            serde_json::value::to_raw_value(value)
+                .map(|raw| (kind, raw))
+                .map_err(|err| err.to_string())
+        };
+        let (kind, raw) = match kind::classify(object)? {
+            Kind::StreamRecord => record(RecordKind::Stream, &value)?,
+            Kind::SqsMessage => record(RecordKind::Sqs, &value)?,
+            Kind::Cognito => {
+                return self.single(|index| Input::Cognito {
+                    index,
+                    event: value,
+                });
+            }
+            Kind::ApiRequest => {
+                let request = kind::api_request(value)?;
+                return self.single(|index| Input::ApiRequest { index, request });
+            }
+        };
+        self.record(kind, raw)
+    }
+
+    /// An input that stands alone, at the next index.
+    fn single(&mut self, input: impl FnOnce(usize) -> Input) -> Result<(), String> {
+        self.flush()?;
+        let index = self.count;
+        self.count += 1;
+        self.first = self.count;
+        self.send(input(index))
+    }
+
+    fn flush(&mut self) -> Result<(), String> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let records = std::mem::replace(&mut self.pending, Vec::with_capacity(CHUNK));
+        let first = self.first;
+        self.first = self.count;
+        self.send(match self.pending_kind {
+            RecordKind::Stream => Input::StreamRecords { first, records },
+            RecordKind::Sqs => Input::SqsMessages {
+                first,
+                messages: records,
+            },
+        })
+    }
+
+    fn send(&self, input: Input) -> Result<(), String> {
+        self.sink
+            .blocking_send(input)
+            .map_err(|_| "the replay stopped reading".to_owned())
+    }
+
+    fn finish(mut self) -> Result<usize, String> {
+        self.flush()?;
+        Ok(self.count)
+    }
+}
