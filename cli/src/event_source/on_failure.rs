@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use chrono::{SecondsFormat, Utc};
-use onboard_shared::batch::{self, BatchReport, DeadLetter, Fate, ItemReport};
+use onboard_shared::batch::{BatchReport, Fate, ItemReport, Outcome, Settlement};
 use onboard_shared::ports::{MessageQueue, OutgoingMessage};
 use serde_json::json;
 
@@ -39,32 +39,19 @@ impl OnFailureDestination for RecordsWithReasons {
     }
 
     async fn send(&self, discarded: &Discarded<'_>) -> Result<(), String> {
-        let letters = discarded
-            .records
-            .iter()
-            .zip(&discarded.reasons)
-            .enumerate()
-            .map(|(index, (record, reason))| DeadLetter {
-                index,
-                body: record.get().to_owned(),
-                reason: reason.clone(),
-            })
-            .collect();
-        let mut report = BatchReport {
+        let report = BatchReport {
             items: discarded
                 .records
                 .iter()
-                .map(|_| {
-                    ItemReport::new(
-                        "",
-                        Fate::Failed {
-                            reason: String::new(),
-                        },
-                    )
-                })
+                .map(|_| ItemReport::new("", Fate::Applied))
                 .collect(),
         };
-        batch::dead_letter(self.0.as_ref(), STREAM_POLLER, letters, &mut report).await;
+        let mut settlement =
+            Settlement::new(discarded.records.iter().map(|r| r.get()).collect(), report);
+        for (index, reason) in discarded.reasons.iter().enumerate() {
+            settlement.settle(index, Outcome::Reject(reason.clone()));
+        }
+        let report = settlement.finish(self.0.as_ref(), STREAM_POLLER).await;
         match report.failed().next() {
             None => Ok(()),
             Some(item) => Err(match &item.fate {

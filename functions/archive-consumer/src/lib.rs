@@ -19,7 +19,7 @@ pub use lambda::invoke;
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use onboard_shared::batch::{self, BatchReport, DeadLetter, DecodedBatch, Fate, Skip};
+use onboard_shared::batch::{self, BatchReport, Fate, Outcome, Skip};
 use onboard_shared::domain::{ChangeKind, ChangeMessage, User, UserId, Version};
 use onboard_shared::error::PortError;
 use onboard_shared::ports::{ArchiveStore, Conditional, MessageQueue, WriteCondition};
@@ -81,11 +81,7 @@ impl<'a> ArchivedUser<'a> {
 pub async fn handle(archiver: &Archiver, event: &SqsEvent) -> BatchReport {
     let mut decoded = batch::decode_sqs(event);
     let by_user = decoded.take_by_user();
-    let DecodedBatch {
-        mut report,
-        mut poison,
-        ..
-    } = decoded;
+    let mut settlement = decoded.settlement;
 
     // One user's changes are applied in order, one at a time; users in parallel.
     let results = futures::future::join_all(by_user.into_values().map(|mut changes| async move {
@@ -100,25 +96,15 @@ pub async fn handle(archiver: &Archiver, event: &SqsEvent) -> BatchReport {
     .await;
 
     for (index, message, result) in results.into_iter().flatten() {
-        let fate = match result {
-            Ok(fate) => fate,
-            Err(err) if err.is_retryable() => Fate::Failed {
-                reason: err.chain(),
-            },
-            Err(err) => {
-                poison.push(DeadLetter {
-                    index,
-                    body: message.to_json(),
-                    reason: err.chain(),
-                });
-                continue;
-            }
-        };
-        tracing::info!(user_id = %message.user_id(), version = %message.version, outcome = %fate.label(), "archive");
-        report.items[index].fate = fate;
+        let outcome = Outcome::from(result);
+        if let Outcome::Done(fate) = &outcome {
+            tracing::info!(user_id = %message.user_id(), version = %message.version, outcome = %fate.label(), "archive");
+        }
+        settlement.settle(index, outcome);
     }
-    batch::dead_letter(archiver.dead_letters.as_ref(), SOURCE, poison, &mut report).await;
-    report
+    settlement
+        .finish(archiver.dead_letters.as_ref(), SOURCE)
+        .await
 }
 
 /// Writes one change unless the archive already holds it or something newer.

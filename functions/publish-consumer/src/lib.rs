@@ -18,7 +18,7 @@ pub use lambda::invoke;
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use onboard_shared::batch::{self, BatchReport, DeadLetter, DecodedBatch, Fate, Skip};
+use onboard_shared::batch::{self, BatchReport, Fate, Outcome, Skip};
 use onboard_shared::domain::ChangeMessage;
 use onboard_shared::error::PortError;
 use onboard_shared::ports::{MessageQueue, ParameterStore};
@@ -47,11 +47,7 @@ impl std::fmt::Debug for Publisher {
 pub async fn handle(publisher: &Publisher, event: &SqsEvent) -> BatchReport {
     let mut decoded = batch::decode_sqs(event);
     let by_user = decoded.take_by_user();
-    let DecodedBatch {
-        mut report,
-        mut poison,
-        ..
-    } = decoded;
+    let mut settlement = decoded.settlement;
 
     // Users one after the other: the writes are paced anyway, and a slow
     // store slows this batch rather than throttling every other consumer.
@@ -59,40 +55,31 @@ pub async fn handle(publisher: &Publisher, event: &SqsEvent) -> BatchReport {
         let Some((newest, message)) = changes.iter().max_by_key(|(_, m)| m.revision()) else {
             continue;
         };
-        match publish_one(publisher, message).await {
-            Ok(fate) => {
+        let outcome = Outcome::from(publish_one(publisher, message).await);
+        match &outcome {
+            Outcome::Done(fate) => {
                 tracing::info!(user_id = %message.user_id(), version = %message.version, outcome = %fate.label(), "publish");
-                for (index, _) in &changes {
-                    report.items[*index].fate = if index == newest {
-                        fate.clone()
-                    } else {
-                        Fate::Skipped {
-                            why: Skip::Superseded,
-                        }
-                    };
-                }
             }
-            Err(err) if err.is_retryable() => {
-                let reason = err.chain();
+            Outcome::Retry(reason) => {
                 tracing::warn!(user_id = %message.user_id(), error = %reason, "publish failed; it will be retried");
-                for (index, _) in &changes {
-                    report.items[*index].fate = Fate::Failed {
-                        reason: reason.clone(),
-                    };
-                }
             }
-            Err(err) => {
-                let reason = err.chain();
-                poison.extend(changes.iter().map(|(index, message)| DeadLetter {
-                    index: *index,
-                    body: message.to_json(),
-                    reason: reason.clone(),
-                }));
-            }
+            Outcome::Reject(_) => {}
+        }
+        // The older changes of the user share the newest one's write.
+        for (index, _) in &changes {
+            let shared = if index == newest {
+                outcome.clone()
+            } else {
+                outcome.sharing(Fate::Skipped {
+                    why: Skip::Superseded,
+                })
+            };
+            settlement.settle(*index, shared);
         }
     }
-    batch::dead_letter(publisher.dead_letters.as_ref(), SOURCE, poison, &mut report).await;
-    report
+    settlement
+        .finish(publisher.dead_letters.as_ref(), SOURCE)
+        .await
 }
 
 /// Writes the user's name parameter unless it already holds this revision or

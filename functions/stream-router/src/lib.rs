@@ -12,10 +12,9 @@
 mod lambda;
 pub use lambda::invoke;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use onboard_shared::batch::{self, BatchReport, DeadLetter, Fate, ItemReport};
+use onboard_shared::batch::{self, BatchReport, Fate, ItemReport, Outcome, Settlement};
 use onboard_shared::error::error_chain;
 use onboard_shared::ports::{MessageQueue, OutgoingMessage, SendFailure};
 use onboard_shared::stream::decode_raw;
@@ -47,7 +46,7 @@ impl std::fmt::Debug for Router {
 pub async fn handle(router: &Router, records: &[Box<RawValue>]) -> BatchReport {
     let mut report = BatchReport::default();
     let mut outgoing = Vec::with_capacity(records.len());
-    let mut poison = Vec::new();
+    let mut refused = Vec::new();
 
     for (index, raw) in records.iter().enumerate() {
         match decode_raw(raw) {
@@ -73,13 +72,13 @@ pub async fn handle(router: &Router, records: &[Box<RawValue>]) -> BatchReport {
                 );
                 item.event_id = id.event_id;
                 report.items.push(item);
-                poison.push(DeadLetter {
-                    index,
-                    body: raw.get().to_owned(),
-                    reason,
-                });
+                refused.push((index, reason));
             }
         }
+    }
+    let mut settlement = Settlement::new(records.iter().map(|raw| raw.get()).collect(), report);
+    for (index, reason) in refused {
+        settlement.settle(index, Outcome::Reject(reason));
     }
 
     let to_publish = outgoing.clone();
@@ -87,22 +86,27 @@ pub async fn handle(router: &Router, records: &[Box<RawValue>]) -> BatchReport {
         batch::send_all(router.archive.as_ref(), outgoing),
         batch::send_all(router.publish.as_ref(), to_publish),
     );
-    settle(
-        &mut report,
-        router.archive.name(),
-        archive_failures,
-        &mut poison,
-        records,
-    );
-    settle(
-        &mut report,
-        router.publish.name(),
-        publish_failures,
-        &mut poison,
-        records,
-    );
+    // A record a queue did not take is retried, or dead-lettered when the
+    // queue refused it for good.
+    for (queue, failures) in [
+        (router.archive.name(), archive_failures),
+        (router.publish.name(), publish_failures),
+    ] {
+        for (id, failure) in failures {
+            let Ok(index) = id.parse::<usize>() else {
+                continue;
+            };
+            let reason = format!(
+                "the {queue} queue did not take the message: {}",
+                failure.reason
+            );
+            settlement.settle(index, Outcome::from(SendFailure { reason, ..failure }));
+        }
+    }
 
-    batch::dead_letter(router.dead_letters.as_ref(), SOURCE, poison, &mut report).await;
+    let report = settlement
+        .finish(router.dead_letters.as_ref(), SOURCE)
+        .await;
     let failed = report.failed().count();
     tracing::info!(
         records = report.items.len(),
@@ -111,35 +115,6 @@ pub async fn handle(router: &Router, records: &[Box<RawValue>]) -> BatchReport {
         "routed a stream batch"
     );
     report
-}
-
-/// Marks the records a queue did not take: retryable ones as failed (Lambda
-/// retries them), the ones the queue refused for good as dead letters.
-fn settle(
-    report: &mut BatchReport,
-    queue: &str,
-    failures: HashMap<String, SendFailure>,
-    poison: &mut Vec<DeadLetter>,
-    records: &[Box<RawValue>],
-) {
-    for (id, failure) in failures {
-        let Ok(index) = id.parse::<usize>() else {
-            continue;
-        };
-        let reason = format!(
-            "the {queue} queue did not take the message: {}",
-            failure.reason
-        );
-        if failure.retryable {
-            report.items[index].fate = Fate::Failed { reason };
-        } else if !poison.iter().any(|p| p.index == index) {
-            poison.push(DeadLetter {
-                index,
-                body: records[index].get().to_owned(),
-                reason,
-            });
-        }
-    }
 }
 
 #[cfg(test)]

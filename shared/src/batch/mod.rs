@@ -1,0 +1,256 @@
+//! One batch processor for SQS and DynamoDB stream events.
+//!
+//! A handler says what each record's work came to; [`settle`] folds that the
+//! one way every handler folds it (done; failed for now, so retried; or
+//! refused for good, so dead-lettered with the body as it arrived and the
+//! reason) into a [`BatchReport`]. The report becomes the partial batch
+//! response with AWS's rules (SQS: the failed message ids; a stream: the
+//! lowest failed sequence number, from which Lambda retries), and fails the
+//! whole invocation when every record failed. A dead letter counts as failed
+//! only when its own send fails, so nothing is dropped silently.
+//!
+//! - [`send`]: `SendMessageBatch` calls within SQS's limits.
+//! - [`settle`]: the fold, and the dead letters it sends.
+//! - [`sqs`]: an SQS batch of change messages, decoded one by one.
+
+mod send;
+mod settle;
+mod sqs;
+
+pub use send::{MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, chunk, send_all};
+pub use settle::{Outcome, REASON_ATTRIBUTE, SOURCE_ATTRIBUTE, Settlement};
+pub use sqs::{DecodedBatch, decode_sqs};
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use serde::Serialize;
+
+use crate::domain::{ChangeKind, ChangeMessage, UserId, Version};
+use crate::stream::compare_sequence_numbers;
+
+/// Why a record needed no write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Skip {
+    /// The target already holds this revision.
+    Duplicate,
+    /// The target holds a newer revision: writing would go backwards.
+    Stale,
+    /// A newer change of the same user in the same batch was written instead.
+    Superseded,
+    /// The event is not one this function acts on.
+    NotApplicable,
+}
+
+impl Skip {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Skip::Duplicate => "duplicate",
+            Skip::Stale => "stale",
+            Skip::Superseded => "superseded",
+            Skip::NotApplicable => "not applicable",
+        }
+    }
+}
+
+/// What became of one record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Fate {
+    /// The record did its work (written, routed).
+    Applied,
+    /// Nothing needed doing; the record is done.
+    Skipped { why: Skip },
+    /// The record can never succeed; it was sent to a dead-letter queue.
+    DeadLettered { queue: String, reason: String },
+    /// The record failed for now and will be delivered again.
+    Failed { reason: String },
+}
+
+impl Fate {
+    pub fn is_failed(&self) -> bool {
+        matches!(self, Fate::Failed { .. })
+    }
+
+    /// A short word for tables: `applied`, `skipped (stale)`, ...
+    pub fn label(&self) -> String {
+        match self {
+            Fate::Applied => "applied".to_owned(),
+            Fate::Skipped { why } => format!("skipped ({})", why.as_str()),
+            Fate::DeadLettered { queue, .. } => format!("dead-lettered to {queue}"),
+            Fate::Failed { .. } => "failed, will retry".to_owned(),
+        }
+    }
+}
+
+/// One record of a batch and its fate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ItemReport {
+    /// The id Lambda wants back on failure: the SQS message id, or the stream
+    /// record's sequence number (empty when the record did not even decode).
+    pub id: String,
+    /// The stream record the change came from, where it is known.
+    pub event_id: Option<String>,
+    pub user_id: Option<UserId>,
+    pub version: Option<Version>,
+    pub kind: Option<ChangeKind>,
+    pub fate: Fate,
+}
+
+impl ItemReport {
+    pub fn new(id: impl Into<String>, fate: Fate) -> Self {
+        Self {
+            id: id.into(),
+            event_id: None,
+            user_id: None,
+            version: None,
+            kind: None,
+            fate,
+        }
+    }
+
+    /// A report entry that names the change a message carries.
+    pub fn for_message(id: impl Into<String>, message: &ChangeMessage, fate: Fate) -> Self {
+        Self {
+            id: id.into(),
+            event_id: Some(message.event_id.clone()),
+            user_id: Some(message.user_id().clone()),
+            version: Some(message.version),
+            kind: Some(message.kind),
+            fate,
+        }
+    }
+}
+
+/// The fates of every record of one invocation, in the order received.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BatchReport {
+    pub items: Vec<ItemReport>,
+}
+
+/// Returned instead of a partial response when every record failed, so that
+/// Lambda counts an error and backs off before the retry.
+#[derive(Debug, thiserror::Error)]
+#[error("all {count} records of the batch failed; the first because {first_reason}")]
+pub struct BatchFailed {
+    pub count: usize,
+    pub first_reason: String,
+}
+
+impl BatchReport {
+    pub fn failed(&self) -> impl Iterator<Item = &ItemReport> {
+        self.items.iter().filter(|item| item.fate.is_failed())
+    }
+
+    fn all_failed(&self) -> Result<(), BatchFailed> {
+        if !self.items.is_empty() && self.items.iter().all(|item| item.fate.is_failed()) {
+            let first_reason = match &self.items[0].fate {
+                Fate::Failed { reason } => reason.clone(),
+                _ => String::new(),
+            };
+            return Err(BatchFailed {
+                count: self.items.len(),
+                first_reason,
+            });
+        }
+        Ok(())
+    }
+
+    /// The SQS partial batch response: every failed message id.
+    pub fn sqs_response(&self) -> Result<SqsBatchResponse, BatchFailed> {
+        self.all_failed()?;
+        let mut response = SqsBatchResponse::default();
+        response.batch_item_failures = self
+            .failed()
+            .map(|item| {
+                let mut failure = BatchItemFailure::default();
+                failure.item_identifier = item.id.clone();
+                failure
+            })
+            .collect();
+        Ok(response)
+    }
+
+    /// The lowest sequence number that failed: Lambda retries the batch from it.
+    pub fn lowest_failed_sequence_number(&self) -> Option<&str> {
+        self.failed()
+            .map(|item| item.id.as_str())
+            .min_by(|a, b| compare_sequence_numbers(a, b))
+    }
+
+    /// The stream partial batch response: the lowest failed sequence number.
+    pub fn stream_response(&self) -> Result<DynamoDbEventResponse, BatchFailed> {
+        self.all_failed()?;
+        let mut response = DynamoDbEventResponse::default();
+        if let Some(lowest) = self.lowest_failed_sequence_number() {
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = Some(lowest.to_owned());
+            response.batch_item_failures = vec![failure];
+        }
+        Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, fate: Fate) -> ItemReport {
+        ItemReport::new(id, fate)
+    }
+
+    fn failed() -> Fate {
+        Fate::Failed {
+            reason: "throttled".into(),
+        }
+    }
+
+    #[test]
+    fn the_sqs_response_lists_every_failed_message_id() {
+        let report = BatchReport {
+            items: vec![
+                item("a", Fate::Applied),
+                item("b", failed()),
+                item("c", failed()),
+            ],
+        };
+        let ids: Vec<_> = report
+            .sqs_response()
+            .unwrap()
+            .batch_item_failures
+            .into_iter()
+            .map(|f| f.item_identifier)
+            .collect();
+        assert_eq!(ids, ["b", "c"]);
+    }
+
+    #[test]
+    fn the_stream_response_names_only_the_lowest_failed_sequence_number() {
+        let report = BatchReport {
+            items: vec![
+                item("900", failed()),
+                item("1000", Fate::Applied),
+                item("1200", failed()),
+            ],
+        };
+        let failures = report.stream_response().unwrap().batch_item_failures;
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].item_identifier.as_deref(), Some("900"));
+    }
+
+    #[test]
+    fn a_batch_where_every_record_failed_fails_the_invocation() {
+        let report = BatchReport {
+            items: vec![item("1", failed()), item("2", failed())],
+        };
+        assert!(report.sqs_response().is_err());
+        assert!(report.stream_response().is_err());
+        assert!(
+            BatchReport::default()
+                .sqs_response()
+                .unwrap()
+                .batch_item_failures
+                .is_empty()
+        );
+    }
+}
