@@ -9,8 +9,9 @@
 //!   `serde_dynamo`, one record at a time.
 //! - [`ports`]: one trait per capability the handlers need: put a new user,
 //!   send a batch to a queue, archive a user, read and write a parameter.
-//! - [`aws`] and [`local`]: the adapters of those ports, on the AWS SDK and
-//!   on memory and local files.
+//! - [`aws`] and `local`: the adapters of those ports, on the AWS SDK and on
+//!   memory and local files (`local` only with the `local` feature, for the
+//!   `onboard` command and the tests).
 //! - [`batch`]: the fate of each record of a batch, partial batch responses
 //!   and dead-lettering.
 //! - [`published`]: the parameter the publisher writes and the greeting reads.
@@ -22,6 +23,7 @@ pub mod batch;
 pub mod config;
 pub mod domain;
 pub mod error;
+#[cfg(feature = "local")]
 pub mod local;
 pub mod ports;
 pub mod published;

@@ -1,0 +1,281 @@
+//! AWS adapters of the ports, one file each ([`user_store`], [`queue`],
+//! [`archive`], [`parameters`]), and the one place that builds SDK clients.
+//!
+//! The SDK config (credentials, region, endpoint, timeouts) is loaded once at
+//! start and each client is built from it once; handlers never look anything
+//! up per invocation. `AWS_ENDPOINT_URL` points every client at an emulator.
+
+pub use {aws_sdk_dynamodb as dynamodb, aws_sdk_s3 as s3, aws_sdk_sqs as sqs, aws_sdk_ssm as ssm};
+
+mod archive;
+mod parameters;
+mod queue;
+#[cfg(test)]
+mod tests;
+mod user_store;
+
+pub use archive::S3Archive;
+pub use parameters::{Pacer, SsmParameters};
+pub use queue::SqsQueue;
+pub use user_store::DynamoUserStore;
+
+use std::error::Error as StdError;
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_smithy_async::time::SharedTimeSource;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::config::{ConfigError, Lookup, required};
+use crate::error::PortError;
+
+/// How long the SDK may spend on one call: per attempt, in all, and how many
+/// attempts. A budget keeps a caller with a deadline (Cognito's 5 s for a
+/// trigger) inside it whatever the network does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallBudget {
+    pub connect_timeout: Duration,
+    pub attempt_timeout: Duration,
+    pub max_attempts: u32,
+    /// The cap on the whole call, retries and back-off included.
+    pub operation_timeout: Duration,
+}
+
+impl CallBudget {
+    /// The Cognito trigger's budget: well inside Cognito's 5 s, leaving room
+    /// for the function's own start and work.
+    pub const TRIGGER: CallBudget = CallBudget {
+        connect_timeout: Duration::from_millis(200),
+        attempt_timeout: Duration::from_millis(600),
+        max_attempts: 3,
+        operation_timeout: Duration::from_millis(1800),
+    };
+
+    /// The longest one call can take under this budget.
+    pub fn worst_case(&self) -> Duration {
+        self.operation_timeout
+            .min(self.attempt_timeout * self.max_attempts)
+    }
+
+    fn timeouts(&self) -> TimeoutConfig {
+        TimeoutConfig::builder()
+            .connect_timeout(self.connect_timeout)
+            .operation_attempt_timeout(self.attempt_timeout)
+            .operation_timeout(self.operation_timeout)
+            .build()
+    }
+
+    fn retries(&self) -> RetryConfig {
+        RetryConfig::standard().with_max_attempts(self.max_attempts)
+    }
+}
+
+/// The SDK's own connect timeout, which the default loader also sets.
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
+
+/// The SDK config of a function in Lambda, built once at init from what
+/// Lambda puts in the environment: `AWS_REGION` and the execution role's
+/// credentials (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// `AWS_SESSION_TOKEN`, fixed for the life of the environment), plus
+/// `AWS_ENDPOINT_URL` where one is set (a local emulator).
+///
+/// Nothing else is looked up. The default chain's profile files, SSO, web
+/// identity, STS and instance metadata serve other machines; a function
+/// that never calls the default loader does not link them, which keeps
+/// each binary smaller and its start faster. The `onboard` command and the
+/// tests use [`Connection::load`], with the whole chain.
+pub fn lambda_config(
+    env: &impl Lookup,
+    budget: Option<CallBudget>,
+) -> Result<SdkConfig, ConfigError> {
+    let var = |var, what| required(env, var, what);
+    let region = var("AWS_REGION", "the region Lambda runs in")?;
+    // The execution role's credentials, which Lambda sets for the life of
+    // the execution environment.
+    let credentials = aws_credential_types::Credentials::new(
+        var("AWS_ACCESS_KEY_ID", "the execution role's access key")?,
+        var("AWS_SECRET_ACCESS_KEY", "the execution role's secret key")?,
+        env.get("AWS_SESSION_TOKEN"),
+        None,
+        "lambda-environment",
+    );
+    let (timeouts, retries) = match budget {
+        Some(budget) => (budget.timeouts(), budget.retries()),
+        None => (
+            TimeoutConfig::builder()
+                .connect_timeout(DEFAULT_CONNECT_TIMEOUT)
+                .build(),
+            RetryConfig::standard(),
+        ),
+    };
+    let mut config = SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .identity_cache(aws_config::identity::IdentityCache::lazy().build())
+        .http_client(https_client())
+        .time_source(SharedTimeSource::default())
+        .timeout_config(timeouts)
+        .retry_config(retries);
+    config.set_sleep_impl(aws_smithy_async::rt::sleep::default_async_sleep());
+    config.set_endpoint_url(env.get("AWS_ENDPOINT_URL"));
+    Ok(config.build())
+}
+
+/// The HTTPS client every SDK client uses: hyper 1 and rustls on ring.
+pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https()
+}
+
+/// The SDK config loader with the default chain (environment, profile,
+/// instance role) and the HTTPS client.
+pub fn config_loader() -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
+}
+
+/// Where the `onboard` command and the tests send their calls: real AWS
+/// through the usual profile and region settings, or an endpoint such as a
+/// local emulator.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Connection {
+    /// Every service at this URL (`AWS_ENDPOINT_URL`), else AWS itself.
+    pub endpoint_url: Option<String>,
+    /// Else the default chain (`AWS_REGION`, the profile); for an emulator
+    /// on loopback, `AWS_REGION` or [`EMULATOR_REGION`].
+    pub region: Option<String>,
+    /// A named profile, else the default chain.
+    pub profile: Option<String>,
+}
+
+/// The region an emulator on loopback gets when nothing names one.
+pub const EMULATOR_REGION: &str = "us-east-1";
+
+impl Connection {
+    /// An emulator on this machine: any credentials do, and no region needs
+    /// to be configured.
+    pub fn is_loopback(&self) -> bool {
+        let Some(url) = &self.endpoint_url else {
+            return false;
+        };
+        let host = url
+            .split_once("://")
+            .map_or(url.as_str(), |(_, rest)| rest)
+            .split(['/', '?'])
+            .next()
+            .unwrap_or_default();
+        let host = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => host.rsplit_once(':').map_or(host, |(host, _)| host),
+        };
+        host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// Loads the SDK config once. On a loopback endpoint with no credentials
+    /// in the environment or a profile, placeholder credentials are used, so
+    /// a fresh machine can talk to a local emulator with no set-up.
+    pub async fn load(&self) -> SdkConfig {
+        let mut loader = config_loader();
+        if let Some(url) = &self.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if let Some(profile) = &self.profile {
+            loader = loader.profile_name(profile);
+        }
+        let loopback = self.is_loopback();
+        // An emulator needs a region but has no instance metadata to ask.
+        let region = self.region.clone().or_else(|| {
+            loopback.then(|| {
+                ["AWS_REGION", "AWS_DEFAULT_REGION"]
+                    .into_iter()
+                    .find_map(|var| std::env::var(var).ok().filter(|r| !r.is_empty()))
+                    .unwrap_or_else(|| EMULATOR_REGION.to_owned())
+            })
+        });
+        if let Some(region) = region {
+            loader = loader.region(aws_config::Region::new(region));
+        }
+        let configured = self.profile.is_some()
+            || std::env::var_os("AWS_ACCESS_KEY_ID").is_some()
+            || std::env::var_os("AWS_PROFILE").is_some();
+        if loopback && !configured {
+            loader = loader.credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "onboard-local",
+                "onboard-local",
+                None,
+                None,
+                "onboard-emulator",
+            ));
+        }
+        loader.load().await
+    }
+}
+
+/// An S3 client; path-style addressing when the endpoint is an emulator.
+pub fn s3_client(config: &SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
+    let s3 = aws_sdk_s3::config::Builder::from(config)
+        .force_path_style(force_path_style)
+        .build();
+    aws_sdk_s3::Client::from_conf(s3)
+}
+
+/// Error codes that mean "slow down" across the services used here.
+const THROTTLING_CODES: [&str; 9] = [
+    "ThrottlingException",
+    "Throttling",
+    "TooManyUpdates",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "SlowDown",
+    "TooManyRequestsException",
+];
+
+/// Sorts an SDK error into throttled, transient or rejected.
+pub fn classify<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> PortError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    match err {
+        SdkError::ServiceError(context) => {
+            let status = context.raw().status().as_u16();
+            let err = context.into_err();
+            let code = err.code().unwrap_or("Unknown").to_owned();
+            if THROTTLING_CODES.contains(&code.as_str()) || status == 429 {
+                PortError::Throttled {
+                    operation,
+                    source: Box::new(err),
+                }
+            } else if status >= 500 {
+                PortError::transient(operation, err)
+            } else {
+                let message = err.message().unwrap_or("no message").to_owned();
+                PortError::Rejected {
+                    operation,
+                    reason: format!("{code} (HTTP {status}): {message}"),
+                    source: Some(Box::new(err)),
+                }
+            }
+        }
+        // Timeouts, connection failures and unreadable responses can pass.
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            PortError::transient(operation, err)
+        }
+        other => PortError::Rejected {
+            operation,
+            reason: "the request could not be built".to_owned(),
+            source: Some(Box::new(other)),
+        },
+    }
+}

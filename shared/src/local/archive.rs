@@ -1,0 +1,162 @@
+//! The archive in a local folder.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::io;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::{CallCounter, JsonFile, lock};
+use crate::domain::{Revision, UserId};
+use crate::error::PortError;
+use crate::ports::{ArchiveHead, ArchiveStore, Conditional, WriteCondition, archive_key};
+
+/// What the folder archive knows of an object, as S3 keeps it in metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalObject {
+    pub key: String,
+    pub revision: Revision,
+    pub etag: String,
+}
+
+/// The archive in a local folder: `users/<id>.json` under it, beside an
+/// `index.json` that plays the part of S3's object metadata.
+#[derive(Debug)]
+pub struct FolderArchive {
+    dir: Option<PathBuf>,
+    index: JsonFile<BTreeMap<UserId, LocalObject>>,
+    /// Bodies put and not yet written.
+    pending: Mutex<HashMap<UserId, Vec<u8>>>,
+    pub calls: CallCounter,
+}
+
+impl FolderArchive {
+    pub fn in_memory() -> Self {
+        Self {
+            dir: None,
+            index: JsonFile::in_memory(),
+            pending: Mutex::default(),
+            calls: CallCounter::default(),
+        }
+    }
+
+    pub fn open(dir: impl Into<PathBuf>) -> io::Result<Self> {
+        let dir = dir.into();
+        Ok(Self {
+            index: JsonFile::open(dir.join("index.json"))?,
+            dir: Some(dir),
+            pending: Mutex::default(),
+            calls: CallCounter::default(),
+        })
+    }
+
+    /// Every object, by user id.
+    pub fn objects(&self) -> Vec<LocalObject> {
+        self.index.read(|index| index.values().cloned().collect())
+    }
+
+    /// The body of a user's object, written or still pending.
+    pub fn body(&self, user: &UserId) -> io::Result<Option<Vec<u8>>> {
+        if let Some(body) = lock(&self.pending).get(user) {
+            return Ok(Some(body.clone()));
+        }
+        let key = self
+            .index
+            .read(|index| index.get(user).map(|o| o.key.clone()));
+        match (&self.dir, key) {
+            (Some(dir), Some(key)) => fs::read(dir.join(key)).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Writes the objects put since the last call, without the index and
+    /// without holding the lock while writing. An object that could not be
+    /// written stays pending (unless a newer one replaced it) for the next
+    /// call, and the index is not written.
+    fn write_pending(&self) -> io::Result<()> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let pending = std::mem::take(&mut *lock(&self.pending));
+        if pending.is_empty() {
+            return Ok(());
+        }
+        fs::create_dir_all(dir.join("users"))?;
+        let mut pending = pending.into_iter();
+        while let Some((user, body)) = pending.next() {
+            if let Err(err) = fs::write(dir.join(archive_key(&user)), &body) {
+                let mut kept = lock(&self.pending);
+                for (user, body) in std::iter::once((user, body)).chain(pending) {
+                    kept.entry(user).or_insert(body);
+                }
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the pending objects, then the index. The index is what `head`
+    /// trusts (as S3 trusts its metadata) and is replaced atomically, last:
+    /// after a crash an object may be newer than its index entry, never
+    /// older, and the next replay of the same input rewrites it. Objects are
+    /// written in place because a rename per object costs ext4 a journal
+    /// flush, many times the write itself.
+    pub fn flush(&self) -> io::Result<()> {
+        self.write_pending()?;
+        self.index.flush()
+    }
+}
+
+fn etag(body: &[u8]) -> String {
+    let mut hasher = DefaultHasher::new();
+    body.hash(&mut hasher);
+    format!("\"{:016x}\"", hasher.finish())
+}
+
+#[async_trait]
+impl ArchiveStore for FolderArchive {
+    async fn head(&self, user: &UserId) -> Result<Option<ArchiveHead>, PortError> {
+        self.calls.count("HeadObject");
+        Ok(self.index.read(|index| {
+            index.get(user).map(|object| ArchiveHead {
+                revision: object.revision,
+                etag: object.etag.clone(),
+            })
+        }))
+    }
+
+    async fn put(
+        &self,
+        user: &UserId,
+        revision: Revision,
+        body: &[u8],
+        condition: WriteCondition,
+    ) -> Result<Conditional, PortError> {
+        self.calls.count("PutObject");
+        // The body is pending before the index names it, under the index's
+        // lock: a flush never writes an index newer than its objects.
+        Ok(self.index.change(|index| {
+            let current = index.get(user).map(|object| object.etag.as_str());
+            let holds = match (&condition, current) {
+                (WriteCondition::Absent, None) => true,
+                (WriteCondition::Matches(expected), Some(current)) => expected == current,
+                _ => false,
+            };
+            if !holds {
+                return (Conditional::Conflict, false);
+            }
+            lock(&self.pending).insert(user.clone(), body.to_vec());
+            let object = LocalObject {
+                key: archive_key(user),
+                revision,
+                etag: etag(body),
+            };
+            index.insert(user.clone(), object);
+            (Conditional::Written, true)
+        }))
+    }
+}

@@ -1,0 +1,134 @@
+//! SQS queues in memory.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{CallCounter, lock};
+use crate::error::PortError;
+use crate::ports::{Attribute, MessageQueue, OutgoingMessage, SendFailure};
+
+/// A message held by a [`MemoryQueue`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalMessage {
+    pub message_id: String,
+    pub body: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, String>,
+    /// How often it was received, as SQS's `ApproximateReceiveCount`.
+    pub receive_count: u32,
+    pub sent_at: DateTime<Utc>,
+}
+
+impl LocalMessage {
+    pub fn attribute(&self, name: &str) -> Option<&str> {
+        self.attributes.get(name).map(String::as_str)
+    }
+}
+
+#[derive(Debug, Default)]
+struct QueueState {
+    ready: VecDeque<LocalMessage>,
+    sent: u64,
+}
+
+/// An SQS queue in memory. Receiving takes messages out (in flight); the
+/// runner either drops them (deleted) or returns them (`release`).
+#[derive(Debug)]
+pub struct MemoryQueue {
+    name: String,
+    state: Mutex<QueueState>,
+    pub calls: CallCounter,
+}
+
+impl MemoryQueue {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            state: Mutex::default(),
+            calls: CallCounter::default(),
+        }
+    }
+
+    /// Takes up to `max` messages, counting the receive.
+    pub fn receive(&self, max: usize) -> Vec<LocalMessage> {
+        let mut state = lock(&self.state);
+        let take = max.min(state.ready.len());
+        state
+            .ready
+            .drain(..take)
+            .map(|mut message| {
+                message.receive_count += 1;
+                message
+            })
+            .collect()
+    }
+
+    /// Puts a received message back, as when its visibility timeout ends.
+    pub fn release(&self, message: LocalMessage) {
+        lock(&self.state).ready.push_back(message);
+    }
+
+    /// Adds a message that keeps its id and receive count (a DLQ move).
+    pub fn push(&self, message: LocalMessage) {
+        lock(&self.state).ready.push_back(message);
+    }
+
+    pub fn len(&self) -> usize {
+        lock(&self.state).ready.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every message, leaving the queue empty.
+    pub fn drain(&self) -> Vec<LocalMessage> {
+        lock(&self.state).ready.drain(..).collect()
+    }
+}
+
+#[async_trait]
+impl MessageQueue for MemoryQueue {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn send_batch(&self, entries: &[OutgoingMessage]) -> Result<Vec<SendFailure>, PortError> {
+        self.calls.count("SendMessageBatch");
+        if entries.len() > crate::batch::MAX_BATCH_ENTRIES {
+            return Err(PortError::rejected(
+                "SendMessageBatch",
+                "more than 10 entries in one call",
+            ));
+        }
+        let bytes: usize = entries.iter().map(OutgoingMessage::payload_size).sum();
+        if bytes > crate::batch::MAX_BATCH_BYTES {
+            return Err(PortError::rejected(
+                "SendMessageBatch",
+                "more than 1 MiB in one call",
+            ));
+        }
+        let now = Utc::now();
+        let mut state = lock(&self.state);
+        for entry in entries {
+            state.sent += 1;
+            let message_id = format!("{}-{:08}", self.name, state.sent);
+            state.ready.push_back(LocalMessage {
+                message_id,
+                body: entry.body.clone(),
+                attributes: entry
+                    .attributes
+                    .iter()
+                    .map(|Attribute { name, value }| (name.clone(), value.clone()))
+                    .collect(),
+                receive_count: 0,
+                sent_at: now,
+            });
+        }
+        Ok(Vec::new())
+    }
+}
