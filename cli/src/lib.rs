@@ -22,6 +22,7 @@
 //!   an emulator: sign-up, code, sign-in, and the PKCE token endpoint.
 //! - [`ops`]: `onboard queues` and `onboard dlq`: depths, peek, redrive,
 //!   purge.
+//! - [`sqs_calls`]: the SQS calls `dev` and the operations share.
 
 pub mod dev;
 pub mod event_source;
@@ -33,5 +34,6 @@ pub mod queue_roles;
 pub mod replay;
 pub mod serve;
 pub mod signup;
+pub mod sqs_calls;
 pub mod stack;
 pub mod table_stream;

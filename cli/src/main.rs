@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use onboard_shared::error::error_chain;
 use onboard_shared::telemetry::{self, LogFormat};
 
 mod cmd;
@@ -82,12 +83,13 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Prints a command's error and turns it into the exit status.
-fn report(command: &str, result: Result<(), String>) -> ExitCode {
+/// Prints a command's error, with every cause, once, and turns it into the
+/// exit status.
+fn report(command: &str, result: Result<(), cmd::CommandError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("onboard {command}: {err}");
+            eprintln!("onboard {command}: {}", error_chain(&err));
             ExitCode::from(2)
         }
     }

@@ -48,6 +48,17 @@ impl QueueRole {
         }
     }
 
+    /// The Output of `infra/template.yaml` that gives the queue's URL.
+    pub fn output_key(self) -> &'static str {
+        match self {
+            QueueRole::Archive => "ArchiveQueueUrl",
+            QueueRole::Publish => "PublishQueueUrl",
+            QueueRole::ArchiveDlq => "ArchiveDeadLetterQueueUrl",
+            QueueRole::PublishDlq => "PublishDeadLetterQueueUrl",
+            QueueRole::RouterDlq => "RouterDeadLetterQueueUrl",
+        }
+    }
+
     /// The dead-letter queue of a source queue.
     pub fn dlq(self) -> Option<QueueRole> {
         match self {

@@ -132,7 +132,7 @@ async fn queues_and_dlq_commands_report_redrive_and_refuse_to_purge_unasked() {
     let sqs = onboard_shared::aws::sqs::Client::new(&sdk);
     let dlq = sqs
         .get_queue_url()
-        .queue_name(&names.archive_dlq)
+        .queue_name(names.queue(onboard_cli::queue_roles::QueueRole::ArchiveDlq))
         .send()
         .await
         .unwrap()

@@ -464,5 +464,8 @@ async fn without_a_deployed_stack_the_names_derive_from_the_stack_name() {
     let (_, names) = stack_args(&name).resolve().await.unwrap();
     assert_eq!(names, stack_args(&name).names());
     assert_eq!(names.table, format!("{name}-users"));
-    assert_eq!(names.archive_queue, format!("{name}-archive"));
+    assert_eq!(
+        names.queue(onboard_cli::queue_roles::QueueRole::Archive),
+        format!("{name}-archive")
+    );
 }

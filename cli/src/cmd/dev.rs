@@ -6,6 +6,7 @@ use clap::Args;
 use onboard_cli::dev::{self, DevSettings};
 use onboard_cli::stack::{self, Stack, StackArgs};
 
+use super::CommandError;
 use super::rules::RuleArgs;
 use super::stop_on_signal;
 
@@ -33,27 +34,21 @@ pub struct DevArgs {
     pub from_start: bool,
 }
 
-pub async fn run(args: DevArgs) -> Result<(), String> {
+pub async fn run(args: DevArgs) -> Result<(), CommandError> {
     if args.stack.endpoint_url.is_none() {
-        return Err("dev runs the pipeline on an emulator: give --endpoint-url (or AWS_ENDPOINT_URL); in AWS, Lambda itself does this".to_owned());
+        return Err(CommandError::Refused("dev runs the pipeline on an emulator: give --endpoint-url (or AWS_ENDPOINT_URL); in AWS, Lambda itself does this".to_owned()));
     }
-    let (sdk, names, deployed) = args
-        .stack
-        .resolve_deployed()
-        .await
-        .map_err(|err| err.to_string())?;
+    let (sdk, names, deployed) = args.stack.resolve_deployed().await?;
     if args.bootstrap && deployed {
         // Bootstrap sets the queues' visibility timeout and receive count:
         // it would overwrite the deployed queues' own.
-        return Err(format!(
+        return Err(CommandError::Refused(format!(
             "the stack `{}` is deployed, so its resources exist: run dev without --bootstrap",
             args.stack.stack
-        ));
+        )));
     }
     if args.bootstrap {
-        let made = stack::bootstrap(&sdk, &names, args.rules.settings().queue, true)
-            .await
-            .map_err(|err| err.to_string())?;
+        let made = stack::bootstrap(&sdk, &names, args.rules.settings().queue, true).await?;
         for resource in made {
             println!(
                 "{:<8} {:<11} {:<24} {}",
@@ -61,13 +56,14 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
             );
         }
     }
-    let stack = Stack::from_config(sdk, names)
-        .await
-        .map_err(|err| err.to_string())?;
+    let stack = Stack::from_config(sdk, names).await?;
     if args.from_start {
         match std::fs::remove_file(&args.checkpoints) {
             Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-                return Err(format!("{}: {err}", args.checkpoints.display()));
+                return Err(CommandError::Refused(format!(
+                    "{}: {err}",
+                    args.checkpoints.display()
+                )));
             }
             _ => {}
         }
@@ -81,5 +77,5 @@ pub async fn run(args: DevArgs) -> Result<(), String> {
     tracing::info!("running the pipeline; Ctrl-C stops");
     dev::run(&stack, settings, stop_on_signal())
         .await
-        .map_err(|err| err.to_string())
+        .map_err(CommandError::from)
 }

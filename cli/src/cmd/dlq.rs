@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use onboard_cli::ops;
 use onboard_cli::stack::StackArgs;
 
+use super::CommandError;
 use super::connect;
 
 #[derive(Debug, Args)]
@@ -63,7 +64,7 @@ pub enum DlqCommand {
     },
 }
 
-pub async fn run(command: DlqCommand) -> Result<(), String> {
+pub async fn run(command: DlqCommand) -> Result<(), CommandError> {
     match command {
         DlqCommand::Peek {
             stack,
@@ -76,12 +77,10 @@ pub async fn run(command: DlqCommand) -> Result<(), String> {
                 Ok(dlq) => dlq.queue.url,
                 // Any queue can be peeked by URL.
                 Err(_) if name.starts_with("http") => name.clone(),
-                Err(err) => return Err(err.to_string()),
+                Err(err) => return Err(err.into()),
             };
             let max = usize::try_from(max).unwrap_or(usize::MAX);
-            let messages = ops::peek(&stack.sqs, &url, max)
-                .await
-                .map_err(|err| err.to_string())?;
+            let messages = ops::peek(&stack.sqs, &url, max).await?;
             if json {
                 println!(
                     "{:#}",
@@ -151,15 +150,13 @@ pub async fn run(command: DlqCommand) -> Result<(), String> {
             recovered,
         } => {
             let stack = connect(&stack).await?;
-            let dlq = ops::find_dlq(&stack, &name).map_err(|err| err.to_string())?;
+            let dlq = ops::find_dlq(&stack, &name)?;
             let target = match &dlq.source {
                 ops::Source::Queue(queue) => queue.name.clone(),
                 ops::Source::Router => "the router".to_owned(),
             };
             if dry_run {
-                let messages = ops::peek(&stack.sqs, &dlq.queue.url, 1000)
-                    .await
-                    .map_err(|err| err.to_string())?;
+                let messages = ops::peek(&stack.sqs, &dlq.queue.url, 1000).await?;
                 let count = max.map_or(messages.len() as u64, |m| m.min(messages.len() as u64));
                 println!(
                     "would move {count} message(s) from {} to {target}; moved nothing",
@@ -186,7 +183,7 @@ pub async fn run(command: DlqCommand) -> Result<(), String> {
             };
             let result = ops::redrive(&stack, &dlq, &options, &progress).await;
             bar.finish_and_clear();
-            let done = result.map_err(|err| err.to_string())?;
+            let done = result?;
             println!(
                 "moved {} message(s) from {} to {target} ({}){}; {} left in the DLQ",
                 done.moved,
@@ -218,14 +215,12 @@ pub async fn run(command: DlqCommand) -> Result<(), String> {
         }
         DlqCommand::Purge { stack, name, yes } => {
             let stack = connect(&stack).await?;
-            let dlq = ops::find_dlq(&stack, &name).map_err(|err| err.to_string())?;
+            let dlq = ops::find_dlq(&stack, &name)?;
             if !yes && !confirm(&format!("Delete every message of {}?", dlq.queue.name))? {
                 println!("nothing deleted");
                 return Ok(());
             }
-            ops::purge(&stack.sqs, &dlq.queue)
-                .await
-                .map_err(|err| err.to_string())?;
+            ops::purge(&stack.sqs, &dlq.queue).await?;
             println!("purged {}", dlq.queue.name);
             Ok(())
         }
@@ -233,19 +228,16 @@ pub async fn run(command: DlqCommand) -> Result<(), String> {
 }
 
 /// Asks a person at a terminal; refuses to guess for a script.
-fn confirm(question: &str) -> Result<bool, String> {
+fn confirm(question: &str) -> Result<bool, CommandError> {
     use std::io::{BufRead, IsTerminal, Write};
     if !std::io::stdin().is_terminal() {
-        return Err(format!(
+        return Err(CommandError::Refused(format!(
             "{question} Say so with --yes (no terminal to ask on)"
-        ));
+        )));
     }
     print!("{question} Type yes to go on: ");
-    std::io::stdout().flush().map_err(|err| err.to_string())?;
+    std::io::stdout().flush()?;
     let mut answer = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut answer)
-        .map_err(|err| err.to_string())?;
+    std::io::stdin().lock().read_line(&mut answer)?;
     Ok(answer.trim().eq_ignore_ascii_case("yes"))
 }

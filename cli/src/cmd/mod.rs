@@ -4,6 +4,9 @@
 use onboard_cli::stack::{Stack, StackArgs};
 use tokio::sync::watch;
 
+mod error;
+pub use error::CommandError;
+
 pub mod dev;
 pub mod dlq;
 pub mod queues;
@@ -35,6 +38,6 @@ pub fn stop_on_signal() -> watch::Receiver<bool> {
     rx
 }
 
-pub async fn connect(args: &StackArgs) -> Result<Stack, String> {
-    args.connect().await.map_err(|err| err.to_string())
+pub async fn connect(args: &StackArgs) -> Result<Stack, CommandError> {
+    Ok(args.connect().await?)
 }

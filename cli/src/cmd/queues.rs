@@ -6,6 +6,7 @@ use clap::Args;
 use onboard_cli::ops;
 use onboard_cli::stack::StackArgs;
 
+use super::CommandError;
 use super::{connect, stop_on_signal};
 
 #[derive(Debug, Args)]
@@ -24,7 +25,7 @@ pub struct QueuesArgs {
 }
 
 /// Shows the queues; true when every DLQ is empty.
-pub async fn run(args: QueuesArgs) -> Result<bool, String> {
+pub async fn run(args: QueuesArgs) -> Result<bool, CommandError> {
     let stack = connect(&args.stack).await?;
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&stack.sdk);
     let empty_dlqs = |statuses: &[ops::QueueStatus]| {
@@ -34,9 +35,7 @@ pub async fn run(args: QueuesArgs) -> Result<bool, String> {
             .all(|s| s.visible + s.in_flight + s.delayed == 0)
     };
     if !args.watch {
-        let statuses = ops::statuses(&stack, &cloudwatch)
-            .await
-            .map_err(|err| err.to_string())?;
+        let statuses = ops::statuses(&stack, &cloudwatch).await?;
         if args.json {
             let document = serde_json::json!({
                 "queues": statuses,
@@ -51,9 +50,7 @@ pub async fn run(args: QueuesArgs) -> Result<bool, String> {
     let mut stop = stop_on_signal();
     let mut previous: Option<Vec<ops::QueueStatus>> = None;
     loop {
-        let statuses = ops::statuses(&stack, &cloudwatch)
-            .await
-            .map_err(|err| err.to_string())?;
+        let statuses = ops::statuses(&stack, &cloudwatch).await?;
         // Clear the screen and draw again from the top.
         print!("\x1b[H\x1b[2J");
         println!(

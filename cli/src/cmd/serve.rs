@@ -7,6 +7,7 @@ use clap::Args;
 use onboard_cli::serve;
 use onboard_cli::stack::StackArgs;
 
+use super::CommandError;
 use super::stop_on_signal;
 
 #[derive(Debug, Args)]
@@ -25,12 +26,12 @@ pub struct ServeArgs {
     pub name_cache_seconds: u64,
 }
 
-pub async fn run(args: ServeArgs) -> Result<(), String> {
-    let (sdk, names) = args.stack.resolve().await.map_err(|err| err.to_string())?;
+pub async fn run(args: ServeArgs) -> Result<(), CommandError> {
+    let (sdk, names) = args.stack.resolve().await?;
     let options = serve::ServeOptions {
         port: args.port,
         hosted_ui_port: args.hosted_ui_port,
         name_cache: Duration::from_secs(args.name_cache_seconds),
     };
-    serve::run(sdk, names, options, stop_on_signal()).await
+    Ok(serve::run(sdk, names, options, stop_on_signal()).await?)
 }

@@ -3,8 +3,8 @@
 use clap::Args;
 use onboard_cli::signup;
 use onboard_cli::stack::StackArgs;
-use onboard_shared::error::error_chain;
 
+use super::CommandError;
 use super::connect;
 
 #[derive(Debug, Args)]
@@ -22,11 +22,9 @@ pub struct SignupArgs {
     pub name: Option<String>,
 }
 
-pub async fn run(args: SignupArgs) -> Result<(), String> {
+pub async fn run(args: SignupArgs) -> Result<(), CommandError> {
     let stack = connect(&args.stack).await?;
-    let signed = signup::sign_up(&stack, &args.email, &args.password, args.name.as_deref())
-        .await
-        .map_err(|err| error_chain(&err))?;
+    let signed = signup::sign_up(&stack, &args.email, &args.password, args.name.as_deref()).await?;
     tracing::info!(
         user_id = %signed.sub,
         new_in_pool = signed.new_in_pool,

@@ -118,9 +118,10 @@ impl QueuePoller {
             .iter()
             .filter_map(|m| m.receipt_handle.as_deref())
             .collect();
-        let not_deleted = crate::ops::delete_received(&self.client, &self.queue.url, &handles)
-            .await
-            .map_err(|err| err.to_string())?;
+        let not_deleted =
+            crate::sqs_calls::delete_received(&self.client, &self.queue.url, &handles)
+                .await
+                .map_err(|err| error_chain(&err))?;
         if not_deleted > 0 {
             // Not deleted: the message comes back and is skipped as a duplicate.
             tracing::warn!(queue = %self.queue.name, not_deleted, "some processed messages could not be deleted");

@@ -50,6 +50,25 @@ pub struct PageSettings {
     pub host: String,
 }
 
+/// Why the server could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Stack(#[from] crate::stack::StackError),
+    #[error(transparent)]
+    Authorizer(#[from] AuthError),
+    #[error("the greeting's settings: {0}")]
+    Config(String),
+    #[error("cannot listen on 127.0.0.1:{port}")]
+    Listen {
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the server stopped")]
+    Stopped(#[source] std::io::Error),
+}
+
 /// How `onboard serve` runs.
 #[derive(Debug, Clone, Copy)]
 pub struct ServeOptions {
@@ -68,26 +87,22 @@ pub async fn run(
     names: Names,
     options: ServeOptions,
     stop: watch::Receiver<bool>,
-) -> Result<(), String> {
+) -> Result<(), ServeError> {
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
-    let pool = stack::find_user_pool(&cognito, &names)
-        .await
-        .map_err(|err| err.to_string())?;
+    let pool = stack::find_user_pool(&cognito, &names).await?;
     let authorizer = Authorizer::new(
         pool.jwks_url(sdk.endpoint_url()),
         pool.issuer(),
         &pool.client_id,
     )
-    .await
-    .map_err(|err| err.to_string())?;
+    .await?;
     let config = GreetingConfig {
         parameter_prefix: names.parameter_prefix.clone(),
         cache_ttl: options.name_cache,
         allowed_origin: None,
     };
-    let greeter = Greeter::from_config(&config, &sdk)?;
-    let listener = bind(options.port).await?;
-    let address = listener.local_addr().map_err(|err| err.to_string())?;
+    let greeter = Greeter::from_config(&config, &sdk).map_err(ServeError::Config)?;
+    let (listener, address) = bind(options.port).await?;
     println!(
         "serving GET /hello on http://{address}/hello (user pool {})",
         pool.pool_id
@@ -95,8 +110,7 @@ pub async fn run(
     // Only an emulator lacks the hosted UI; on AWS the stack's own serves
     // the page's sign-in, with the deployed page as its callback.
     let page = if sdk.endpoint_url().is_some() {
-        let auth_listener = bind(options.hosted_ui_port).await?;
-        let auth_address = auth_listener.local_addr().map_err(|err| err.to_string())?;
+        let (auth_listener, auth_address) = bind(options.hosted_ui_port).await?;
         let page_url = format!("http://{address}/");
         let hosted_ui = HostedUi::new(&sdk, &names, pool.clone(), page_url.clone());
         let mut stop = stop.clone();
@@ -131,13 +145,17 @@ pub async fn run(
             let _ = stop.changed().await;
         })
         .await
-        .map_err(|err| err.to_string())
+        .map_err(ServeError::Stopped)
 }
 
-async fn bind(port: u16) -> Result<tokio::net::TcpListener, String> {
-    tokio::net::TcpListener::bind(("127.0.0.1", port))
+/// A listener on 127.0.0.1 and the address it got.
+async fn bind(port: u16) -> Result<(tokio::net::TcpListener, std::net::SocketAddr), ServeError> {
+    let listen = |source| ServeError::Listen { port, source };
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
-        .map_err(|err| format!("cannot listen on 127.0.0.1:{port}: {err}"))
+        .map_err(listen)?;
+    let address = listener.local_addr().map_err(listen)?;
+    Ok((listener, address))
 }
 
 impl std::fmt::Debug for ServeState {

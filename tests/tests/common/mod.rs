@@ -99,7 +99,9 @@ where
 
 /// How many messages a queue holds: visible, and in flight.
 pub async fn depth(stack: &Stack, url: &str) -> (u64, u64) {
-    let depth = onboard_cli::ops::depth(&stack.sqs, url).await.unwrap();
+    let depth = onboard_cli::sqs_calls::depth(&stack.sqs, url)
+        .await
+        .unwrap();
     (depth.visible, depth.in_flight)
 }
 

@@ -1,0 +1,298 @@
+//! `onboard dev --bootstrap`: the stack's resources created on an endpoint,
+//! idempotently: what exists is left as it is (a queue's attributes are set
+//! again, so its redrive policy always holds).
+
+use std::collections::HashMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_cognitoidentityprovider as cognito;
+use onboard_shared::aws::{dynamodb, s3, s3_client, sqs};
+
+use super::cognito::{find_client_by_name, find_pool_by_name};
+use super::{Names, QueueSettings, StackError, latest_stream_arn, queue_arn};
+use crate::queue_roles::QueueRole;
+
+/// One resource `bootstrap` made or found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Made {
+    pub kind: &'static str,
+    pub name: String,
+    /// `created` or `exists`.
+    pub status: &'static str,
+    /// The URL, ARN or id a person needs.
+    pub detail: String,
+}
+
+/// Creates the stack's resources on an endpoint, leaving what exists as it
+/// is (queue attributes are set again, so the redrive policy always holds).
+/// The queues take the visibility timeout and `maxReceiveCount` of
+/// `settings` (the stack's own by default).
+pub async fn bootstrap(
+    sdk: &SdkConfig,
+    names: &Names,
+    settings: QueueSettings,
+    force_path_style: bool,
+) -> Result<Vec<Made>, StackError> {
+    let mut made = vec![users_table(&dynamodb::Client::new(sdk), &names.table).await?];
+    let sqs = sqs::Client::new(sdk);
+    // Each source queue after its DLQ, whose ARN its redrive policy names.
+    for (source, dlq) in QueueRole::ALL
+        .into_iter()
+        .filter_map(|role| Some((role, role.dlq()?)))
+    {
+        let (dlq_made, dlq_arn) = ensure_queue(&sqs, names.queue(dlq), HashMap::new()).await?;
+        let redrive = format!(
+            r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{}"}}"#,
+            settings.max_receive_count
+        );
+        let attributes = HashMap::from([
+            (
+                sqs::types::QueueAttributeName::VisibilityTimeout,
+                settings.visibility_timeout.as_secs().to_string(),
+            ),
+            (sqs::types::QueueAttributeName::RedrivePolicy, redrive),
+        ]);
+        let (source_made, _) = ensure_queue(&sqs, names.queue(source), attributes).await?;
+        made.extend([source_made, dlq_made]);
+    }
+    made.push(
+        ensure_queue(&sqs, names.queue(QueueRole::RouterDlq), HashMap::new())
+            .await?
+            .0,
+    );
+    made.push(archive_bucket(&s3_client(sdk, force_path_style), &names.bucket, sdk).await?);
+    made.extend(user_pool(&cognito::Client::new(sdk), names).await?);
+    Ok(made)
+}
+
+/// Creates the users table (keyed by `user_id`, on demand, with a
+/// `NEW_AND_OLD_IMAGES` stream) unless it exists.
+pub async fn users_table(client: &dynamodb::Client, name: &str) -> Result<Made, StackError> {
+    use dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        StreamSpecification, StreamViewType,
+    };
+    let build = |err: aws_smithy_types::error::operation::BuildError| StackError::Call {
+        action: "CreateTable".to_owned(),
+        reason: err.to_string(),
+    };
+    let created = client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("user_id")
+                .key_type(KeyType::Hash)
+                .build()
+                .map_err(build)?,
+        )
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("user_id")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build)?,
+        )
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .map_err(build)?,
+        )
+        .send()
+        .await;
+    let status = match created {
+        Ok(_) => "created",
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            "exists"
+        }
+        Err(err) => return Err(StackError::call(format!("CreateTable {name}"), &err)),
+    };
+    let stream = latest_stream_arn(client, name).await?;
+    Ok(Made {
+        kind: "table",
+        name: name.to_owned(),
+        status,
+        detail: format!("stream {stream}"),
+    })
+}
+
+/// Creates a queue, or sets the attributes of the one that exists. Returns
+/// it and its ARN.
+async fn ensure_queue(
+    client: &sqs::Client,
+    name: &str,
+    attributes: HashMap<sqs::types::QueueAttributeName, String>,
+) -> Result<(Made, String), StackError> {
+    let (url, status) = match client.get_queue_url().queue_name(name).send().await {
+        Ok(found) => {
+            let url = found.queue_url.unwrap_or_default();
+            if !attributes.is_empty() {
+                client
+                    .set_queue_attributes()
+                    .queue_url(&url)
+                    .set_attributes(Some(attributes))
+                    .send()
+                    .await
+                    .map_err(|err| StackError::call(format!("SetQueueAttributes {name}"), &err))?;
+            }
+            (url, "exists")
+        }
+        Err(_) => {
+            let created = client
+                .create_queue()
+                .queue_name(name)
+                .set_attributes((!attributes.is_empty()).then_some(attributes))
+                .send()
+                .await
+                .map_err(|err| StackError::call(format!("CreateQueue {name}"), &err))?;
+            (created.queue_url.unwrap_or_default(), "created")
+        }
+    };
+    let arn = queue_arn(client, &url).await?;
+    Ok((
+        Made {
+            kind: "queue",
+            name: name.to_owned(),
+            status,
+            detail: url,
+        },
+        arn,
+    ))
+}
+
+async fn archive_bucket(
+    client: &s3::Client,
+    name: &str,
+    sdk: &SdkConfig,
+) -> Result<Made, StackError> {
+    let mut request = client.create_bucket().bucket(name);
+    let region = sdk.region().map(|r| r.as_ref().to_owned());
+    if let Some(region) = region.filter(|r| r != "us-east-1") {
+        request = request.create_bucket_configuration(
+            s3::types::CreateBucketConfiguration::builder()
+                .location_constraint(s3::types::BucketLocationConstraint::from(region.as_str()))
+                .build(),
+        );
+    }
+    let status = match request.send().await {
+        Ok(_) => "created",
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_bucket_already_owned_by_you()) =>
+        {
+            "exists"
+        }
+        Err(err) => return Err(StackError::call(format!("CreateBucket {name}"), &err)),
+    };
+    // Every archived change stays retrievable, as in the deployed stack.
+    client
+        .put_bucket_versioning()
+        .bucket(name)
+        .versioning_configuration(
+            s3::types::VersioningConfiguration::builder()
+                .status(s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|err| StackError::call(format!("PutBucketVersioning {name}"), &err))?;
+    Ok(Made {
+        kind: "bucket",
+        name: name.to_owned(),
+        status,
+        detail: format!("s3://{name}"),
+    })
+}
+
+async fn user_pool(client: &cognito::Client, names: &Names) -> Result<Vec<Made>, StackError> {
+    use cognito::types::{
+        ExplicitAuthFlowsType, PasswordPolicyType, UserPoolPolicyType, UsernameAttributeType,
+        VerifiedAttributeType,
+    };
+    let (pool_id, pool_status) = match find_pool_by_name(client, &names.user_pool).await? {
+        Some(id) => (id, "exists"),
+        None => {
+            let created = client
+                .create_user_pool()
+                .pool_name(&names.user_pool)
+                .username_attributes(UsernameAttributeType::Email)
+                .auto_verified_attributes(VerifiedAttributeType::Email)
+                .policies(
+                    UserPoolPolicyType::builder()
+                        .password_policy(
+                            PasswordPolicyType::builder()
+                                .minimum_length(12)
+                                .require_lowercase(true)
+                                .require_uppercase(true)
+                                .require_numbers(true)
+                                .require_symbols(true)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|err| StackError::call("CreateUserPool", &err))?;
+            let id =
+                created
+                    .user_pool
+                    .and_then(|pool| pool.id)
+                    .ok_or_else(|| StackError::Call {
+                        action: "CreateUserPool".to_owned(),
+                        reason: "the answer has no pool id".to_owned(),
+                    })?;
+            (id, "created")
+        }
+    };
+    let (client_id, client_status) =
+        match find_client_by_name(client, &pool_id, &names.app_client).await? {
+            Some(id) => (id, "exists"),
+            None => {
+                let created = client
+                    .create_user_pool_client()
+                    .user_pool_id(&pool_id)
+                    .client_name(&names.app_client)
+                    .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+                    .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+                    // The claims Cognito puts in the ID token for the
+                    // `profile` and `email` scopes (an emulator puts in only
+                    // what the client may read).
+                    .read_attributes("email")
+                    .read_attributes("email_verified")
+                    .read_attributes("name")
+                    .send()
+                    .await
+                    .map_err(|err| StackError::call("CreateUserPoolClient", &err))?;
+                let id = created
+                    .user_pool_client
+                    .and_then(|c| c.client_id)
+                    .ok_or_else(|| StackError::Call {
+                        action: "CreateUserPoolClient".to_owned(),
+                        reason: "the answer has no client id".to_owned(),
+                    })?;
+                (id, "created")
+            }
+        };
+    Ok(vec![
+        Made {
+            kind: "user pool",
+            name: names.user_pool.clone(),
+            status: pool_status,
+            detail: pool_id,
+        },
+        Made {
+            kind: "app client",
+            name: names.app_client.clone(),
+            status: client_status,
+            detail: client_id,
+        },
+    ])
+}

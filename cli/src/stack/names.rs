@@ -1,0 +1,272 @@
+//! The names of a stack's resources: derived from the stack's name, given
+//! one by one, or read from a deployed stack's Outputs.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_config::SdkConfig;
+use aws_sdk_cloudformation as cloudformation;
+use onboard_shared::aws::Connection;
+use onboard_shared::published::ParameterPrefix;
+
+use super::{Stack, StackError};
+use crate::queue_roles::QueueRole;
+
+/// What a command needs to find a stack's resources.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StackArgs {
+    /// Where to send AWS calls: a local emulator (e.g. moto's server), or
+    /// unset for AWS itself with the usual profile and region settings.
+    #[arg(long, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// The AWS region (default: the profile's; us-east-1 for an emulator on
+    /// this machine).
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// The AWS profile to use.
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// The name every resource name starts with.
+    #[arg(long, env = "ONBOARD_STACK", default_value = "onboard", value_parser = parse_stack_name)]
+    pub stack: String,
+    /// The users table (default: <stack>-users).
+    #[arg(long, env = "USERS_TABLE")]
+    pub table: Option<String>,
+    /// The archive bucket (default: <stack>-archive).
+    #[arg(long, env = "ARCHIVE_BUCKET")]
+    pub bucket: Option<String>,
+    /// The user pool's id (default: the pool named <stack>-users).
+    #[arg(long, env = "ONBOARD_USER_POOL_ID")]
+    pub user_pool_id: Option<String>,
+    /// The app client's id (default: the client named <stack>-web).
+    #[arg(long, env = "ONBOARD_CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// Where the users' name parameters live (default: the deployed stack's
+    /// ParameterPrefix output, else /onboard).
+    #[arg(long, env = "PARAMETER_PREFIX", value_parser = ParameterPrefix::parse)]
+    pub parameter_prefix: Option<ParameterPrefix>,
+}
+
+/// The Outputs of a deployed stack that `onboard` reads besides the queues'
+/// ([`QueueRole::output_key`]).
+const RESOURCE_OUTPUT_KEYS: [&str; 5] = [
+    "UsersTableName",
+    "ArchiveBucketName",
+    "UserPoolId",
+    "UserPoolClientId",
+    "ParameterPrefix",
+];
+
+/// Every Output of a deployed stack that `onboard` reads: the contract
+/// between `infra/template.yaml` and this command.
+pub fn output_keys() -> impl Iterator<Item = &'static str> {
+    RESOURCE_OUTPUT_KEYS
+        .into_iter()
+        .chain(QueueRole::ALL.map(QueueRole::output_key))
+}
+
+/// Where the users' parameters live when nothing says otherwise.
+pub fn default_parameter_prefix() -> ParameterPrefix {
+    ParameterPrefix::parse("/onboard").unwrap_or_else(|_| unreachable!("a valid literal"))
+}
+
+fn parse_stack_name(raw: &str) -> Result<String, String> {
+    let valid = (1..=40).contains(&raw.len())
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !raw.starts_with('-')
+        && !raw.ends_with('-');
+    if valid {
+        Ok(raw.to_owned())
+    } else {
+        Err("use 1 to 40 lowercase letters, digits and inner '-' (it starts bucket and queue names)".to_owned())
+    }
+}
+
+impl StackArgs {
+    pub fn connection(&self) -> Connection {
+        Connection {
+            endpoint_url: self.endpoint_url.clone(),
+            region: self.region.clone(),
+            profile: self.profile.clone(),
+        }
+    }
+
+    /// The stack's derived names, with the ones given one by one in place.
+    pub fn names(&self) -> Names {
+        self.given_over(Names::for_stack(&self.stack, default_parameter_prefix()))
+    }
+
+    /// The stack's names: those given one by one, else the deployed stack's
+    /// Outputs, else the derived ones; and the SDK config that found them.
+    pub async fn resolve(&self) -> Result<(SdkConfig, Names), StackError> {
+        let (sdk, names, _) = self.resolve_deployed().await?;
+        Ok((sdk, names))
+    }
+
+    /// [`StackArgs::resolve`], and whether a stack of that name is deployed
+    /// (its Outputs gave the names).
+    pub async fn resolve_deployed(&self) -> Result<(SdkConfig, Names, bool), StackError> {
+        let sdk = self.connection().load().await;
+        let derived = Names::for_stack(&self.stack, default_parameter_prefix());
+        let (names, deployed) =
+            match stack_outputs(&cloudformation::Client::new(&sdk), &self.stack).await? {
+                Some(outputs) => (derived.with_outputs(&self.stack, &outputs)?, true),
+                None => (derived, false),
+            };
+        Ok((sdk, self.given_over(names), deployed))
+    }
+
+    /// Finds the stack's resources ([`StackArgs::resolve`]) and connects.
+    pub async fn connect(&self) -> Result<Stack, StackError> {
+        let (sdk, names) = self.resolve().await?;
+        Stack::from_config(sdk, names).await
+    }
+
+    fn given_over(&self, mut names: Names) -> Names {
+        if let Some(prefix) = &self.parameter_prefix {
+            names.parameter_prefix = prefix.clone();
+        }
+        if let Some(table) = &self.table {
+            names.table.clone_from(table);
+        }
+        if let Some(bucket) = &self.bucket {
+            names.bucket.clone_from(bucket);
+        }
+        if let Some(id) = &self.user_pool_id {
+            names.user_pool_id = Some(id.clone());
+        }
+        if let Some(id) = &self.client_id {
+            names.client_id = Some(id.clone());
+        }
+        names
+    }
+}
+
+/// The names of a stack's resources.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    pub table: String,
+    pub bucket: String,
+    /// Each queue's name, by role.
+    pub queues: BTreeMap<QueueRole, String>,
+    pub user_pool: String,
+    pub app_client: String,
+    /// Set when the pool is known by id rather than by name.
+    pub user_pool_id: Option<String>,
+    pub client_id: Option<String>,
+    pub parameter_prefix: ParameterPrefix,
+}
+
+impl Names {
+    /// Every name derived from the stack name.
+    pub fn for_stack(stack: &str, parameter_prefix: ParameterPrefix) -> Self {
+        Self {
+            table: format!("{stack}-users"),
+            bucket: format!("{stack}-archive"),
+            queues: QueueRole::ALL
+                .into_iter()
+                .map(|role| (role, format!("{stack}-{}", role.name())))
+                .collect(),
+            user_pool: format!("{stack}-users"),
+            app_client: format!("{stack}-web"),
+            user_pool_id: None,
+            client_id: None,
+            parameter_prefix,
+        }
+    }
+}
+
+impl Names {
+    /// The name of the queue with this role.
+    pub fn queue(&self, role: QueueRole) -> &str {
+        self.queues.get(&role).map_or("", String::as_str)
+    }
+
+    /// These names with the ones a deployed stack's Outputs give in place.
+    pub fn with_outputs(
+        mut self,
+        stack: &str,
+        outputs: &HashMap<String, String>,
+    ) -> Result<Self, StackError> {
+        let bad = |key: &str, reason: String| StackError::BadOutput {
+            stack: stack.to_owned(),
+            key: key.to_owned(),
+            reason,
+        };
+        for (key, value) in outputs {
+            let value = value.trim();
+            // A queue URL ends in the queue's name.
+            let queue = || {
+                value
+                    .rsplit('/')
+                    .next()
+                    .filter(|name| !name.is_empty())
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad(key, format!("`{value}` is not a queue URL")))
+            };
+            if let Some(role) = QueueRole::ALL.into_iter().find(|r| r.output_key() == key) {
+                self.queues.insert(role, queue()?);
+                continue;
+            }
+            match key.as_str() {
+                "UsersTableName" => self.table = value.to_owned(),
+                "ArchiveBucketName" => self.bucket = value.to_owned(),
+                "UserPoolId" => self.user_pool_id = Some(value.to_owned()),
+                "UserPoolClientId" => self.client_id = Some(value.to_owned()),
+                "ParameterPrefix" => {
+                    self.parameter_prefix =
+                        ParameterPrefix::parse(value).map_err(|reason| bad(key, reason))?;
+                }
+                _ => {}
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// A deployed stack's Outputs, or `None` when no stack of that name exists.
+pub async fn stack_outputs(
+    client: &cloudformation::Client,
+    stack: &str,
+) -> Result<Option<HashMap<String, String>>, StackError> {
+    match client.describe_stacks().stack_name(stack).send().await {
+        Ok(found) => Ok(found.stacks().first().map(|deployed| {
+            deployed
+                .outputs()
+                .iter()
+                .filter_map(|output| {
+                    Some((
+                        output.output_key()?.to_owned(),
+                        output.output_value()?.to_owned(),
+                    ))
+                })
+                .collect()
+        })),
+        // CloudFormation says so in a ValidationError, not in a type of its own.
+        Err(err)
+            if err
+                .as_service_error()
+                .and_then(|e| e.meta().message())
+                .is_some_and(|message| message.contains("does not exist")) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(StackError::call(format!("DescribeStacks {stack}"), &err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stack_names_must_fit_bucket_and_queue_names() {
+        for good in ["onboard", "dev-2", "a"] {
+            assert!(parse_stack_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "Onboard", "-x", "x-", "a_b", &"x".repeat(41)] {
+            assert!(parse_stack_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}
