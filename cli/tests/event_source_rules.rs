@@ -13,11 +13,11 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::Utc;
-use onboard_cli::event_source::on_failure::{InvocationRecords, RecordsWithReasons};
-use onboard_cli::event_source::queue::{self, LocalQueuePoller, QueueFunction};
-use onboard_cli::event_source::stream::{
-    Clock, Condition, Discarded, OnFailureDestination, StreamFunction, StreamPoller,
+use onboard_cli::event_source::on_failure::{
+    Condition, Discarded, InvocationRecords, OnFailureDestination, RecordsWithReasons,
 };
+use onboard_cli::event_source::queue::{self, LocalQueuePoller, QueueFunction};
+use onboard_cli::event_source::stream::{Clock, StreamFunction, StreamPoller};
 use onboard_cli::event_source::{Invoked, QueueSettings, StreamSettings};
 use onboard_shared::batch::{BatchReport, Fate, REASON_ATTRIBUTE, SOURCE_ATTRIBUTE};
 use onboard_shared::local::MemoryQueue;

@@ -11,15 +11,105 @@
 
 use std::sync::Arc;
 
-use chrono::{SecondsFormat, Utc};
+use chrono::{DateTime, SecondsFormat, Utc};
 use onboard_shared::batch::{BatchReport, Fate, ItemReport, Outcome, Settlement};
 use onboard_shared::ports::{MessageQueue, OutgoingMessage};
 use serde_json::json;
 
-use super::stream::{Discarded, OnFailureDestination};
+use super::stream::Position;
+use serde_json::value::RawValue;
 
 /// The source the replay's dead letters name.
 pub const STREAM_POLLER: &str = "stream-poller";
+
+/// Why records were sent to the on-failure destination, in AWS's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Condition {
+    RetryAttemptsExhausted,
+    RecordAgeExceeded,
+}
+
+impl Condition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Condition::RetryAttemptsExhausted => "RetryAttemptsExhausted",
+            Condition::RecordAgeExceeded => "RecordAgeExceeded",
+        }
+    }
+}
+
+/// Consecutive records of one shard that Lambda gave up on.
+#[derive(Debug)]
+pub struct Discarded<'a> {
+    pub condition: Condition,
+    pub records: &'a [Box<RawValue>],
+    /// Why each record failed, for a destination that keeps the records.
+    pub reasons: Vec<String>,
+    /// Invocations that carried these records.
+    pub invocations: u32,
+    /// The last function error, when the invocation failed as a whole.
+    pub function_error: Option<String>,
+    pub first_sequence_number: Option<String>,
+    pub last_sequence_number: Option<String>,
+    pub first_arrival: Option<DateTime<Utc>>,
+    pub last_arrival: Option<DateTime<Utc>>,
+}
+
+/// Where Lambda sends what it gave up on (`DestinationConfig.OnFailure`).
+pub trait OnFailureDestination {
+    /// The name reports show (the queue's).
+    fn name(&self) -> &str;
+    /// Sends one discarded range. An error leaves its records failed.
+    fn send(&self, discarded: &Discarded<'_>) -> impl Future<Output = Result<(), String>>;
+}
+
+/// Sends discarded ranges to the destination and says what became of them.
+pub(super) struct GiveUp<'a, D> {
+    pub(super) batch: &'a [Box<RawValue>],
+    pub(super) positions: &'a [Position],
+    pub(super) destination: &'a D,
+}
+
+impl<D: OnFailureDestination> GiveUp<'_, D> {
+    pub(super) async fn send(
+        &mut self,
+        range: std::ops::Range<usize>,
+        condition: Condition,
+        reasons: Vec<String>,
+        invocations: u32,
+        function_error: Option<String>,
+    ) -> Vec<ItemReport> {
+        let positions = &self.positions[range.clone()];
+        let discarded = Discarded {
+            condition,
+            records: &self.batch[range],
+            reasons,
+            invocations,
+            function_error,
+            first_sequence_number: positions.first().and_then(|p| p.sequence_number.clone()),
+            last_sequence_number: positions.last().and_then(|p| p.sequence_number.clone()),
+            first_arrival: positions.first().and_then(|p| p.created),
+            last_arrival: positions.last().and_then(|p| p.created),
+        };
+        let sent = self.destination.send(&discarded).await;
+        positions
+            .iter()
+            .zip(&discarded.reasons)
+            .map(|(position, reason)| {
+                let fate = match &sent {
+                    Ok(()) => Fate::DeadLettered {
+                        queue: self.destination.name().to_owned(),
+                        reason: reason.clone(),
+                    },
+                    Err(error) => Fate::Failed {
+                        reason: format!("{reason}; and it could not be sent to the on-failure destination: {error}"),
+                    },
+                };
+                ItemReport::new(position.sequence_number.clone().unwrap_or_default(), fate)
+            })
+            .collect()
+    }
+}
 
 /// Each discarded record, with its reason, as a dead letter.
 #[derive(Clone)]

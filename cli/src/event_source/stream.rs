@@ -33,6 +33,7 @@ use onboard_shared::stream::compare_sequence_numbers;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::on_failure::{Condition, GiveUp, OnFailureDestination};
 use super::{Invoked, StreamSettings};
 
 /// A function that reads a DynamoDB stream.
@@ -52,47 +53,6 @@ impl StreamFunction for stream_router::Router {
             report,
         }
     }
-}
-
-/// Why records were sent to the on-failure destination, in AWS's words.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Condition {
-    RetryAttemptsExhausted,
-    RecordAgeExceeded,
-}
-
-impl Condition {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Condition::RetryAttemptsExhausted => "RetryAttemptsExhausted",
-            Condition::RecordAgeExceeded => "RecordAgeExceeded",
-        }
-    }
-}
-
-/// Consecutive records of one shard that Lambda gave up on.
-#[derive(Debug)]
-pub struct Discarded<'a> {
-    pub condition: Condition,
-    pub records: &'a [Box<RawValue>],
-    /// Why each record failed, for a destination that keeps the records.
-    pub reasons: Vec<String>,
-    /// Invocations that carried these records.
-    pub invocations: u32,
-    /// The last function error, when the invocation failed as a whole.
-    pub function_error: Option<String>,
-    pub first_sequence_number: Option<String>,
-    pub last_sequence_number: Option<String>,
-    pub first_arrival: Option<DateTime<Utc>>,
-    pub last_arrival: Option<DateTime<Utc>>,
-}
-
-/// Where Lambda sends what it gave up on (`DestinationConfig.OnFailure`).
-pub trait OnFailureDestination {
-    /// The name reports show (the queue's).
-    fn name(&self) -> &str;
-    /// Sends one discarded range. An error leaves its records failed.
-    fn send(&self, discarded: &Discarded<'_>) -> impl Future<Output = Result<(), String>>;
 }
 
 /// The clock record ages are measured by.
@@ -117,9 +77,9 @@ pub struct StreamPoller {
 
 /// Where a record sits in its shard, read from the record itself.
 #[derive(Debug, Default, Clone)]
-struct Position {
-    sequence_number: Option<String>,
-    created: Option<DateTime<Utc>>,
+pub(super) struct Position {
+    pub(super) sequence_number: Option<String>,
+    pub(super) created: Option<DateTime<Utc>>,
 }
 
 #[derive(Deserialize)]
@@ -257,7 +217,7 @@ impl StreamPoller {
                         range.clone(),
                         Condition::RecordAgeExceeded,
                         reasons,
-                        &segment,
+                        segment.invocations,
                         None,
                     )
                     .await;
@@ -327,7 +287,7 @@ impl StreamPoller {
                     retry_from..segment.end,
                     Condition::RetryAttemptsExhausted,
                     reasons,
-                    &segment,
+                    segment.invocations,
                     error,
                 )
                 .await;
@@ -392,54 +352,6 @@ fn exhausted_reason(report: &BatchReport, offset: usize, error: Option<&str>) ->
 fn fill(fates: &mut [Option<ItemReport>], start: usize, settled: Vec<ItemReport>) {
     for (offset, item) in settled.into_iter().enumerate() {
         fates[start + offset] = Some(item);
-    }
-}
-
-/// Sends discarded ranges to the destination and says what became of them.
-struct GiveUp<'a, D> {
-    batch: &'a [Box<RawValue>],
-    positions: &'a [Position],
-    destination: &'a D,
-}
-
-impl<D: OnFailureDestination> GiveUp<'_, D> {
-    async fn send(
-        &mut self,
-        range: std::ops::Range<usize>,
-        condition: Condition,
-        reasons: Vec<String>,
-        segment: &Segment,
-        function_error: Option<String>,
-    ) -> Vec<ItemReport> {
-        let positions = &self.positions[range.clone()];
-        let discarded = Discarded {
-            condition,
-            records: &self.batch[range],
-            reasons,
-            invocations: segment.invocations,
-            function_error,
-            first_sequence_number: positions.first().and_then(|p| p.sequence_number.clone()),
-            last_sequence_number: positions.last().and_then(|p| p.sequence_number.clone()),
-            first_arrival: positions.first().and_then(|p| p.created),
-            last_arrival: positions.last().and_then(|p| p.created),
-        };
-        let sent = self.destination.send(&discarded).await;
-        positions
-            .iter()
-            .zip(&discarded.reasons)
-            .map(|(position, reason)| {
-                let fate = match &sent {
-                    Ok(()) => Fate::DeadLettered {
-                        queue: self.destination.name().to_owned(),
-                        reason: reason.clone(),
-                    },
-                    Err(error) => Fate::Failed {
-                        reason: format!("{reason}; and it could not be sent to the on-failure destination: {error}"),
-                    },
-                };
-                ItemReport::new(position.sequence_number.clone().unwrap_or_default(), fate)
-            })
-            .collect()
     }
 }
 

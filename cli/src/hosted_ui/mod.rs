@@ -33,15 +33,16 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use onboard_shared::aws::DynamoUserStore;
-use serde::Deserialize;
 use serde_json::json;
 
 use crate::signup::{attribute, cognito_message, confirmed};
 use crate::stack::{self, Names, UserPool};
 use codes::{Grants, TokenForm, confirmation_code, form_urlencoded, random_token};
+use forms::{Authorize, ConfirmForm, LoginForm, PendingSignUp, SignUpForm};
 use pages::{confirm_body, login_body, page, refused, signup_body};
 
 mod codes;
+mod forms;
 mod pages;
 
 /// Wrong confirmation codes before a sign-up has to start again.
@@ -71,80 +72,6 @@ impl std::fmt::Debug for HostedUi {
             .field("page_url", &self.page_url)
             .finish_non_exhaustive()
     }
-}
-
-/// An authorization request, as the page sends it.
-#[derive(Debug, Clone, Deserialize)]
-struct Authorize {
-    #[serde(default)]
-    client_id: String,
-    #[serde(default)]
-    response_type: String,
-    #[serde(default)]
-    redirect_uri: String,
-    #[serde(default)]
-    state: String,
-    #[serde(default)]
-    code_challenge: String,
-    #[serde(default)]
-    code_challenge_method: String,
-    #[serde(default)]
-    scope: String,
-}
-
-impl Authorize {
-    /// The request's parameters, as the page sent them.
-    fn pairs(&self) -> [(&'static str, &String); 7] {
-        [
-            ("client_id", &self.client_id),
-            ("response_type", &self.response_type),
-            ("redirect_uri", &self.redirect_uri),
-            ("state", &self.state),
-            ("code_challenge", &self.code_challenge),
-            ("code_challenge_method", &self.code_challenge_method),
-            ("scope", &self.scope),
-        ]
-    }
-}
-
-struct PendingSignUp {
-    username: String,
-    password: String,
-    sub: String,
-    code: String,
-    attempts: u32,
-    authorize: Authorize,
-}
-
-// The forms hold a password: no Debug, so that none is ever printed.
-#[derive(Deserialize)]
-struct SignUpForm {
-    #[serde(flatten)]
-    authorize: Authorize,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    name: String,
-    #[serde(default)]
-    password: String,
-}
-
-#[derive(Deserialize)]
-struct LoginForm {
-    #[serde(flatten)]
-    authorize: Authorize,
-    #[serde(default)]
-    email: String,
-    #[serde(default)]
-    password: String,
-}
-
-#[derive(Deserialize)]
-struct ConfirmForm {
-    #[serde(default)]
-    session: String,
-    #[serde(default)]
-    code: String,
 }
 
 impl HostedUi {
