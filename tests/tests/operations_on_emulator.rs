@@ -7,6 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::{Service, depth, eventually, fresh_stack, send};
+use onboard_cli::event_source::Invoked;
+use onboard_cli::event_source::stream::StreamFunction;
 use onboard_cli::ops::{self, Decoded, RedriveOptions, Source};
 use onboard_cli::stack::Stack;
 use onboard_shared::published::ParameterPrefix;
@@ -243,13 +245,33 @@ fn on_failure(stream_arn: &str, shard: &str, start: &str, end: &str, size: u64) 
     .to_string()
 }
 
+/// A router whose every invocation fails.
+struct AlwaysFails;
+
+impl StreamFunction for AlwaysFails {
+    async fn invoke(
+        &self,
+        _: &[Box<serde_json::value::RawValue>],
+    ) -> Invoked<aws_lambda_events::event::streams::DynamoDbEventResponse> {
+        Invoked {
+            response: Err("Unhandled".to_owned()),
+            report: onboard_shared::batch::BatchReport::default(),
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_batch_lambda_gave_up_on_is_fetched_from_the_stream_saved_and_routed() {
+    use onboard_cli::event_source::StreamSettings;
+    use onboard_cli::event_source::on_failure::InvocationRecords;
+    use onboard_cli::event_source::stream::{Clock, StreamPoller};
     use onboard_cli::replay::{self, Options};
+    use onboard_shared::batch::Fate;
     use onboard_shared::ports::UserStore;
 
     // GIVEN two users in the table, and the router's DLQ holding Lambda's
-    // on-failure metadata for the batch of their two stream records
+    // on-failure metadata for the batch of their two stream records, as the
+    // local Lambda service sends it when a batch spends its retries
     let stack = fresh_stack().await;
     for id in ["r-1", "r-2"] {
         let user = onboard_shared::domain::User::from_cognito(
@@ -279,22 +301,30 @@ async fn a_batch_lambda_gave_up_on_is_fetched_from_the_stream_saved_and_routed()
         .unwrap()
         .to_owned();
     let mut reader = onboard_cli::table_stream::ShardReader::new(streams, arn.clone());
-    let sequence_numbers: Vec<String> = reader
-        .next_batch(10)
-        .await
-        .unwrap()
-        .1
-        .iter()
-        .map(|raw| {
-            onboard_shared::stream::decode_raw(raw)
-                .unwrap()
-                .sequence_number
-        })
-        .collect();
-    let (first, last) = (&sequence_numbers[0], &sequence_numbers[1]);
-    let info = on_failure(&arn, &shard, first, last, 2);
+    let (read_from, records) = reader.next_batch(10).await.unwrap();
+    assert_eq!((read_from.as_str(), records.len()), (shard.as_str(), 2));
+    let poller = StreamPoller {
+        settings: StreamSettings {
+            maximum_retry_attempts: 1,
+            ..StreamSettings::default()
+        },
+        clock: Clock::Wall,
+        retry_delay: std::time::Duration::ZERO,
+    };
+    let destination = InvocationRecords {
+        queue: stack.router().dead_letters,
+        function_arn: "arn:aws:lambda:us-east-1:123456789012:function:stream-router".to_owned(),
+        stream_arn: arn.clone(),
+        shard_id: shard.clone(),
+    };
+    let fates = poller.deliver(&records, &AlwaysFails, &destination).await;
+    assert!(
+        fates
+            .iter()
+            .all(|f| matches!(f.fate, Fate::DeadLettered { .. }))
+    );
     let trimmed = on_failure(&arn, &shard, "1", "2", 2);
-    send(&stack, &stack.queues.router_dlq.url, &[&info, &trimmed]).await;
+    send(&stack, &stack.queues.router_dlq.url, &[&trimmed]).await;
 
     // WHEN the router's DLQ is redriven
     let folder = tempfile::tempdir().unwrap();
@@ -320,8 +350,9 @@ async fn a_batch_lambda_gave_up_on_is_fetched_from_the_stream_saved_and_routed()
         left[0].0
     );
 
-    // AND the saved fixture replays locally
-    assert_eq!(done.recovered.len(), 1);
+    // AND the saved fixtures replay locally: one a record, since the failed
+    // batch was bisected and each half gave up on alone, as in Lambda
+    assert_eq!(done.recovered.len(), 2);
     let state = tempfile::tempdir().unwrap();
     let options = Options {
         paths: done.recovered.clone(),
