@@ -22,8 +22,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Replay DynamoDB stream events and Cognito post-confirmation triggers
-    /// through the real handlers, in-process, on local state.
+    /// Replay DynamoDB stream events, SQS events, API Gateway requests and
+    /// Cognito post-confirmation triggers through the real handlers,
+    /// in-process, on local state.
     Replay(cmd::replay::ReplayArgs),
     /// The local Lambda service: on an emulator, read the table's stream
     /// into the router and each queue into its consumer, until interrupted.

@@ -12,8 +12,9 @@ use super::rules::RuleArgs;
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// Event files (.json, or .jsonl/.ndjson with one event or stream record
-    /// a line) and folders of them.
+    /// Event files (.json, or .jsonl/.ndjson with one event or record a line)
+    /// and folders of them: stream and SQS events, API Gateway requests,
+    /// Cognito triggers.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     /// The folder that holds the local table, archive, parameters and DLQs.
@@ -31,8 +32,8 @@ pub struct ReplayArgs {
     pub stack: StackArgs,
     /// Replay into the stack on AWS (the usual profile and region settings)
     /// rather than the local state; `--endpoint-url` does the same on an
-    /// emulator. Stream records go to the stack's queues, Cognito events to
-    /// its table.
+    /// emulator. Stream records go through the router to the stack's queues,
+    /// SQS messages to the queue they name, Cognito events to its table.
     #[arg(long)]
     pub aws: bool,
     #[command(flatten)]
