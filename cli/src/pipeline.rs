@@ -7,7 +7,7 @@
 //!   [`crate::event_source`]; the router's on-failure destination receives
 //!   the records themselves, with their reasons.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -30,7 +30,7 @@ use crate::event_source::Settings;
 use crate::event_source::on_failure::RecordsWithReasons;
 use crate::event_source::queue::LocalQueuePoller;
 use crate::event_source::stream::{Clock, StreamPoller};
-pub use crate::queue_roles::Consumer;
+use crate::queue_roles::Consumer;
 use crate::queue_roles::QueueRole;
 
 /// The final fate of one queue message at a consumer.
@@ -62,9 +62,8 @@ pub struct LocalPipeline {
     pub table: Arc<LocalTable>,
     pub archive: Arc<FolderArchive>,
     pub parameters: Arc<FileParameters>,
-    pub archive_queue: Arc<MemoryQueue>,
-    pub publish_queue: Arc<MemoryQueue>,
-    pub dead_letter_queues: [Arc<MemoryQueue>; 3],
+    /// Every queue of the stack, in memory, by role.
+    queues: BTreeMap<QueueRole, Arc<MemoryQueue>>,
     pub router: Router,
     pub archiver: Archiver,
     pub publisher: Publisher,
@@ -118,36 +117,31 @@ impl LocalPipeline {
         let table = Arc::new(table);
         let archive = Arc::new(archive);
         let parameters = Arc::new(parameters);
-        let queue = |role: QueueRole| Arc::new(MemoryQueue::new(role.name()));
-        let archive_queue = queue(QueueRole::Archive);
-        let publish_queue = queue(QueueRole::Publish);
-        let dead_letter_queues = [
-            queue(QueueRole::RouterDlq),
-            queue(QueueRole::ArchiveDlq),
-            queue(QueueRole::PublishDlq),
-        ];
+        let queues: BTreeMap<QueueRole, Arc<MemoryQueue>> = QueueRole::ALL
+            .into_iter()
+            .map(|role| (role, Arc::new(MemoryQueue::new(role.name()))))
+            .collect();
+        let queue = |role: QueueRole| -> Arc<MemoryQueue> { queues[&role].clone() };
         let router = Router {
-            archive: archive_queue.clone(),
-            publish: publish_queue.clone(),
-            dead_letters: dead_letter_queues[0].clone(),
+            archive: queue(QueueRole::Archive),
+            publish: queue(QueueRole::Publish),
+            dead_letters: queue(QueueRole::RouterDlq),
         };
         let archiver = Archiver {
             archive: archive.clone(),
-            dead_letters: dead_letter_queues[1].clone(),
+            dead_letters: queue(QueueRole::ArchiveDlq),
         };
         let publisher = Publisher {
             parameters: parameters.clone() as Arc<dyn ParameterStore>,
             prefix,
-            dead_letters: dead_letter_queues[2].clone(),
+            dead_letters: queue(QueueRole::PublishDlq),
         };
         Self {
             settings,
             table,
             archive,
             parameters,
-            archive_queue,
-            publish_queue,
-            dead_letter_queues,
+            queues,
             router,
             archiver,
             publisher,
@@ -181,18 +175,15 @@ impl LocalPipeline {
             clock: Clock::RecordTime,
             retry_delay: Duration::ZERO,
         };
-        let destination = RecordsWithReasons(self.dead_letter_queues[0].clone());
+        let destination = RecordsWithReasons(self.queue(QueueRole::RouterDlq).clone());
         poller
             .deliver_all(records, &self.router, &destination)
             .await
     }
 
-    /// The queue a consumer reads.
-    pub fn queue(&self, consumer: Consumer) -> &Arc<MemoryQueue> {
-        match consumer {
-            Consumer::Archive => &self.archive_queue,
-            Consumer::Publish => &self.publish_queue,
-        }
+    /// The queue with this role.
+    pub fn queue(&self, role: QueueRole) -> &Arc<MemoryQueue> {
+        &self.queues[&role]
     }
 
     /// Polls both queues until they are empty and returns the final fate of
@@ -200,17 +191,17 @@ impl LocalPipeline {
     /// as in AWS: each drains its queue on a task of its own, so a
     /// multi-threaded runtime runs them side by side.
     pub async fn drain(&self) -> Vec<Consumed> {
-        let settings = self.settings.queue;
-        let mut archive_poller = LocalQueuePoller::new(
-            self.archive_queue.clone(),
-            self.dead_letter_queues[1].clone(),
-            settings,
-        );
-        let mut publish_poller = LocalQueuePoller::new(
-            self.publish_queue.clone(),
-            self.dead_letter_queues[2].clone(),
-            settings,
-        );
+        let poller = |consumer: Consumer| {
+            let queue = consumer.queue();
+            let dlq = queue.dlq().unwrap_or(QueueRole::RouterDlq);
+            LocalQueuePoller::new(
+                self.queue(queue).clone(),
+                self.queue(dlq).clone(),
+                self.settings.queue,
+            )
+        };
+        let (mut archive_poller, mut publish_poller) =
+            (poller(Consumer::Archive), poller(Consumer::Publish));
         let (archiver, publisher) = (self.archiver.clone(), self.publisher.clone());
         let archive = tokio::spawn(async move { archive_poller.drain(&archiver).await });
         let publish = tokio::spawn(async move { publish_poller.drain(&publisher).await });
@@ -234,7 +225,13 @@ impl LocalPipeline {
         self.archive.flush()?;
         self.parameters.flush()?;
         let mut dead_letters = Vec::new();
-        for queue in &self.dead_letter_queues {
+        // In the pipeline's order: the router's dead letters, then the consumers'.
+        let dlqs = [
+            QueueRole::RouterDlq,
+            QueueRole::ArchiveDlq,
+            QueueRole::PublishDlq,
+        ];
+        for queue in dlqs.map(|role| &self.queues[&role]) {
             let messages = queue.drain();
             let mut fresh = Vec::new();
             for message in messages {

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use async_trait::async_trait;
 use onboard_cli::event_source::{QueueSettings, Settings, StreamSettings};
-use onboard_cli::pipeline::{Consumer, LocalPipeline};
+use onboard_cli::pipeline::LocalPipeline;
+use onboard_cli::queue_roles::{Consumer, QueueRole};
 use onboard_shared::batch::Fate;
 use onboard_shared::error::PortError;
 use onboard_shared::ports::{MessageQueue, OutgoingMessage, ParameterStore, SendFailure};
@@ -86,7 +87,7 @@ async fn a_message_that_keeps_failing_moves_to_its_dlq_after_max_receive_count()
             .filter(|c| c.consumer == Consumer::Archive)
             .all(|c| c.item.fate == Fate::Applied)
     );
-    assert_eq!(pipeline.publish_queue.len(), 0);
+    assert_eq!(pipeline.queue(QueueRole::Publish).len(), 0);
     let dead = pipeline.flush().unwrap();
     assert_eq!(dead.iter().filter(|d| d.queue == "publish-dlq").count(), 5);
     assert!(dead.iter().all(|d| d.message.receive_count == 3));

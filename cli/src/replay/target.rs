@@ -98,7 +98,7 @@ impl Target {
         match self {
             Target::Local { pipeline, .. } => {
                 for (consumer, message) in messages {
-                    pipeline.queue(*consumer).push(LocalMessage {
+                    pipeline.queue(consumer.queue()).push(LocalMessage {
                         message_id: message.message_id.clone().unwrap_or_default(),
                         body: message.body.clone().unwrap_or_default(),
                         attributes: BTreeMap::new(),
