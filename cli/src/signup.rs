@@ -13,7 +13,7 @@ use aws_lambda_events::event::cognito::{
     CognitoEventUserPoolsPostConfirmationTriggerSource as TriggerSource,
 };
 use aws_sdk_cognitoidentityprovider as cognito;
-use onboard_shared::error::error_chain;
+use onboard_shared::error::{BoxError, error_chain};
 use onboard_shared::ports::UserStore;
 use post_confirmation::{Outcome, TriggerError};
 
@@ -37,10 +37,11 @@ pub enum SignUpError {
     /// message is shown as it is: Cognito never repeats the email in it.
     #[error("the user pool refused the sign-up: {0}")]
     Refused(String),
-    #[error("{action} failed: {reason}")]
+    #[error("{action} failed")]
     Call {
         action: &'static str,
-        reason: String,
+        #[source]
+        source: BoxError,
     },
     #[error("the post-confirmation trigger failed: {0}")]
     Trigger(#[from] TriggerError),
@@ -86,7 +87,7 @@ pub async fn sign_up(
             .username(email)
             .send()
             .await
-            .map_err(|err| call("AdminConfirmSignUp", &err))?;
+            .map_err(|err| call("AdminConfirmSignUp", err))?;
     }
     let (sub, outcome) = record(&stack.users(), stack.region(), &pool, user).await?;
     Ok(SignedUp {
@@ -124,12 +125,12 @@ async fn record(
         .cloned()
         .ok_or_else(|| SignUpError::Call {
             action: "AdminGetUser",
-            reason: "the user has no sub".to_owned(),
+            source: "the user has no sub".to_owned().into(),
         })?;
     let event = confirmation_event(pool, region, &user.username, user.attributes);
     let event = serde_json::to_value(&event).map_err(|err| SignUpError::Call {
         action: "building the trigger event",
-        reason: err.to_string(),
+        source: err.into(),
     })?;
     let (_, outcome) = post_confirmation::handle(users, event, chrono::Utc::now()).await?;
     Ok((sub, outcome))
@@ -154,7 +155,7 @@ async fn pool_user(
         .username(username)
         .send()
         .await
-        .map_err(|err| call("AdminGetUser", &err))?;
+        .map_err(|err| call("AdminGetUser", err))?;
     let attributes = user
         .user_attributes()
         .iter()
@@ -187,14 +188,14 @@ pub fn attribute(name: &str, value: &str) -> Result<cognito::types::AttributeTyp
         .build()
         .map_err(|err| SignUpError::Call {
             action: "building the sign-up",
-            reason: err.to_string(),
+            source: err.into(),
         })
 }
 
-fn call(action: &'static str, err: &(dyn std::error::Error + 'static)) -> SignUpError {
+fn call(action: &'static str, source: impl Into<BoxError>) -> SignUpError {
     SignUpError::Call {
         action,
-        reason: error_chain(err),
+        source: source.into(),
     }
 }
 

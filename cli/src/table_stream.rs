@@ -7,17 +7,18 @@ use std::path::PathBuf;
 
 use aws_lambda_events::event::dynamodb::{EventRecord, StreamRecord, UserIdentity};
 use aws_sdk_dynamodbstreams as streams;
-use onboard_shared::error::error_chain;
+use onboard_shared::error::BoxError;
 use onboard_shared::stream::compare_sequence_numbers;
 use serde_json::value::RawValue;
 
 /// A read of the stream that failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StreamReadError {
-    #[error("{action} failed: {reason}")]
+    #[error("{action} failed")]
     Call {
         action: &'static str,
-        reason: String,
+        #[source]
+        source: BoxError,
     },
     #[error(
         "the records from {start} of {shard_id} are no longer in the stream (it keeps them 24 hours)"
@@ -28,10 +29,10 @@ pub enum StreamReadError {
 }
 
 impl StreamReadError {
-    fn call(action: &'static str, err: &(dyn std::error::Error + 'static)) -> Self {
+    fn call(action: &'static str, source: impl Into<BoxError>) -> Self {
         Self::Call {
             action,
-            reason: error_chain(err),
+            source: source.into(),
         }
     }
 }
@@ -126,7 +127,7 @@ impl ShardReader {
             .send()
             .await
             .map(|out| out.shard_iterator)
-            .map_err(|err| StreamReadError::call("GetShardIterator", &err))
+            .map_err(|err| StreamReadError::call("GetShardIterator", err))
     }
 
     async fn discover(&mut self) -> Result<(), StreamReadError> {
@@ -139,7 +140,7 @@ impl ShardReader {
                 .set_exclusive_start_shard_id(start)
                 .send()
                 .await
-                .map_err(|err| StreamReadError::call("DescribeStream", &err))?;
+                .map_err(|err| StreamReadError::call("DescribeStream", err))?;
             let description = described.stream_description;
             let shards = description
                 .as_ref()
@@ -205,7 +206,7 @@ impl ShardReader {
                     self.shards[index].iterator = fresh;
                     continue;
                 }
-                Err(err) => return Err(StreamReadError::call("GetRecords", &err)),
+                Err(err) => return Err(StreamReadError::call("GetRecords", err)),
             };
             let shard = &mut self.shards[index];
             shard.iterator = output.next_shard_iterator;
@@ -313,7 +314,7 @@ pub async fn fetch_stream_batch(
             {
                 gone()
             } else {
-                StreamReadError::call("GetShardIterator", &err)
+                StreamReadError::call("GetShardIterator", err)
             }
         })?
         .shard_iterator;
@@ -326,7 +327,7 @@ pub async fn fetch_stream_batch(
             .limit(1000)
             .send()
             .await
-            .map_err(|err| StreamReadError::call("GetRecords", &err))?;
+            .map_err(|err| StreamReadError::call("GetRecords", err))?;
         let page = output.records.unwrap_or_default();
         if page.is_empty() {
             break;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 use onboard_cli::replay::{self, Options, StackTarget};
 use onboard_cli::stack::StackArgs;
+use onboard_shared::error::error_chain;
 
 use super::rules::RuleArgs;
 
@@ -56,7 +57,7 @@ pub async fn run(args: ReplayArgs, endpoint_given: bool) -> ExitCode {
         let (sdk, names) = match stack_args.resolve().await {
             Ok(found) => found,
             Err(err) => {
-                eprintln!("onboard replay: {err}");
+                eprintln!("onboard replay: {}", error_chain(&err));
                 return ExitCode::from(2);
             }
         };
@@ -83,7 +84,7 @@ pub async fn run(args: ReplayArgs, endpoint_given: bool) -> ExitCode {
         Ok(_) => ExitCode::from(1),
         Err(err) => {
             drop(out);
-            eprintln!("onboard replay: {err}");
+            eprintln!("onboard replay: {}", error_chain(&err));
             ExitCode::from(2)
         }
     }

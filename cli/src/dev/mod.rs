@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodbstreams as streams;
 use onboard_shared::batch::{BatchReport, Fate};
+use onboard_shared::error::error_chain;
 use stream_router::Router;
 use tokio::sync::watch;
 
@@ -122,7 +123,7 @@ async fn poll_stream(
         let (shard_id, records) = match reader.next_batch(batch_size).await {
             Ok(read) => read,
             Err(err) => {
-                tracing::warn!(error = %err, "reading the stream failed; trying again");
+                tracing::warn!(error = %error_chain(&err), "reading the stream failed; trying again");
                 if pause(&mut stop, settings.idle * 4).await {
                     return;
                 }

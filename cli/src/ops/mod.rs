@@ -26,7 +26,7 @@ mod redrive;
 mod route_again;
 mod status;
 
-use onboard_shared::error::error_chain;
+use onboard_shared::error::BoxError;
 
 pub use peek::{Decoded, Peeked, decode, peek, purge};
 pub use redrive::{RedriveOptions, Redriven, redrive};
@@ -40,8 +40,12 @@ use crate::table_stream::StreamReadError;
 /// A failed operation, said once.
 #[derive(Debug, thiserror::Error)]
 pub enum OpsError {
-    #[error("{action} failed: {reason}")]
-    Call { action: String, reason: String },
+    #[error("{action} failed")]
+    Call {
+        action: String,
+        #[source]
+        source: BoxError,
+    },
     #[error(
         "`{0}` is not a dead-letter queue of this stack: use archive, publish, router, or a DLQ's URL"
     )]
@@ -56,10 +60,10 @@ pub enum OpsError {
     Sqs(#[from] SqsCallError),
 }
 
-pub(crate) fn call(action: impl Into<String>, err: &(dyn std::error::Error + 'static)) -> OpsError {
+pub(crate) fn call(action: impl Into<String>, source: impl Into<BoxError>) -> OpsError {
     OpsError::Call {
         action: action.into(),
-        reason: error_chain(err),
+        source: source.into(),
     }
 }
 

@@ -128,7 +128,7 @@ pub(super) async fn receive(
             .message_attribute_names("All")
             .send()
             .await
-            .map_err(|err| call("ReceiveMessage", &err))?
+            .map_err(|err| call("ReceiveMessage", err))?
             .messages
             .unwrap_or_default();
         if messages.is_empty() {
@@ -183,7 +183,7 @@ pub(super) async fn release(
                     .receipt_handle(&m.receipt_handle)
                     .visibility_timeout(0)
                     .build()
-                    .map_err(|err| call("ChangeMessageVisibilityBatch", &err))
+                    .map_err(|err| call("ChangeMessageVisibilityBatch", err))
             })
             .collect::<Result<Vec<_>, _>>()?;
         client
@@ -192,7 +192,7 @@ pub(super) async fn release(
             .set_entries(Some(entries))
             .send()
             .await
-            .map_err(|err| call("ChangeMessageVisibilityBatch", &err))?;
+            .map_err(|err| call("ChangeMessageVisibilityBatch", err))?;
     }
     Ok(())
 }
@@ -213,7 +213,7 @@ pub async fn purge(client: &sqs::Client, queue: &QueueRef) -> Result<(), OpsErro
         .send()
         .await
         .map(|_| ())
-        .map_err(|err| call(format!("PurgeQueue {}", queue.name), &err))
+        .map_err(|err| call(format!("PurgeQueue {}", queue.name), err))
 }
 
 pub(super) async fn delete(

@@ -134,7 +134,7 @@ async fn move_task(
         Ok(_) => {}
         // An emulator may not have it: moto answers with a server error.
         Err(err) if stack.sdk.endpoint_url().is_some() && unsupported(&err) => return Ok(None),
-        Err(err) => return Err(call("StartMessageMoveTask", &err)),
+        Err(err) => return Err(call("StartMessageMoveTask", err)),
     }
     loop {
         tokio::time::sleep(Duration::from_secs(2)).await;
@@ -145,7 +145,7 @@ async fn move_task(
             .max_results(1)
             .send()
             .await
-            .map_err(|err| call("ListMessageMoveTasks", &err))?;
+            .map_err(|err| call("ListMessageMoveTasks", err))?;
         let Some(task) = tasks.results().first() else {
             continue;
         };
@@ -171,11 +171,12 @@ async fn move_task(
             other => {
                 return Err(OpsError::Call {
                     action: "the message move task".to_owned(),
-                    reason: format!(
+                    source: format!(
                         "ended {}: {}",
                         other.unwrap_or("unknown"),
                         task.failure_reason().unwrap_or("no reason given")
-                    ),
+                    )
+                    .into(),
                 });
             }
         }
@@ -238,7 +239,7 @@ async fn move_messages(
                         .message_body(&m.body)
                         .set_message_attributes(copy_attributes(m))
                         .build()
-                        .map_err(|err| call("SendMessageBatch", &err))
+                        .map_err(|err| call("SendMessageBatch", err))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let output = client
@@ -247,7 +248,7 @@ async fn move_messages(
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|err| call(format!("SendMessageBatch {}", source.name), &err))?;
+                .map_err(|err| call(format!("SendMessageBatch {}", source.name), err))?;
             let failed: HashSet<String> = output.failed.into_iter().map(|f| f.id).collect();
             sent.extend(
                 chunk
@@ -269,10 +270,11 @@ async fn move_messages(
             release(client, &dlq.url, &unsent).await?;
             return Err(OpsError::Call {
                 action: format!("SendMessageBatch {}", source.name),
-                reason: format!(
+                source: format!(
                     "{} messages were not taken; they stay in the DLQ",
                     unsent.len()
-                ),
+                )
+                .into(),
             });
         }
     }

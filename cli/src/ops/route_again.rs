@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use onboard_shared::error::error_chain;
 use serde_json::value::RawValue;
 
 use super::peek::{Decoded, Peeked, delete, release};
@@ -90,7 +91,7 @@ pub(super) async fn route_again(
                             records
                         }
                         Err(err) => {
-                            tracing::warn!(message_id = %message.message_id, error = %err, "could not fetch the batch from the stream");
+                            tracing::warn!(message_id = %message.message_id, error = %error_chain(&err), "could not fetch the batch from the stream");
                             done.unrecoverable += 1;
                             waiting.push(message);
                             continue;

@@ -74,7 +74,7 @@ pub async fn users_table(client: &dynamodb::Client, name: &str) -> Result<Made, 
     };
     let build = |err: aws_smithy_types::error::operation::BuildError| StackError::Call {
         action: "CreateTable".to_owned(),
-        reason: err.to_string(),
+        source: err.into(),
     };
     let created = client
         .create_table()
@@ -112,7 +112,7 @@ pub async fn users_table(client: &dynamodb::Client, name: &str) -> Result<Made, 
         {
             "exists"
         }
-        Err(err) => return Err(StackError::call(format!("CreateTable {name}"), &err)),
+        Err(err) => return Err(StackError::call(format!("CreateTable {name}"), err)),
     };
     let stream = latest_stream_arn(client, name).await?;
     Ok(Made {
@@ -140,7 +140,7 @@ async fn ensure_queue(
                     .set_attributes(Some(attributes))
                     .send()
                     .await
-                    .map_err(|err| StackError::call(format!("SetQueueAttributes {name}"), &err))?;
+                    .map_err(|err| StackError::call(format!("SetQueueAttributes {name}"), err))?;
             }
             (url, "exists")
         }
@@ -151,7 +151,7 @@ async fn ensure_queue(
                 .set_attributes((!attributes.is_empty()).then_some(attributes))
                 .send()
                 .await
-                .map_err(|err| StackError::call(format!("CreateQueue {name}"), &err))?;
+                .map_err(|err| StackError::call(format!("CreateQueue {name}"), err))?;
             (created.queue_url.unwrap_or_default(), "created")
         }
     };
@@ -190,7 +190,7 @@ async fn archive_bucket(
         {
             "exists"
         }
-        Err(err) => return Err(StackError::call(format!("CreateBucket {name}"), &err)),
+        Err(err) => return Err(StackError::call(format!("CreateBucket {name}"), err)),
     };
     // Every archived change stays retrievable, as in the deployed stack.
     client
@@ -203,7 +203,7 @@ async fn archive_bucket(
         )
         .send()
         .await
-        .map_err(|err| StackError::call(format!("PutBucketVersioning {name}"), &err))?;
+        .map_err(|err| StackError::call(format!("PutBucketVersioning {name}"), err))?;
     Ok(Made {
         kind: "bucket",
         name: name.to_owned(),
@@ -240,14 +240,14 @@ async fn user_pool(client: &cognito::Client, names: &Names) -> Result<Vec<Made>,
                 )
                 .send()
                 .await
-                .map_err(|err| StackError::call("CreateUserPool", &err))?;
+                .map_err(|err| StackError::call("CreateUserPool", err))?;
             let id =
                 created
                     .user_pool
                     .and_then(|pool| pool.id)
                     .ok_or_else(|| StackError::Call {
                         action: "CreateUserPool".to_owned(),
-                        reason: "the answer has no pool id".to_owned(),
+                        source: "the answer has no pool id".to_owned().into(),
                     })?;
             (id, "created")
         }
@@ -270,13 +270,13 @@ async fn user_pool(client: &cognito::Client, names: &Names) -> Result<Vec<Made>,
                     .read_attributes("name")
                     .send()
                     .await
-                    .map_err(|err| StackError::call("CreateUserPoolClient", &err))?;
+                    .map_err(|err| StackError::call("CreateUserPoolClient", err))?;
                 let id = created
                     .user_pool_client
                     .and_then(|c| c.client_id)
                     .ok_or_else(|| StackError::Call {
                         action: "CreateUserPoolClient".to_owned(),
-                        reason: "the answer has no client id".to_owned(),
+                        source: "the answer has no client id".to_owned().into(),
                     })?;
                 (id, "created")
             }

@@ -80,7 +80,7 @@ pub(super) async fn find_pool_by_name(
         .items()
         .send();
     while let Some(pool) = pools.next().await {
-        let pool = pool.map_err(|err| StackError::call("ListUserPools", &err))?;
+        let pool = pool.map_err(|err| StackError::call("ListUserPools", err))?;
         if pool.name() == Some(name) {
             return Ok(pool.id().map(str::to_owned));
         }
@@ -101,7 +101,7 @@ pub(super) async fn find_client_by_name(
         .items()
         .send();
     while let Some(found) = clients.next().await {
-        let found = found.map_err(|err| StackError::call("ListUserPoolClients", &err))?;
+        let found = found.map_err(|err| StackError::call("ListUserPoolClients", err))?;
         if found.client_name() == Some(name) {
             return Ok(found.client_id().map(str::to_owned));
         }

@@ -29,7 +29,7 @@ use archive_consumer::Archiver;
 use aws_config::SdkConfig;
 use onboard_shared::aws::{Connection, DynamoUserStore, dynamodb, s3, s3_client, sqs, ssm};
 use onboard_shared::config::{ArchiveConfig, PostConfirmationConfig, PublishConfig, RouterConfig};
-use onboard_shared::error::error_chain;
+use onboard_shared::error::BoxError;
 use publish_consumer::Publisher;
 use stream_router::Router;
 
@@ -48,8 +48,12 @@ pub enum StackError {
         name: String,
         hint: &'static str,
     },
-    #[error("{action} failed: {reason}")]
-    Call { action: String, reason: String },
+    #[error("{action} failed")]
+    Call {
+        action: String,
+        #[source]
+        source: BoxError,
+    },
     #[error("the stack `{stack}` has an unusable output {key}: {reason}")]
     BadOutput {
         stack: String,
@@ -61,10 +65,10 @@ pub enum StackError {
 pub(crate) const BOOTSTRAP_HINT: &str = " (on an emulator, `onboard dev --bootstrap` creates it)";
 
 impl StackError {
-    pub(crate) fn call(action: impl Into<String>, err: &(dyn std::error::Error + 'static)) -> Self {
+    pub(crate) fn call(action: impl Into<String>, source: impl Into<BoxError>) -> Self {
         StackError::Call {
             action: action.into(),
-            reason: error_chain(err),
+            source: source.into(),
         }
     }
 }
@@ -231,7 +235,7 @@ async fn queue_ref(
                 hint: BOOTSTRAP_HINT,
             })
         }
-        Err(err) => Err(StackError::call(format!("GetQueueUrl {name}"), &err)),
+        Err(err) => Err(StackError::call(format!("GetQueueUrl {name}"), err)),
     }
 }
 
@@ -256,7 +260,7 @@ pub async fn latest_stream_arn(
                     hint: BOOTSTRAP_HINT,
                 }
             } else {
-                StackError::call(format!("DescribeTable {table}"), &err)
+                StackError::call(format!("DescribeTable {table}"), err)
             }
         })?;
     let table_description = described.table;
@@ -284,11 +288,11 @@ pub async fn queue_arn(client: &sqs::Client, url: &str) -> Result<String, StackE
         .attribute_names(QueueArn)
         .send()
         .await
-        .map_err(|err| StackError::call(format!("GetQueueAttributes {url}"), &err))?
+        .map_err(|err| StackError::call(format!("GetQueueAttributes {url}"), err))?
         .attributes
         .and_then(|mut a| a.remove(&QueueArn))
         .ok_or_else(|| StackError::Call {
             action: format!("GetQueueAttributes {url}"),
-            reason: "the queue has no ARN".to_owned(),
+            source: "the queue has no ARN".to_owned().into(),
         })
 }

@@ -252,7 +252,7 @@ pub async fn stack_outputs(
         {
             Ok(None)
         }
-        Err(err) => Err(StackError::call(format!("DescribeStacks {stack}"), &err)),
+        Err(err) => Err(StackError::call(format!("DescribeStacks {stack}"), err)),
     }
 }
 

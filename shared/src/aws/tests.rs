@@ -140,6 +140,7 @@ fn entries_sqs_blames_on_the_sender_are_not_retried() {
     );
 }
 
+#[cfg(feature = "local")]
 #[test]
 fn only_endpoints_on_this_machine_count_as_loopback() {
     let connection = |url: &str| Connection {
