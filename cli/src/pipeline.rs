@@ -68,6 +68,8 @@ pub struct LocalPipeline {
     pub archiver: Archiver,
     pub publisher: Publisher,
     state: Option<PathBuf>,
+    /// The state folder's lock, held as long as the pipeline.
+    lock: Option<std::fs::File>,
     /// Fingerprints of the dead letters already in the DLQ files.
     seen_dead_letters: HashSet<u64>,
 }
@@ -81,9 +83,12 @@ impl std::fmt::Debug for LocalPipeline {
 }
 
 impl LocalPipeline {
-    /// Opens (or starts) the local state in a folder.
+    /// Opens (or starts) the local state in a folder, and holds it: a
+    /// second pipeline on the same folder (another replay) is refused until
+    /// this one is dropped, so two runs never interleave their writes.
     pub fn open(state: &Path, prefix: ParameterPrefix, settings: Settings) -> io::Result<Self> {
         std::fs::create_dir_all(state)?;
+        let lock = hold(state)?;
         let mut pipeline = Self::build(
             LocalTable::open(state.join("table.json"))?,
             FolderArchive::open(state.join("archive"))?,
@@ -93,6 +98,7 @@ impl LocalPipeline {
         );
         pipeline.seen_dead_letters = load_dead_letter_fingerprints(&state.join("dead-letters"))?;
         pipeline.state = Some(state.to_owned());
+        pipeline.lock = Some(lock);
         Ok(pipeline)
     }
 
@@ -146,6 +152,7 @@ impl LocalPipeline {
             archiver,
             publisher,
             state: None,
+            lock: None,
             seen_dead_letters: HashSet::new(),
         }
     }
@@ -248,6 +255,23 @@ impl LocalPipeline {
             }
         }
         Ok(dead_letters)
+    }
+}
+
+/// Takes the state folder's lock (`.lock` in it), or says who holds it.
+fn hold(state: &Path) -> io::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(state.join(".lock"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "another replay is using this state folder; wait for it to end, or give another --state",
+        )),
+        Err(std::fs::TryLockError::Error(err)) => Err(err),
     }
 }
 

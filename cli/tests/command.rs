@@ -119,3 +119,25 @@ fn an_endpoint_left_in_the_environment_does_not_move_the_replay_off_the_local_st
     assert!(stdout.contains("State: "), "{stdout}");
     assert!(state.path().join("table.json").exists());
 }
+
+#[test]
+fn a_rejected_trigger_shows_its_whole_reason_and_the_summary_says_so() {
+    let state = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    let output = onboard(state.path(), &["malformed/cognito-without-sub.json"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = text(&output.stdout);
+    assert!(
+        stdout.contains(
+            "→ rejected: the confirmed user cannot be recorded: the attribute `sub` is required but missing"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 trigger event rejected: nothing was recorded for it"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("the state already held every change"),
+        "{stdout}"
+    );
+}

@@ -414,3 +414,29 @@ async fn a_path_that_does_not_exist_is_a_clear_error() {
         .unwrap_err();
     assert!(err.to_string().contains("nowhere"), "{err}");
 }
+
+#[tokio::test]
+async fn a_second_replay_into_a_state_folder_in_use_stops_with_a_clear_error() {
+    // GIVEN a replay holding a state folder (its pipeline open)
+    let state = tempfile::tempdir().unwrap();
+    let held = onboard_cli::pipeline::LocalPipeline::open(
+        state.path(),
+        ParameterPrefix::parse("/onboard").unwrap(),
+        Settings::default(),
+    )
+    .unwrap();
+    // WHEN another replay starts on the same folder
+    let options = options(state.path(), &["cognito"]);
+    let err = replay::run(&options, &mut Vec::new()).await.unwrap_err();
+    // THEN it stops before writing anything, and says why
+    let chain = onboard_shared::error::error_chain(&err);
+    assert!(
+        chain.contains("another replay is using this state folder"),
+        "{chain}"
+    );
+    assert!(!state.path().join("table.json").exists());
+    // AND once the first one ends, the folder is free
+    drop(held);
+    let (summary, _) = replay_json(&options).await;
+    assert!(summary.succeeded());
+}

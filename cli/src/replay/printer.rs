@@ -35,6 +35,7 @@ pub(super) struct Printer<'w> {
 }
 
 const SOURCE_WIDTH: usize = 44;
+const EVENT_WIDTH: usize = 30;
 
 impl<'w> Printer<'w> {
     pub(super) fn new(
@@ -53,7 +54,7 @@ impl<'w> Printer<'w> {
             printer.out.write_all(b"{\"records\":[")?;
         } else {
             let header = format!(
-                "{:<SOURCE_WIDTH$}  {:<30}  {:<36}  {:>3}  {:<16}  {:<20}  {:<20}\n",
+                "{:<SOURCE_WIDTH$}  {:<EVENT_WIDTH$}  {:<36}  {:>3}  {:<16}  {:<20}  {:<20}\n",
                 "SOURCE", "EVENT", "USER", "VER", "ROUTER", "ARCHIVE", "PUBLISH"
             );
             printer.out.write_all(header.trim_end().as_bytes())?;
@@ -74,6 +75,15 @@ impl<'w> Printer<'w> {
                 writeln!(buffer, "{}", table_line(row).trim_end())?;
                 if let Some(response) = &row.response {
                     writeln!(buffer, "    → {}", response_line(response))?;
+                }
+                // A trigger's outcome too long for its column (a rejection's
+                // reason) is shown whole, under its line.
+                if let Some(trigger) = row
+                    .trigger
+                    .as_ref()
+                    .filter(|t| t.chars().count() > EVENT_WIDTH)
+                {
+                    writeln!(buffer, "    → {trigger}")?;
                 }
             }
             self.rows_written += 1;
@@ -154,6 +164,18 @@ impl<'w> Printer<'w> {
             },
             tally_text(&s.router, "routed"),
         )?;
+        if s.triggers_rejected > 0 {
+            writeln!(
+                out,
+                "{} rejected: nothing was recorded for {} (the reasons are above).",
+                plural(s.triggers_rejected, "trigger event"),
+                if s.triggers_rejected == 1 {
+                    "it"
+                } else {
+                    "them"
+                }
+            )?;
+        }
         if s.requests > 0 {
             writeln!(
                 out,
@@ -166,8 +188,10 @@ impl<'w> Printer<'w> {
                 out,
                 "Sent to the stack: its consumers archive and publish the routed changes."
             )?;
-        } else if s.archive_writes + s.parameter_writes == 0 {
+        } else if s.archive_writes + s.parameter_writes == 0 && s.triggers_rejected == 0 {
             writeln!(out, "No new writes: the state already held every change.")?;
+        } else if s.archive_writes + s.parameter_writes == 0 {
+            writeln!(out, "No new writes.")?;
         } else {
             writeln!(
                 out,
@@ -235,9 +259,9 @@ fn table_line(row: &Row) -> String {
         (None, None) if row.input == "sqs" => "not a change message".to_owned(),
         (None, None) => "not routable".to_owned(),
     };
-    let event: String = event.chars().take(30).collect();
+    let event: String = event.chars().take(EVENT_WIDTH).collect();
     format!(
-        "{source:<SOURCE_WIDTH$}  {event:<30}  {:<36}  {:>3}  {:<16}  {:<20}  {:<20}",
+        "{source:<SOURCE_WIDTH$}  {event:<EVENT_WIDTH$}  {:<36}  {:>3}  {:<16}  {:<20}  {:<20}",
         row.user_id.as_ref().map_or("-", |u| u.as_str()),
         row.version.map_or("-".to_owned(), |v| v.to_string()),
         fate_cell(row.router.as_ref(), "routed"),
