@@ -440,3 +440,38 @@ async fn a_second_replay_into_a_state_folder_in_use_stops_with_a_clear_error() {
     let (summary, _) = replay_json(&options).await;
     assert!(summary.succeeded());
 }
+
+#[tokio::test]
+async fn a_record_that_appears_twice_gets_a_row_each_with_its_own_fates() {
+    // GIVEN a stream event that holds the same record twice
+    let dir = tempfile::tempdir().unwrap();
+    let event: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures("dynamodb/insert-modify-remove.json")).unwrap(),
+    )
+    .unwrap();
+    let record = event["Records"][0].clone();
+    let twice = dir.path().join("twice.json");
+    std::fs::write(
+        &twice,
+        serde_json::json!({ "Records": [record.clone(), record] }).to_string(),
+    )
+    .unwrap();
+    let mut options = options(&dir.path().join("state"), &[]);
+    options.paths = vec![twice];
+    // WHEN it is replayed
+    let (summary, report) = replay_json(&options).await;
+    // THEN each copy has its row, with the router's and both consumers' fates
+    assert!(summary.succeeded());
+    let rows = report["records"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        for column in ["router", "archive", "publish"] {
+            assert!(row[column].is_object(), "{column} of {row}");
+        }
+    }
+    let archive: Vec<_> = rows
+        .iter()
+        .map(|r| r["archive"]["outcome"].clone())
+        .collect();
+    assert_eq!(archive, ["applied", "skipped"], "{report}");
+}

@@ -219,17 +219,27 @@ fn settle(
     published: &mut BTreeSet<String>,
     prefix: &ParameterPrefix,
 ) {
-    let by_message: HashMap<&str, usize> = rows
-        .iter()
-        .enumerate()
-        .filter_map(|(index, row)| row.message_id.as_deref().map(|id| (id, index)))
-        .collect();
-    let by_event: HashMap<&str, usize> = rows
-        .iter()
-        .enumerate()
-        .filter(|(_, row)| row.message_id.is_none())
-        .filter_map(|(index, row)| row.event_id.as_deref().map(|id| (id, index)))
-        .collect();
+    // The rows of each message id (SQS input) or event id (the rest), in
+    // order: a record that appears twice gets the fate of each of its
+    // copies, in the order they were consumed.
+    let mut by_message: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_event: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, row) in rows.iter().enumerate() {
+        match (&row.message_id, &row.event_id) {
+            (Some(id), _) => by_message.entry(id).or_default().push(index),
+            (None, Some(id)) => by_event.entry(id).or_default().push(index),
+            (None, None) => {}
+        }
+    }
+    // How many copies of each id each consumer has settled so far.
+    let mut taken: HashMap<(Consumer, String), usize> = HashMap::new();
+    let mut next_row = |consumer: Consumer, rows_of: Option<&Vec<usize>>, id: &str| {
+        let rows_of = rows_of?;
+        let copy = taken.entry((consumer, id.to_owned())).or_default();
+        let row = rows_of.get(*copy).or(rows_of.last()).copied();
+        *copy += 1;
+        row
+    };
     let mut updates = Vec::with_capacity(consumed.len());
     for Consumed { consumer, item } in consumed {
         if let (Fate::Applied, Some(user), Some(version)) =
@@ -245,11 +255,11 @@ fn settle(
                 }
             }
         }
-        let row = by_message.get(item.id.as_str()).copied().or_else(|| {
-            item.event_id
-                .as_deref()
-                .and_then(|id| by_event.get(id).copied())
-        });
+        let row = match (by_message.get(item.id.as_str()), item.event_id.as_deref()) {
+            (Some(rows_of), _) => next_row(consumer, Some(rows_of), &item.id),
+            (None, Some(event)) => next_row(consumer, by_event.get(event), event),
+            (None, None) => None,
+        };
         if let Some(row) = row {
             updates.push((row, consumer, item.fate));
         }
