@@ -19,7 +19,8 @@ pub struct RawStreamEvent {
 }
 
 /// Why a stream record can never become a change message. Every variant is
-/// permanent: retrying the same record gives the same answer.
+/// permanent: retrying the same record gives the same answer. All but
+/// [`DecodeError::NoChange`] are defects, for a dead-letter queue.
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error("the record is not a DynamoDB stream record: {0}")]
@@ -38,8 +39,20 @@ pub enum DecodeError {
     },
     #[error("the version went from {old} to {new}: a change must raise it")]
     VersionDidNotGrow { old: u64, new: u64 },
+    /// A MODIFY that changes nothing the user is, at the same version: it
+    /// set an attribute outside the user (a time-to-live stamp, a last
+    /// sign-in time). Nothing to route, and nothing wrong.
+    #[error("the MODIFY changes nothing of the user (version {version})")]
+    NoChange { version: u64 },
     #[error("the old and new images are of different users")]
     KeyChanged,
+}
+
+impl DecodeError {
+    /// True when the record is fine and only has nothing to route.
+    pub fn is_no_change(&self) -> bool {
+        matches!(self, DecodeError::NoChange { .. })
+    }
 }
 
 /// The parts of a stream record that identify it, known even when the
@@ -91,6 +104,11 @@ pub fn decode(record: EventRecord) -> Result<ChangeMessage, DecodeError> {
                 let old = image(change.old_image, "OldImage")?;
                 if old.user_id != new.user_id {
                     return Err(DecodeError::KeyChanged);
+                }
+                if new == old {
+                    return Err(DecodeError::NoChange {
+                        version: new.version.get(),
+                    });
                 }
                 if new.version <= old.version {
                     return Err(DecodeError::VersionDidNotGrow {
@@ -183,16 +201,27 @@ mod tests {
 
     #[test]
     fn a_modify_that_does_not_raise_the_version_breaks_the_rule() {
-        let images = format!(
-            r#""NewImage":{},"OldImage":{},"#,
-            image_json(2),
-            image_json(2)
-        );
+        let renamed = image_json(2).replace("Zoë", "Zed");
+        let images = format!(r#""NewImage":{renamed},"OldImage":{},"#, image_json(2));
         let (_, err) = decode_raw(&record("MODIFY", KEYS, &images)).unwrap_err();
         assert!(matches!(
             err,
             DecodeError::VersionDidNotGrow { old: 2, new: 2 }
         ));
+    }
+
+    #[test]
+    fn a_modify_that_changes_nothing_of_the_user_is_no_change_not_a_defect() {
+        // The same user at the same version; the item gained a TTL stamp.
+        let new = image_json(2).replacen('{', r#"{"expires_at":{"N":"1767225600"},"#, 1);
+        let images = format!(r#""NewImage":{new},"OldImage":{},"#, image_json(2));
+        let (_, err) = decode_raw(&record("MODIFY", KEYS, &images)).unwrap_err();
+        assert!(err.is_no_change(), "{err}");
+        // A change to the user itself at the same version is still a defect.
+        let renamed = image_json(2).replace("Zoë", "Zed");
+        let images = format!(r#""NewImage":{renamed},"OldImage":{},"#, image_json(2));
+        let (_, err) = decode_raw(&record("MODIFY", KEYS, &images)).unwrap_err();
+        assert!(!err.is_no_change(), "{err}");
     }
 
     #[test]

@@ -14,7 +14,7 @@ pub use lambda::invoke;
 
 use std::sync::Arc;
 
-use onboard_shared::batch::{self, BatchReport, Fate, ItemReport, Outcome, Settlement};
+use onboard_shared::batch::{self, BatchReport, Fate, ItemReport, Outcome, Settlement, Skip};
 use onboard_shared::error::error_chain;
 use onboard_shared::ports::{MessageQueue, OutgoingMessage, SendFailure};
 use onboard_shared::stream::decode_raw;
@@ -61,6 +61,17 @@ pub async fn handle(router: &Router, records: &[Box<RawValue>]) -> BatchReport {
                     &message,
                     Fate::Applied,
                 ));
+            }
+            // Nothing of the user changed: nothing to route, nothing wrong.
+            Err((id, err)) if err.is_no_change() => {
+                let mut item = ItemReport::new(
+                    id.sequence_number.unwrap_or_default(),
+                    Fate::Skipped {
+                        why: Skip::NoChange,
+                    },
+                );
+                item.event_id = id.event_id;
+                report.items.push(item);
             }
             Err((id, err)) => {
                 let reason = error_chain(&err);
@@ -177,6 +188,36 @@ mod tests {
             report.stream_response().unwrap().batch_item_failures.len(),
             0
         );
+    }
+
+    #[tokio::test]
+    async fn a_modify_that_changes_nothing_of_the_user_is_skipped_not_dead_lettered() {
+        // GIVEN Ada's MODIFY, whose new image only gained a time-to-live stamp
+        let f = fixture();
+        let mut record: serde_json::Value =
+            serde_json::from_str::<serde_json::Value>(BATCH).unwrap()["Records"][2].clone();
+        let change = &mut record["dynamodb"];
+        change["NewImage"] = change["OldImage"].clone();
+        change["NewImage"]["expires_at"] = serde_json::json!({ "N": "1767225600" });
+        let raw = serde_json::value::to_raw_value(&record).unwrap();
+        // WHEN it is routed
+        let report = handle(&f.router, &[raw]).await;
+        // THEN it is skipped and says why; nothing is queued or dead-lettered
+        assert_eq!(
+            report.items[0].fate,
+            Fate::Skipped {
+                why: Skip::NoChange
+            }
+        );
+        assert!(
+            report
+                .stream_response()
+                .unwrap()
+                .batch_item_failures
+                .is_empty()
+        );
+        assert_eq!((f.archive.len(), f.publish.len()), (0, 0));
+        assert!(f.dead_letters.is_empty());
     }
 
     #[tokio::test]

@@ -40,6 +40,8 @@ pub enum Skip {
     Superseded,
     /// The event is not one this function acts on.
     NotApplicable,
+    /// The change touched nothing of the user (an attribute outside it).
+    NoChange,
 }
 
 impl Skip {
@@ -49,6 +51,7 @@ impl Skip {
             Skip::Stale => "stale",
             Skip::Superseded => "superseded",
             Skip::NotApplicable => "not applicable",
+            Skip::NoChange => "no change to the user",
         }
     }
 }
