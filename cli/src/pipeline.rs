@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use archive_consumer::Archiver;
 use chrono::Utc;
-use onboard_shared::batch::{self, ItemReport};
+use onboard_shared::batch::ItemReport;
 use onboard_shared::local::{FileParameters, FolderArchive, LocalMessage, LocalTable, MemoryQueue};
 use onboard_shared::ports::{MessageQueue, ParameterStore, UserStore};
 use onboard_shared::published::ParameterPrefix;
@@ -242,7 +242,10 @@ impl LocalPipeline {
             let messages = queue.drain();
             let mut fresh = Vec::new();
             for message in messages {
-                if self.seen_dead_letters.insert(fingerprint(&message)) {
+                if self
+                    .seen_dead_letters
+                    .insert(fingerprint(queue.name(), &message))
+                {
                     fresh.push(message.clone());
                 }
                 dead_letters.push(DeadLettered {
@@ -294,11 +297,13 @@ pub async fn trigger(
     }
 }
 
-/// What makes a dead letter the same one again: its body and its reason.
-fn fingerprint(message: &LocalMessage) -> u64 {
+/// What makes a dead letter the same one again: its queue and the record it
+/// holds, whatever the reason given (a record is kept once, with the first
+/// reason it was dead-lettered for).
+fn fingerprint(queue: &str, message: &LocalMessage) -> u64 {
     let mut hasher = DefaultHasher::new();
+    queue.hash(&mut hasher);
     message.body.hash(&mut hasher);
-    message.attribute(batch::REASON_ATTRIBUTE).hash(&mut hasher);
     hasher.finish()
 }
 
@@ -311,6 +316,12 @@ fn load_dead_letter_fingerprints(dir: &Path) -> io::Result<HashSet<u64>> {
     };
     for entry in entries {
         let path = entry?.path();
+        // `<queue>.jsonl`
+        let queue = path
+            .file_stem()
+            .and_then(|stem| stem.to_str())
+            .unwrap_or_default()
+            .to_owned();
         for line in std::fs::read_to_string(&path)?
             .lines()
             .filter(|l| !l.trim().is_empty())
@@ -321,7 +332,7 @@ fn load_dead_letter_fingerprints(dir: &Path) -> io::Result<HashSet<u64>> {
                     format!("{}: {err}", path.display()),
                 )
             })?;
-            seen.insert(fingerprint(&message));
+            seen.insert(fingerprint(&queue, &message));
         }
     }
     Ok(seen)

@@ -6,6 +6,7 @@
 
 use aws_lambda_events::event::dynamodb::EventRecord;
 use serde::Deserialize;
+use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 use crate::domain::{ChangeKind, ChangeMessage, User};
@@ -134,10 +135,69 @@ fn image(item: serde_dynamo::Item, which: &'static str) -> Result<User, DecodeEr
     if item.is_empty() {
         return Err(DecodeError::MissingImage(which));
     }
-    serde_dynamo::from_item(item).map_err(|source| DecodeError::Image {
+    User::deserialize(SortedItem::new(item)).map_err(|source| DecodeError::Image {
         image: which,
         source,
     })
+}
+
+/// An image read attribute by attribute in name order, whatever order its
+/// map holds them in: an image with several defects gets the same reason on
+/// every run. Each attribute is still read by `serde_dynamo`.
+struct SortedItem {
+    attributes: std::vec::IntoIter<(String, serde_dynamo::AttributeValue)>,
+    value: Option<serde_dynamo::AttributeValue>,
+}
+
+impl SortedItem {
+    fn new(item: serde_dynamo::Item) -> Self {
+        let mut attributes: Vec<_> = std::collections::HashMap::from(item).into_iter().collect();
+        attributes.sort_by(|(a, _), (b, _)| a.cmp(b));
+        Self {
+            attributes: attributes.into_iter(),
+            value: None,
+        }
+    }
+}
+
+impl<'de> serde::Deserializer<'de> for SortedItem {
+    type Error = serde_dynamo::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
+        visitor.visit_map(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+impl<'de> MapAccess<'de> for SortedItem {
+    type Error = serde_dynamo::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, Self::Error> {
+        let Some((name, value)) = self.attributes.next() else {
+            return Ok(None);
+        };
+        self.value = Some(value);
+        seed.deserialize(name.into_deserializer()).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, Self::Error> {
+        let value = self
+            .value
+            .take()
+            .ok_or_else(|| de::Error::custom("a value without its name"))?;
+        seed.deserialize(serde_dynamo::Deserializer::from_attribute_value(value))
+    }
 }
 
 /// Compares two stream sequence numbers. They are decimal strings of up to 40
@@ -222,6 +282,21 @@ mod tests {
         let images = format!(r#""NewImage":{renamed},"OldImage":{},"#, image_json(2));
         let (_, err) = decode_raw(&record("MODIFY", KEYS, &images)).unwrap_err();
         assert!(!err.is_no_change(), "{err}");
+    }
+
+    #[test]
+    fn an_image_with_several_defects_gets_the_same_reason_every_time() {
+        // A bad email, a bad version and a bad date: each map built anew
+        // iterates in another order.
+        let image = r#"{"user_id":{"S":"u1"},"email":{"S":"not-an-email"},"created_at":{"S":"yesterday"},"version":{"N":"0"},"name":{"S":"Zoë"}}"#;
+        let reasons: std::collections::BTreeSet<String> = (0..64)
+            .map(|_| {
+                let images = format!(r#""NewImage":{image},"#);
+                let (_, err) = decode_raw(&record("INSERT", KEYS, &images)).unwrap_err();
+                err.to_string()
+            })
+            .collect();
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
     }
 
     #[test]

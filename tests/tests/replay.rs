@@ -475,3 +475,23 @@ async fn a_record_that_appears_twice_gets_a_row_each_with_its_own_fates() {
         .collect();
     assert_eq!(archive, ["applied", "skipped"], "{report}");
 }
+
+#[tokio::test]
+async fn a_dead_letter_is_kept_once_per_record_whatever_its_reason() {
+    // GIVEN the poison records replayed once: four dead letters on file
+    let state = tempfile::tempdir().unwrap();
+    let options = options(state.path(), &["dynamodb/batch-with-poison-records.json"]);
+    replay_json(&options).await;
+    let file = state.path().join("dead-letters/router-dlq.jsonl");
+    let lines = |text: &str| text.lines().filter(|l| !l.trim().is_empty()).count();
+    let first = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(lines(&first), 4);
+    // AND their reasons since worded otherwise (an older version's)
+    let reworded = first.replace("\"onboard.reason\":\"", "\"onboard.reason\":\"formerly: ");
+    assert_eq!(reworded.matches("formerly: ").count(), 4);
+    std::fs::write(&file, reworded).unwrap();
+    // WHEN they are replayed again
+    replay_json(&options).await;
+    // THEN each record is still kept once
+    assert_eq!(lines(&std::fs::read_to_string(&file).unwrap()), 4);
+}
