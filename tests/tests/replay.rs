@@ -495,3 +495,47 @@ async fn a_dead_letter_is_kept_once_per_record_whatever_its_reason() {
     // THEN each record is still kept once
     assert_eq!(lines(&std::fs::read_to_string(&file).unwrap()), 4);
 }
+
+#[tokio::test]
+async fn a_bad_line_in_json_lines_is_one_dead_letter_and_every_other_line_is_replayed() {
+    // GIVEN a JSON Lines file with a line that is not JSON and one that is
+    // not UTF-8 between good stream records
+    let dir = tempfile::tempdir().unwrap();
+    let event: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures("dynamodb/insert-modify-remove.json")).unwrap(),
+    )
+    .unwrap();
+    let mut bytes = Vec::new();
+    for (i, record) in event["Records"].as_array().unwrap().iter().enumerate() {
+        bytes.extend(record.to_string().into_bytes());
+        bytes.push(b'\n');
+        if i == 1 {
+            bytes.extend(b"{ not json\n");
+            bytes.extend([0xc3, 0x28, b'\n']);
+        }
+    }
+    let path = dir.path().join("records.jsonl");
+    std::fs::write(&path, bytes).unwrap();
+    let mut options = options(&dir.path().join("state"), &[]);
+    options.paths = vec![path];
+    // WHEN it is replayed
+    let (summary, report) = replay_json(&options).await;
+    // THEN the five records are routed, and each bad line is one dead
+    // letter with its line number
+    assert!(summary.succeeded(), "{report}");
+    assert_eq!((summary.records, summary.files), (7, 1));
+    assert_eq!(summary.router.applied, 5);
+    assert_eq!(summary.router.dead_lettered, 2);
+    let reasons: Vec<&str> = report["dead_letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons[0].starts_with("line 3: not a JSON event"),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].starts_with("line 4: not UTF-8"), "{reasons:?}");
+    assert_eq!(summary.archive_writes, 2);
+}

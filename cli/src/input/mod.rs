@@ -47,6 +47,16 @@ pub enum Input {
         index: usize,
         request: Box<ApiGatewayProxyRequest>,
     },
+    /// A line of a JSON Lines file that cannot be read as an event (not
+    /// UTF-8, not JSON, not an event replay takes): the rest of the file
+    /// is still read.
+    Unreadable {
+        index: usize,
+        /// The line as it was (invalid UTF-8 replaced).
+        text: String,
+        /// Why, with the line's number.
+        reason: String,
+    },
     /// The file ended; `records` is how many it held.
     End { records: usize },
     /// The file cannot be replayed; the reason says why.
@@ -182,6 +192,15 @@ impl<'a> Sender<'a> {
             }
         };
         self.record(kind, raw)
+    }
+
+    /// A line that cannot be read, kept with its reason.
+    fn unreadable(&mut self, text: String, reason: String) -> Result<(), String> {
+        self.single(|index| Input::Unreadable {
+            index,
+            text,
+            reason,
+        })
     }
 
     /// An input that stands alone, at the next index.

@@ -163,9 +163,51 @@ async fn records_are_told_apart_one_by_one_and_foreign_ones_refused() {
     let inputs = read_text("v2.json", v2).await;
     assert!(matches!(&inputs[..], [Input::Refused { reason }] if reason.contains("payload 2.0")));
     let broken = r#"{"httpMethod":"GET","path":"/hello","headers":"not a map"}"#;
-    let inputs = read_text("broken.jsonl", broken).await;
+    let inputs = read_text("broken.json", broken).await;
     assert!(
-        matches!(&inputs[..], [Input::Refused { reason }] if reason.starts_with("line 1: an API Gateway request that does not parse")),
+        matches!(&inputs[..], [Input::Refused { reason }] if reason.starts_with("an API Gateway request that does not parse")),
         "{inputs:?}"
     );
+}
+
+#[tokio::test]
+async fn a_line_that_is_no_event_is_kept_with_its_number_and_the_others_are_read() {
+    let stream: Value =
+        serde_json::from_str(include_str!("../../../fixtures/dynamodb/ttl-removal.json")).unwrap();
+    let mut bytes = Vec::new();
+    for line in [
+        stream["Records"][0].to_string().into_bytes(),
+        b"this is not json".to_vec(),
+        vec![0xff, 0xfe, b'x'],
+        stream["Records"][1].to_string().into_bytes(),
+    ] {
+        bytes.extend(line);
+        bytes.push(b'\n');
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.jsonl");
+    std::fs::write(&path, bytes).unwrap();
+    let inputs = read_all(path).await;
+    let reasons: Vec<&str> = inputs
+        .iter()
+        .filter_map(|input| match input {
+            Input::Unreadable { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons.len(), 2, "{inputs:?}");
+    assert!(
+        reasons[0].starts_with("line 2: not a JSON event"),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].starts_with("line 3: not UTF-8"), "{reasons:?}");
+    let records: usize = inputs
+        .iter()
+        .map(|input| match input {
+            Input::StreamRecords { records, .. } => records.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(records, 2, "both good lines are read");
+    assert!(matches!(inputs.last(), Some(Input::End { records: 4 })));
 }

@@ -160,6 +160,21 @@ impl Replay<'_> {
         vec![row]
     }
 
+    /// A line that is no event: dead-lettered with its reason to the
+    /// router's DLQ, as the router does with a record it cannot read.
+    pub(super) async fn unreadable(
+        &mut self,
+        source: &Arc<str>,
+        index: usize,
+        text: &str,
+        reason: String,
+    ) -> Vec<Row> {
+        let mut row = Row::new(source, index, "line");
+        row.router = Some(self.target.dead_letter_input(text, &reason).await);
+        row.trigger = Some(format!("unreadable: {reason}"));
+        vec![row]
+    }
+
     /// Drains both queues and attaches each consumer's fate to its row.
     async fn drain(&mut self, rows: &mut [Row]) {
         let consumed = self.target.drain().await;

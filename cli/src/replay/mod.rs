@@ -122,6 +122,11 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
                 }
                 Input::Cognito { index, event } => replay.cognito(&source, index, event).await,
                 Input::ApiRequest { index, request } => replay.api(&source, index, *request).await,
+                Input::Unreadable {
+                    index,
+                    text,
+                    reason,
+                } => replay.unreadable(&source, index, &text, reason).await,
                 Input::End { records } => {
                     file_reports.push(FileReport {
                         path: source.to_string(),

@@ -12,7 +12,7 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use chrono::Utc;
 use greeting::Greeter;
 use onboard_shared::aws::SsmParameters;
-use onboard_shared::batch::{self, Fate, ItemReport};
+use onboard_shared::batch::{self, BatchReport, Fate, ItemReport, Outcome, Settlement};
 use onboard_shared::local::LocalMessage;
 use onboard_shared::ports::OutgoingMessage;
 use serde_json::value::RawValue;
@@ -24,6 +24,9 @@ use crate::event_source::stream::{Clock, StreamPoller};
 use crate::pipeline::{self, Consumed, DeadLettered, LocalPipeline, SignUp};
 use crate::queue_roles::Consumer;
 use crate::stack::Stack;
+
+/// The source the dead letters of unreadable input name.
+pub const REPLAY_INPUT: &str = "replay-input";
 
 /// Where the handlers' writes go.
 // One per replay, made once and never moved on a hot path: boxing a variant
@@ -134,6 +137,22 @@ impl Target {
                 unsent
             }
         }
+    }
+
+    /// Dead-letters input that is no event to the router's DLQ, with its
+    /// reason; its fate (failed, if even that send failed).
+    pub(super) async fn dead_letter_input(&self, text: &str, reason: &str) -> Fate {
+        let queue = match self {
+            Target::Local { pipeline, .. } => pipeline.router.dead_letters.clone(),
+            Target::Stack { router, .. } => router.dead_letters.clone(),
+        };
+        let report = BatchReport {
+            items: vec![ItemReport::new("", Fate::Applied)],
+        };
+        let mut settlement = Settlement::new(vec![text], report);
+        settlement.settle(0, Outcome::Reject(reason.to_owned()));
+        let mut report = settlement.finish(queue.as_ref(), REPLAY_INPUT).await;
+        report.items.remove(0).fate
     }
 
     /// The consumers' work: local only; a stack's consumers run on their own.
