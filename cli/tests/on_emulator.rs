@@ -141,7 +141,7 @@ async fn queues_and_dlq_commands_report_redrive_and_refuse_to_purge_unasked() {
     for i in 1..=3 {
         sqs.send_message()
             .queue_url(&dlq)
-            .message_body(format!("unreadable {i}"))
+            .message_body(format!("unreadable {i} from ada.king@example.net"))
             .send()
             .await
             .unwrap();
@@ -156,15 +156,24 @@ async fn queues_and_dlq_commands_report_redrive_and_refuse_to_purge_unasked() {
     let document: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(document["dead_letters"], 3);
 
-    // `dlq peek` shows the bodies and leaves them there
+    // `dlq peek` shows the bodies, emails masked, and leaves them there;
+    // `--unmasked` shows them as they are
     let (code, peeked, err) = run(&stack, &["dlq", "peek", "archive"]);
     assert_eq!(code, Some(0), "{err}");
     for i in 1..=3 {
         assert!(
-            peeked.contains(&format!("body: unreadable {i}")),
+            peeked.contains(&format!("body: unreadable {i} from «email»")),
             "{peeked}"
         );
     }
+    assert!(!peeked.contains("ada.king"), "{peeked}");
+    let (_, json, _) = run(&stack, &["dlq", "peek", "archive", "--json"]);
+    assert!(!json.contains("ada.king"), "{json}");
+    let (_, unmasked, _) = run(&stack, &["dlq", "peek", "archive", "--unmasked"]);
+    assert!(
+        unmasked.contains("body: unreadable 1 from ada.king@example.net"),
+        "{unmasked}"
+    );
 
     // `dlq purge` without --yes and without a terminal refuses and deletes nothing
     let (code, _, err) = run(&stack, &["dlq", "purge", "archive"]);

@@ -78,6 +78,49 @@ pub fn error_chain(error: &(dyn StdError + 'static)) -> String {
     out
 }
 
+/// A parser's message with every input value taken out, so that a reason
+/// (a dead letter's, a report's, a log's) never carries what the input held
+/// (an email, a name): serde quotes the value it could not take (`invalid
+/// type: string "ada@example.net", expected u64`, ``unknown variant `x` ``),
+/// and the schema's own words (``missing field `version` ``, ``expected one
+/// of `created`, ...``) stay.
+pub fn without_input_values(message: &str) -> String {
+    // serde's descriptions of an unexpected value, each followed by it.
+    const VALUE_AFTER: [&str; 8] = [
+        "string ",
+        "integer ",
+        "floating point ",
+        "character ",
+        "boolean ",
+        "unknown variant ",
+        "unknown field ",
+        "invalid value: ",
+    ];
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(quote) = rest.find(['"', '`']) {
+        let (before, from) = rest.split_at(quote);
+        let close = from.chars().next().unwrap_or('"');
+        let Some(end) = from[1..].find(close) else {
+            break;
+        };
+        let quoted = &from[..end + 2];
+        out.push_str(before);
+        // A double-quoted text is always input; a backticked one is when
+        // serde says it is the value it met.
+        if close == '"' || VALUE_AFTER.iter().any(|word| before.ends_with(word)) {
+            if out.ends_with(' ') {
+                out.pop();
+            }
+        } else {
+            out.push_str(quoted);
+        }
+        rest = &from[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +146,31 @@ mod tests {
             err.chain(),
             "PutObject failed with a transient error: connection reset"
         );
+    }
+
+    #[test]
+    fn input_values_are_taken_out_of_parser_messages_and_the_schema_s_words_stay() {
+        for (message, expected) in [
+            (
+                r#"invalid type: string "ada@example.net", expected u64 at line 1 column 30"#,
+                "invalid type: string, expected u64 at line 1 column 30",
+            ),
+            (
+                "unknown variant `exploded`, expected one of `created`, `updated`, `removed`",
+                "unknown variant, expected one of `created`, `updated`, `removed`",
+            ),
+            ("missing field `version`", "missing field `version`"),
+            (
+                "invalid value: integer `-3`, expected u64",
+                "invalid value: integer, expected u64",
+            ),
+            (
+                "unknown field `ssn`, expected `name`",
+                "unknown field, expected `name`",
+            ),
+            (r#"a "dangling quote"#, r#"a "dangling quote"#),
+        ] {
+            assert_eq!(without_input_values(message), expected, "{message}");
+        }
     }
 }

@@ -539,3 +539,66 @@ async fn a_bad_line_in_json_lines_is_one_dead_letter_and_every_other_line_is_rep
     assert!(reasons[1].starts_with("line 4: not UTF-8"), "{reasons:?}");
     assert_eq!(summary.archive_writes, 2);
 }
+
+#[tokio::test]
+async fn no_reason_carries_an_input_value_such_as_an_email() {
+    // GIVEN inputs whose defects are values a parser would quote: a version,
+    // a change kind and a trigger attribute that each hold an email
+    let dir = tempfile::tempdir().unwrap();
+    const EMAIL: &str = "ada.king@example.net";
+    let mut stream: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures("dynamodb/insert-modify-remove.json")).unwrap(),
+    )
+    .unwrap();
+    stream["Records"][0]["dynamodb"]["NewImage"]["version"] = serde_json::json!({ "S": EMAIL });
+    let mut sqs: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures("sqs/changes-out-of-order.json")).unwrap(),
+    )
+    .unwrap();
+    sqs["Records"][0]["body"] = serde_json::json!({ "kind": EMAIL }).to_string().into();
+    let mut trigger: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures("cognito/post-confirmation-sign-up.json")).unwrap(),
+    )
+    .unwrap();
+    trigger["request"]["userAttributes"] = serde_json::json!(EMAIL);
+    let mut paths = Vec::new();
+    for (name, value) in [("stream", &stream), ("sqs", &sqs), ("trigger", &trigger)] {
+        let path = dir.path().join(format!("{name}.json"));
+        std::fs::write(&path, value.to_string()).unwrap();
+        paths.push(path);
+    }
+    let mut options = options(&dir.path().join("state"), &[]);
+    options.paths = paths;
+    // WHEN they are replayed
+    let mut out = Vec::new();
+    let summary = replay::run(&options, &mut out).await.unwrap();
+    // THEN each is dead-lettered or rejected with a reason, and no reason,
+    // in the report or on the dead letters kept, holds the email
+    let report: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(summary.triggers_rejected, 1, "{report}");
+    let reasons: Vec<String> = report["dead_letters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["reason"].as_str().unwrap().to_owned())
+        .chain(
+            report["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|r| r["trigger"].as_str().map(str::to_owned)),
+        )
+        .collect();
+    assert!(reasons.len() >= 3, "{reasons:?}");
+    for reason in &reasons {
+        assert!(!reason.contains(EMAIL), "{reason}");
+    }
+    for file in std::fs::read_dir(dir.path().join("state/dead-letters")).unwrap() {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        for line in text.lines() {
+            let letter: Value = serde_json::from_str(line).unwrap();
+            let reason = letter["attributes"]["onboard.reason"].as_str().unwrap();
+            assert!(!reason.contains(EMAIL), "{reason}");
+        }
+    }
+}

@@ -29,6 +29,10 @@ pub enum DlqCommand {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Show email addresses in bodies and reasons as they are (masked
+        /// by default).
+        #[arg(long)]
+        unmasked: bool,
     },
     /// Move a DLQ's messages back to their source (the router's DLQ: through
     /// the router again).
@@ -71,6 +75,7 @@ pub async fn run(command: DlqCommand) -> Result<(), CommandError> {
             name,
             max,
             json,
+            unmasked,
         } => {
             let stack = connect(&stack).await?;
             let url = match ops::find_dlq(&stack, &name) {
@@ -80,7 +85,13 @@ pub async fn run(command: DlqCommand) -> Result<(), CommandError> {
                 Err(err) => return Err(err.into()),
             };
             let max = usize::try_from(max).unwrap_or(usize::MAX);
-            let messages = ops::peek(&stack.sqs, &url, max).await?;
+            let mut messages = ops::peek(&stack.sqs, &url, max).await?;
+            if !unmasked {
+                for m in &mut messages {
+                    m.body = ops::mask_emails(&m.body);
+                    m.reason = m.reason.as_deref().map(ops::mask_emails);
+                }
+            }
             if json {
                 println!(
                     "{:#}",

@@ -9,6 +9,8 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use onboard_shared::error::without_input_values;
+
 use super::Sender;
 use super::kind::record_kind;
 
@@ -22,7 +24,10 @@ pub(super) fn read_document(reader: impl Read, sender: &mut Sender<'_>) -> Resul
     )
     .map_err(|err| match err.classify() {
         serde_json::error::Category::Io => format!("cannot be read: {err}"),
-        _ => format!("is not a JSON event: {err}"),
+        _ => format!(
+            "is not a JSON event: {}",
+            without_input_values(&err.to_string())
+        ),
     })?;
     deserializer
         .end()

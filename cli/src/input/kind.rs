@@ -4,6 +4,8 @@ use aws_lambda_events::event::apigw::ApiGatewayProxyRequest;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
+use onboard_shared::error::without_input_values;
+
 use crate::queue_roles::Consumer;
 
 /// A whole event that replay takes.
@@ -68,9 +70,10 @@ pub const KNOWN: &str = "it takes DynamoDB stream events, SQS events, API Gatewa
 /// Reads an API Gateway request, saying what is wrong with one that does
 /// not parse.
 pub fn api_request(value: Value) -> Result<Box<ApiGatewayProxyRequest>, String> {
-    serde_json::from_value(value)
-        .map(Box::new)
-        .map_err(|err| format!("an API Gateway request that does not parse: {err}"))
+    serde_json::from_value(value).map(Box::new).map_err(|err| {
+        let err = without_input_values(&err.to_string());
+        format!("an API Gateway request that does not parse: {err}")
+    })
 }
 
 /// The kind of one record of a `Records` array, by its `eventSource`: a

@@ -23,8 +23,13 @@ use serde_json::Value;
 /// Why the trigger failed. Cognito shows the sign-up an error and may retry.
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
-    #[error("the event is not a Cognito post-confirmation event: {0}")]
-    NotAnEvent(#[source] serde_json::Error),
+    /// Said without the values the parser quoted (never an email), so the
+    /// parser's own message is not kept as the source.
+    #[error(
+        "the event is not a Cognito post-confirmation event: {}",
+        onboard_shared::error::without_input_values(&.0.to_string())
+    )]
+    NotAnEvent(serde_json::Error),
     #[error("the confirmed user cannot be recorded: {0}")]
     InvalidUser(#[from] DomainError),
     #[error("the user could not be written to the users table")]

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use super::{BatchReport, Fate, send_all};
-use crate::error::PortError;
+use crate::error::{PortError, without_input_values};
 use crate::ports::{Attribute, MessageQueue, OutgoingMessage, SendFailure};
 
 /// The message attribute that carries why a message was dead-lettered.
@@ -79,7 +79,8 @@ impl<'a> Settlement<'a> {
     }
 
     /// Folds one record's outcome into its fate. A record refused twice
-    /// keeps its first reason; a refusal wins over a retry.
+    /// keeps its first reason; a refusal wins over a retry. A refusal's
+    /// reason loses any input value a parser quoted in it.
     pub fn settle(&mut self, index: usize, outcome: impl Into<Outcome>) {
         match outcome.into() {
             Outcome::Done(fate) => self.report.items[index].fate = fate,
@@ -89,7 +90,8 @@ impl<'a> Settlement<'a> {
                     self.poison.push(DeadLetter {
                         index,
                         body: self.arrived[index].to_owned(),
-                        reason,
+                        // The body keeps the input; the reason never does.
+                        reason: without_input_values(&reason),
                     });
                 }
             }
