@@ -322,10 +322,18 @@ fn load_dead_letter_fingerprints(dir: &Path) -> io::Result<HashSet<u64>> {
             .and_then(|stem| stem.to_str())
             .unwrap_or_default()
             .to_owned();
-        for line in std::fs::read_to_string(&path)?
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-        {
+        let mut text = std::fs::read_to_string(&path)?;
+        // A line without its end is an append a crash cut short: it is
+        // dropped (the dead letter is written again by the next run).
+        if !text.is_empty() && !text.ends_with('\n') {
+            let whole = text.rfind('\n').map_or(0, |end| end + 1);
+            text.truncate(whole);
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)?
+                .set_len(whole as u64)?;
+        }
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let message: LocalMessage = serde_json::from_str(line).map_err(|err| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,

@@ -141,3 +141,144 @@ fn a_rejected_trigger_shows_its_whole_reason_and_the_summary_says_so() {
         "{stdout}"
     );
 }
+
+/// `users` users, each created then renamed, as JSON Lines of stream records.
+fn generated_records(users: usize) -> String {
+    let mut lines = String::new();
+    let mut sequence: u128 = 100_000_000_000_000_000_000;
+    for user in 0..users {
+        let image = |version: u64| {
+            serde_json::json!({
+                "user_id": { "S": format!("u-{user:05}") },
+                "created_at": { "S": "2026-01-01T09:00:00.000Z" },
+                "version": { "N": version.to_string() },
+                "name": { "S": format!("User {user} v{version}") },
+            })
+        };
+        for version in [1, 2] {
+            sequence += 1;
+            let mut change = serde_json::json!({
+                "Keys": { "user_id": { "S": format!("u-{user:05}") } },
+                "NewImage": image(version),
+                "SequenceNumber": sequence.to_string(),
+                "StreamViewType": "NEW_AND_OLD_IMAGES",
+                "SizeBytes": 200,
+                "ApproximateCreationDateTime": 1767258000.0,
+            });
+            if version == 2 {
+                change["OldImage"] = image(1);
+            }
+            let record = serde_json::json!({
+                "eventID": format!("e{sequence}"),
+                "eventName": if version == 1 { "INSERT" } else { "MODIFY" },
+                "eventSource": "aws:dynamodb",
+                "eventVersion": "1.1",
+                "awsRegion": "eu-west-1",
+                "dynamodb": change,
+            });
+            lines.push_str(&record.to_string());
+            lines.push('\n');
+        }
+    }
+    lines
+}
+
+/// Every file of a state folder but its lock, by path, with its bytes.
+fn state_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut pending = vec![dir.to_owned()];
+    while let Some(folder) = pending.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap_or_else(|err| panic!("{err}")) {
+            let path = entry.unwrap_or_else(|err| panic!("{err}")).path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.file_name().is_some_and(|name| name != ".lock") {
+                let name = path
+                    .strip_prefix(dir)
+                    .unwrap_or(&path)
+                    .display()
+                    .to_string();
+                files.insert(
+                    name,
+                    std::fs::read(&path).unwrap_or_else(|err| panic!("{err}")),
+                );
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn a_replay_killed_at_any_moment_then_run_again_ends_where_a_clean_run_does() {
+    let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    let input = dir.path().join("records.jsonl");
+    std::fs::write(&input, generated_records(3000)).unwrap_or_else(|err| panic!("{err}"));
+    let input = input.display().to_string();
+    let replay = |state: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_onboard"))
+            .args(["replay", "--no-progress", "--json", "--state"])
+            .arg(state)
+            .arg(&input)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("onboard did not start: {err}"))
+    };
+    // A clean run, to compare with.
+    let clean = dir.path().join("clean");
+    let status = replay(&clean).wait().unwrap_or_else(|err| panic!("{err}"));
+    assert!(status.success());
+    let expected = state_files(&clean);
+    assert!(
+        expected
+            .keys()
+            .filter(|k| k.starts_with("archive/users/"))
+            .count()
+            == 3000
+    );
+
+    // Runs killed (SIGKILL) at moments spread over a run, writes included.
+    let crashed = dir.path().join("crashed");
+    let mut killed = 0;
+    for moment in (0..12).map(|k| std::time::Duration::from_millis(150 * k + 40)) {
+        let mut child = replay(&crashed);
+        std::thread::sleep(moment);
+        if child
+            .try_wait()
+            .unwrap_or_else(|err| panic!("{err}"))
+            .is_none()
+        {
+            child.kill().unwrap_or_else(|err| panic!("{err}"));
+            killed += 1;
+        }
+        child.wait().unwrap_or_else(|err| panic!("{err}"));
+        // Whatever a kill left, every state file is whole: JSON that reads.
+        if crashed.exists() {
+            for (name, bytes) in state_files(&crashed) {
+                if name.ends_with(".json") {
+                    assert!(
+                        serde_json::from_slice::<serde_json::Value>(&bytes).is_ok(),
+                        "{name} is cut or empty after a kill at {moment:?}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(killed > 0, "no run was killed: the moments are too late");
+    // Run again to the end: the state is the clean run's.
+    let status = replay(&crashed)
+        .wait()
+        .unwrap_or_else(|err| panic!("{err}"));
+    assert!(status.success());
+    let got = state_files(&crashed);
+    let differ: Vec<&String> = expected
+        .keys()
+        .chain(got.keys())
+        .filter(|name| !name.ends_with(".tmp") && expected.get(*name) != got.get(*name))
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{} files differ: {:?}",
+        differ.len(),
+        &differ[..differ.len().min(5)]
+    );
+}

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{CallCounter, JsonFile, lock};
+use super::{CallCounter, JsonFile, lock, write_atomically};
 use crate::domain::{Revision, UserId};
 use crate::error::PortError;
 use crate::ports::{ArchiveHead, ArchiveStore, Conditional, WriteCondition, archive_key};
@@ -88,7 +88,7 @@ impl FolderArchive {
         fs::create_dir_all(dir.join("users"))?;
         let mut pending = pending.into_iter();
         while let Some((user, body)) = pending.next() {
-            if let Err(err) = fs::write(dir.join(archive_key(&user)), &body) {
+            if let Err(err) = write_atomically(&dir.join(archive_key(&user)), &body) {
                 let mut kept = lock(&self.pending);
                 for (user, body) in std::iter::once((user, body)).chain(pending) {
                     kept.entry(user).or_insert(body);
@@ -99,12 +99,12 @@ impl FolderArchive {
         Ok(())
     }
 
-    /// Writes the pending objects, then the index. The index is what `head`
-    /// trusts (as S3 trusts its metadata) and is replaced atomically, last:
-    /// after a crash an object may be newer than its index entry, never
-    /// older, and the next replay of the same input rewrites it. Objects are
-    /// written in place because a rename per object costs ext4 a journal
-    /// flush, many times the write itself.
+    /// Writes the pending objects, then the index. Each is written whole or
+    /// not at all (a temporary file, then a rename), so a crash never leaves
+    /// an empty or cut object. The index is what `head` trusts (as S3 trusts
+    /// its metadata) and is replaced last: after a crash an object may be
+    /// newer than its index entry, never older, and the next replay of the
+    /// same input rewrites it.
     pub fn flush(&self) -> io::Result<()> {
         self.write_pending()?;
         self.index.flush()
