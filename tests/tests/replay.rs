@@ -602,3 +602,37 @@ async fn no_reason_carries_an_input_value_such_as_an_email() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_record_too_big_to_queue_or_dead_letter_fails_the_replay_and_says_so() {
+    // GIVEN a user whose name is 300 KB of control characters: a legal item,
+    // whose change message is over SQS's 1 MiB once each becomes `\u00XX`
+    let dir = tempfile::tempdir().unwrap();
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures("dynamodb/insert-modify-remove.json")).unwrap(),
+    )
+    .unwrap();
+    let record = &mut event["Records"][0];
+    record["dynamodb"]["NewImage"]["name"] = serde_json::json!({ "S": "\u{1}".repeat(300_000) });
+    event["Records"] = serde_json::json!([record.clone()]);
+    let path = dir.path().join("big.json");
+    std::fs::write(&path, event.to_string()).unwrap();
+    let mut options = options(&dir.path().join("state"), &[]);
+    options.paths = vec![path];
+    options.json = false;
+    // WHEN it is replayed
+    let mut out = Vec::new();
+    let summary = replay::run(&options, &mut out).await.unwrap();
+    let printed = String::from_utf8(out).unwrap();
+    // THEN the replay does not call it a success, and the summary says why
+    assert!(!summary.succeeded(), "{printed}");
+    assert_eq!(summary.failed(), 1, "{printed}");
+    assert!(
+        printed.contains("1 record failed and could not be kept anywhere"),
+        "{printed}"
+    );
+    assert!(
+        !printed.contains("the state already held every change"),
+        "{printed}"
+    );
+}

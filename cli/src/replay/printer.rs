@@ -164,6 +164,13 @@ impl<'w> Printer<'w> {
             },
             tally_text(&s.router, "routed"),
         )?;
+        if s.failed() > 0 {
+            writeln!(
+                out,
+                "{} failed and could not be kept anywhere: see the reasons above.",
+                plural(s.failed(), "record")
+            )?;
+        }
         if s.triggers_rejected > 0 {
             writeln!(
                 out,
@@ -188,7 +195,11 @@ impl<'w> Printer<'w> {
                 out,
                 "Sent to the stack: its consumers archive and publish the routed changes."
             )?;
-        } else if s.archive_writes + s.parameter_writes == 0 && s.triggers_rejected == 0 {
+        } else if s.archive_writes + s.parameter_writes == 0
+            && s.triggers_rejected == 0
+            && s.dead_letters == 0
+            && s.failed() == 0
+        {
             writeln!(out, "No new writes: the state already held every change.")?;
         } else if s.archive_writes + s.parameter_writes == 0 {
             writeln!(out, "No new writes.")?;

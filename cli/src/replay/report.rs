@@ -135,8 +135,15 @@ pub struct Summary {
 impl Summary {
     /// A replay succeeded when every file was read and every record reached
     /// a final fate (dead letters included: they are kept with their reason).
+    /// A record still failed at the end (one that could not even be
+    /// dead-lettered) is not kept anywhere: the replay did not succeed.
     pub fn succeeded(&self) -> bool {
-        self.refused_files == 0 && self.triggers_rejected == 0
+        self.refused_files == 0 && self.triggers_rejected == 0 && self.failed() == 0
+    }
+
+    /// Records that ended failed, in any column.
+    pub fn failed(&self) -> usize {
+        self.router.failed + self.archive.failed + self.publish.failed
     }
 }
 
