@@ -21,6 +21,7 @@
 //!   the venv (default `python3`).
 
 pub mod browser;
+pub mod property;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
