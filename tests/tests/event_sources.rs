@@ -19,7 +19,6 @@ use onboard_shared::stream::RawStreamEvent;
 use serde_json::value::RawValue;
 
 const BATCH: &str = include_str!("../../fixtures/dynamodb/insert-modify-remove.json");
-const ADA: &str = "1b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9";
 
 fn pipeline(settings: Settings) -> LocalPipeline {
     LocalPipeline::in_memory(ParameterPrefix::parse("/onboard").unwrap(), settings)
@@ -163,39 +162,125 @@ async fn a_stream_batch_that_exhausts_its_retries_goes_to_the_on_failure_destina
     }
 }
 
-#[tokio::test]
-async fn every_order_of_a_users_versions_ends_at_the_newest_in_the_archive_and_the_parameters() {
-    let all = records();
-    // Ada's records: INSERT v1, MODIFY v2, MODIFY v3 (indexes 0, 2, 3).
-    let ada = [0, 2, 3];
-    let orders = [
-        [0, 1, 2],
-        [0, 2, 1],
-        [1, 0, 2],
-        [1, 2, 0],
-        [2, 0, 1],
-        [2, 1, 0],
-    ];
-    for order in orders {
-        let pipeline = pipeline(Settings::default());
-        for i in order {
-            // Each alone, as separate deliveries (a DLQ redrive delivers late).
-            pipeline.route(std::slice::from_ref(&all[ada[i]])).await;
-            pipeline.drain().await;
-        }
-        let name = pipeline.parameters.values()[&format!("/onboard/users/{ADA}/name")].clone();
-        assert_eq!(
-            name, r#"{"name":"Ada King","version":3}"#,
-            "order {order:?}"
-        );
-        let object = pipeline
-            .archive
-            .objects()
-            .into_iter()
-            .find(|o| o.key.contains(ADA))
-            .unwrap();
-        assert_eq!(object.revision.version.get(), 3, "order {order:?}");
+/// A stream record of user `user` at `version` (created at 1, renamed after).
+fn versioned_record(user: usize, version: u64, sequence: u64) -> Box<RawValue> {
+    let image = |version: u64| {
+        serde_json::json!({
+            "user_id": { "S": format!("u-{user:04}") },
+            "created_at": { "S": "2026-01-01T09:00:00.000Z" },
+            "version": { "N": version.to_string() },
+            "name": { "S": format!("User {user} v{version}") },
+        })
+    };
+    let mut change = serde_json::json!({
+        "Keys": { "user_id": { "S": format!("u-{user:04}") } },
+        "NewImage": image(version),
+        "SequenceNumber": sequence.to_string(),
+        "SizeBytes": 100,
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+    });
+    if version > 1 {
+        change["OldImage"] = image(version - 1);
     }
+    let record = serde_json::json!({
+        "eventID": format!("e-{user}-{version}-{sequence}"),
+        "eventName": if version == 1 { "INSERT" } else { "MODIFY" },
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "eu-west-1",
+        "dynamodb": change,
+    });
+    serde_json::value::to_raw_value(&record).unwrap()
+}
+
+/// What each copy holds of each user now: the archived and published versions.
+fn versions_held(pipeline: &LocalPipeline) -> std::collections::BTreeMap<String, (u64, u64)> {
+    let mut held = std::collections::BTreeMap::new();
+    for object in pipeline.archive.objects() {
+        let user = object
+            .key
+            .trim_start_matches("users/")
+            .trim_end_matches(".json");
+        held.entry(user.to_owned()).or_insert((0, 0)).0 = object.revision.version.get();
+    }
+    for (name, value) in pipeline.parameters.values() {
+        let user = name.split('/').nth(3).unwrap().to_owned();
+        let value: serde_json::Value = serde_json::from_str(&value).unwrap();
+        held.entry(user).or_insert((0, 0)).1 = value["version"].as_u64().unwrap();
+    }
+    held
+}
+
+#[test]
+fn every_order_of_up_to_six_versions_with_redeliveries_ends_at_the_newest_and_never_steps_back() {
+    use proptest::prelude::*;
+    // Per user, its newest version (1 to 6); copies delivered again; the
+    // delivery order (a sort key per copy) and the batches' sizes.
+    let case = (
+        prop::collection::vec(1u64..=6, 1..=8),
+        prop::collection::vec((0usize..8, 1u64..=6), 0..12),
+        prop::collection::vec(any::<u32>(), 80),
+        prop::collection::vec(1usize..=5, 40),
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    onboard_tests::property::check(
+        "ordering: every copy ends at the newest version, never backwards",
+        2_000,
+        case,
+        |(newest, again, keys, sizes)| {
+            let mut copies: Vec<(usize, u64)> = newest
+                .iter()
+                .enumerate()
+                .flat_map(|(user, n)| (1..=*n).map(move |v| (user, v)))
+                .collect();
+            copies.extend(
+                again
+                    .iter()
+                    .filter(|(user, v)| *user < newest.len() && *v <= newest[*user]),
+            );
+            let mut order: Vec<(u32, (usize, u64))> = copies
+                .into_iter()
+                .zip(keys.iter().copied().cycle())
+                .map(|(c, k)| (k, c))
+                .collect();
+            order.sort();
+            let records: Vec<Box<RawValue>> = order
+                .iter()
+                .enumerate()
+                .map(|(i, (_, (user, v)))| versioned_record(*user, *v, 1000 + i as u64))
+                .collect();
+            let pipeline = pipeline(Settings::default());
+            let mut seen = std::collections::BTreeMap::new();
+            let mut rest = &records[..];
+            for size in sizes.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (batch, tail) = rest.split_at((*size).min(rest.len()));
+                rest = tail;
+                runtime.block_on(async {
+                    pipeline.route(batch).await;
+                    pipeline.drain().await;
+                });
+                // Never backwards: no copy ever holds an older version than before.
+                for (user, now) in versions_held(&pipeline) {
+                    let before = seen.insert(user.clone(), now).unwrap_or((0, 0));
+                    prop_assert!(
+                        now.0 >= before.0 && now.1 >= before.1,
+                        "{user}: {before:?} then {now:?}"
+                    );
+                }
+            }
+            // Every copy ends at each user's newest version.
+            let held = versions_held(&pipeline);
+            prop_assert_eq!(held.len(), newest.len());
+            for (user, n) in newest.iter().enumerate() {
+                prop_assert_eq!(held[&format!("u-{user:04}")], (*n, *n));
+            }
+            Ok(())
+        },
+    );
 }
 
 #[tokio::test]

@@ -189,31 +189,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_order_of_a_users_versions_ends_at_the_newest() {
-        let records: Vec<serde_json::Value> =
-            serde_json::from_str::<serde_json::Value>(OUT_OF_ORDER).unwrap()["Records"]
-                .as_array()
-                .unwrap()[..3]
-                .to_vec();
-        for order in [
-            [0, 1, 2],
-            [0, 2, 1],
-            [1, 0, 2],
-            [1, 2, 0],
-            [2, 0, 1],
-            [2, 1, 0],
-        ] {
-            let (archiver, archive, _) = archiver();
-            // One message per batch, so the handler cannot sort them.
-            for i in order {
-                let one = serde_json::json!({ "Records": [records[i].clone()] });
-                handle(&archiver, &serde_json::from_value(one).unwrap()).await;
-            }
-            assert_eq!(stored(&archive, ADA)["version"], 3, "order {order:?}");
-        }
-    }
-
-    #[tokio::test]
     async fn the_same_batch_twice_writes_once() {
         let (archiver, archive, _) = archiver();
         handle(&archiver, &event(OUT_OF_ORDER)).await;

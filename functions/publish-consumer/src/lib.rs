@@ -176,32 +176,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn every_order_of_a_users_versions_ends_at_the_newest() {
-        let records =
-            serde_json::from_str::<serde_json::Value>(OUT_OF_ORDER).unwrap()["Records"].clone();
-        for order in [
-            [0, 1, 2],
-            [0, 2, 1],
-            [1, 0, 2],
-            [1, 2, 0],
-            [2, 0, 1],
-            [2, 1, 0],
-        ] {
-            let store = Arc::new(FileParameters::in_memory());
-            let (publisher, _) = publisher(store.clone());
-            for i in order {
-                let one = serde_json::json!({ "Records": [records[i].clone()] });
-                handle(&publisher, &serde_json::from_value(one).unwrap()).await;
-            }
-            assert_eq!(
-                store.values()[ADA],
-                r#"{"name":"Ada King","version":3}"#,
-                "order {order:?}"
-            );
-        }
-    }
-
-    #[tokio::test]
     async fn poison_messages_are_dead_lettered_and_the_rest_published() {
         let store = Arc::new(FileParameters::in_memory());
         let (publisher, dead_letters) = publisher(store.clone());
