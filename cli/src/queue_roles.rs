@@ -3,6 +3,8 @@
 //! role, its dead-letter queue and where that DLQ's messages go back to are
 //! said once.
 
+use onboard_shared::error::shown_name;
+
 /// Every queue of the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum QueueRole {
@@ -117,6 +119,11 @@ impl Consumer {
     /// refused: its messages go back with `onboard dlq redrive`.
     pub fn for_queue_arn(arn: &str) -> Result<Consumer, String> {
         let name = arn.rsplit(':').next().unwrap_or_default();
+        // Named back only when it is a name, never free text.
+        let (arn, name) = (
+            shown_name(arn).unwrap_or("(not an ARN)"),
+            shown_name(name).unwrap_or("(not a queue name)"),
+        );
         let lower = name.to_ascii_lowercase();
         if lower.contains("dlq") || lower.contains("dead") {
             return Err(format!(

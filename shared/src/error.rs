@@ -98,27 +98,69 @@ pub fn without_input_values(message: &str) -> String {
     ];
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
-    while let Some(quote) = rest.find(['"', '`']) {
-        let (before, from) = rest.split_at(quote);
-        let close = from.chars().next().unwrap_or('"');
-        let Some(end) = from[1..].find(close) else {
-            break;
-        };
-        let quoted = &from[..end + 2];
+    while let Some((start, close, end)) = next_quoted(rest) {
+        let (before, quoted) = (&rest[..start], &rest[start..end]);
         out.push_str(before);
-        // A double-quoted text is always input; a backticked one is when
-        // serde says it is the value it met.
-        if close == '"' || VALUE_AFTER.iter().any(|word| before.ends_with(word)) {
+        // A double- or single-quoted text is always input; a backticked one
+        // is when serde says it is the value it met.
+        if close != '`' || VALUE_AFTER.iter().any(|word| before.ends_with(word)) {
             if out.ends_with(' ') {
                 out.pop();
             }
         } else {
             out.push_str(quoted);
         }
-        rest = &from[end + 2..];
+        rest = &rest[end..];
     }
     out.push_str(rest);
     out
+}
+
+/// The next quoted text: where it starts, its quote, and where it ends
+/// (past the closing quote). A single quote counts only as a quotation
+/// mark (`parse 'x' as`), never as an apostrophe (`the user's`).
+fn next_quoted(text: &str) -> Option<(usize, char, usize)> {
+    let mut search = 0;
+    while let Some(offset) = text[search..].find(['"', '`', '\'']) {
+        let start = search + offset;
+        let quote = text[start..].chars().next()?;
+        let after = start + quote.len_utf8();
+        if quote == '\'' && !(start == 0 || text[..start].ends_with([' ', '('])) {
+            search = after;
+            continue;
+        }
+        let closing = text[after..].char_indices().find(|&(at, c)| {
+            c == quote
+                && (quote != '\''
+                    || text[after + at + 1..]
+                        .chars()
+                        .next()
+                        .is_none_or(|next| next.is_whitespace() || ",.;:)".contains(next)))
+        });
+        match closing {
+            Some((at, _)) => return Some((start, quote, after + at + quote.len_utf8())),
+            None => search = after,
+        }
+    }
+    None
+}
+
+/// A name for a reason, between backticks, or a placeholder when the input
+/// is not a name (see [`shown_name`]).
+pub fn quoted_name(value: &str) -> String {
+    shown_name(value).map_or_else(|| "(not a name)".to_owned(), |name| format!("`{name}`"))
+}
+
+/// An input value safe to name in a reason: a service or resource name
+/// (letters, digits and `:_./-`, at most 256 of them), never free text
+/// such as an email.
+pub fn shown_name(value: &str) -> Option<&str> {
+    (!value.is_empty()
+        && value.len() <= 256
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ":_./-".contains(c)))
+    .then_some(value)
 }
 
 #[cfg(test)]

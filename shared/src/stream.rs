@@ -26,7 +26,10 @@ pub struct RawStreamEvent {
 pub enum DecodeError {
     #[error("the record is not a DynamoDB stream record: {0}")]
     Record(#[source] serde_json::Error),
-    #[error("unknown eventName `{0}` (expected INSERT, MODIFY or REMOVE)")]
+    #[error(
+        "unknown eventName {} (expected INSERT, MODIFY or REMOVE)",
+        crate::error::quoted_name(.0)
+    )]
     UnknownEventName(String),
     #[error("the record has no SequenceNumber")]
     MissingSequenceNumber,

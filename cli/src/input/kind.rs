@@ -4,7 +4,7 @@ use aws_lambda_events::event::apigw::ApiGatewayProxyRequest;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use onboard_shared::error::without_input_values;
+use onboard_shared::error::{shown_name, without_input_values};
 
 use crate::queue_roles::Consumer;
 
@@ -34,9 +34,14 @@ pub fn classify(object: &serde_json::Map<String, Value>) -> Result<Kind, String>
         return if source.starts_with("PostConfirmation_") {
             Ok(Kind::Cognito)
         } else {
-            Err(format!(
-                "a Cognito `{source}` trigger: replay takes post-confirmation triggers"
-            ))
+            Err(match shown_name(source) {
+                Some(source) => {
+                    format!("a Cognito `{source}` trigger: replay takes post-confirmation triggers")
+                }
+                None => "a Cognito trigger that is not a post-confirmation: replay takes \
+                         post-confirmation triggers"
+                    .to_owned(),
+            })
         };
     }
     if object.contains_key("dynamodb") && object.contains_key("eventName") {
@@ -98,6 +103,9 @@ pub fn record_kind(record: &RawValue) -> Result<RecordKind, String> {
             Consumer::for_queue_arn(&arn)?;
             Ok(RecordKind::Sqs)
         }
-        Some(other) => Err(format!("holds `{other}` records: {KNOWN}")),
+        Some(other) => Err(match shown_name(other) {
+            Some(other) => format!("holds `{other}` records: {KNOWN}"),
+            None => format!("holds records of an unknown eventSource: {KNOWN}"),
+        }),
     }
 }
