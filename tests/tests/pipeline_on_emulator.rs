@@ -176,6 +176,69 @@ async fn a_sign_up_ends_archived_published_and_greeted_by_name() {
     ));
 }
 
+/// Tokens made from a real one's claims, each wrong in one way
+/// (`tests/moto/forge_tokens.py`), by name.
+fn forged_tokens(claims: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    use std::io::Write;
+    let python = onboard_tests::Venv::EMULATOR.python().unwrap();
+    let mut child = std::process::Command::new(python)
+        .arg(onboard_tests::workspace().join("tests/moto/forge_tokens.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(claims.to_string().as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn every_token_wrong_in_one_way_gets_401_even_signed_with_the_pool_s_key() {
+    // GIVEN a confirmed user, the greeting behind the pool's authorizer, and
+    // that user's real ID token
+    let stack = fresh_stack().await;
+    signup::sign_up(&stack, EMAIL, PASSWORD, Some(NAME))
+        .await
+        .unwrap();
+    let pool = stack::find_user_pool(&cognito::Client::new(&stack.sdk), &stack.names)
+        .await
+        .unwrap();
+    let (url, authorizer) = serve(&stack, &pool).await;
+    let token = id_token(&stack.sdk, &pool.client_id, EMAIL, PASSWORD).await;
+    let claims = serde_json::Value::Object(authorizer.verify(&token, 0).await.unwrap());
+
+    // WHEN tokens made from its claims, each wrong in one way, are presented
+    let http = reqwest::Client::new();
+    let mut refused = 0;
+    for (what, forged) in forged_tokens(&claims) {
+        let response = http
+            .get(format!("{url}/hello"))
+            .header("Authorization", &forged)
+            .send()
+            .await
+            .unwrap();
+        // THEN each is refused with 401; the control, rightly signed, passes
+        if what.starts_with("still valid") {
+            assert_eq!(response.status(), 200, "{what}");
+        } else {
+            assert_eq!(response.status(), 401, "{what}");
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 7);
+}
+
 #[tokio::test]
 async fn signing_up_again_records_nothing_new() {
     let stack = fresh_stack().await;
