@@ -39,7 +39,7 @@ use crate::table_stream::ShardReader;
 
 mod queue_poller;
 
-use queue_poller::QueuePoller;
+pub use queue_poller::QueuePoller;
 
 /// How the local service polls: Lambda's settings (the stack's own by
 /// default), and the pace of a local loop.

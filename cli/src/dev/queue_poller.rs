@@ -14,14 +14,22 @@ use crate::event_source::queue::{self, QueueFunction};
 use crate::stack::{QueueRef, Stack, queue_arn};
 
 /// Lambda's poller of one queue.
-pub(super) struct QueuePoller {
+pub struct QueuePoller {
     client: sqs::Client,
     queue: QueueRef,
     source: queue::QueueSource,
 }
 
+impl std::fmt::Debug for QueuePoller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueuePoller")
+            .field("queue", &self.queue.name)
+            .finish_non_exhaustive()
+    }
+}
+
 impl QueuePoller {
-    pub(super) async fn new(stack: &Stack, queue: &QueueRef) -> Self {
+    pub async fn new(stack: &Stack, queue: &QueueRef) -> Self {
         // Only the events' eventSourceARN shows it: no ARN is no reason to stop.
         let arn = queue_arn(&stack.sqs, &queue.url).await.unwrap_or_default();
         Self {
@@ -63,7 +71,7 @@ impl QueuePoller {
     }
 
     /// One receive and one invocation. False when the queue had nothing.
-    async fn poll_once(
+    pub async fn poll_once(
         &self,
         consumer: &impl QueueFunction,
         function: &str,

@@ -1,0 +1,430 @@
+//! The whole pipeline against the emulator with its AWS adapters wrapped in
+//! a port that fails a share of the calls (throttles, 5xx, and timeouts
+//! whose call went through): every user ends the same in the table, the
+//! archive and the parameters; no (user, version) is written twice; and no
+//! dead-letter queue holds anything.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use archive_consumer::Archiver;
+use async_trait::async_trait;
+use aws_sdk_dynamodbstreams as streams;
+use onboard_cli::dev::{DevSettings, QueuePoller};
+use onboard_cli::event_source::on_failure::InvocationRecords;
+use onboard_cli::event_source::stream::{Clock, StreamPoller};
+use onboard_cli::event_source::{QueueSettings, StreamSettings};
+use onboard_cli::stack::{self, Names, Stack};
+use onboard_cli::table_stream::ShardReader;
+use onboard_shared::aws::{S3Archive, SqsQueue, SsmParameters};
+use onboard_shared::domain::{Revision, User, UserId, Version};
+use onboard_shared::error::PortError;
+use onboard_shared::ports::{
+    ArchiveHead, ArchiveStore, Conditional, MessageQueue, OutgoingMessage, ParameterStore, PutNew,
+    SendFailure, UserStore, WriteCondition,
+};
+use onboard_shared::published::ParameterPrefix;
+use onboard_tests::{emulator, unique};
+use publish_consumer::Publisher;
+use stream_router::Router;
+
+/// Decides, for each call, whether it fails and how.
+struct Faults {
+    state: Mutex<u64>,
+    /// Out of 100.
+    rate: u64,
+    injected: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+#[derive(Clone, Copy)]
+enum Fault {
+    Throttle,
+    ServerError,
+    /// The call went through; its answer was lost.
+    Timeout,
+}
+
+impl Faults {
+    fn new(seed: u64, rate: u64) -> Arc<Self> {
+        Arc::new(Self {
+            state: Mutex::new(seed | 1),
+            rate,
+            injected: Mutex::default(),
+        })
+    }
+
+    fn next(&self, operation: &'static str) -> Option<Fault> {
+        let mut x = self.state.lock().unwrap();
+        *x ^= *x << 13;
+        *x ^= *x >> 7;
+        *x ^= *x << 17;
+        let roll = *x % 100;
+        if roll >= self.rate {
+            return None;
+        }
+        *self.injected.lock().unwrap().entry(operation).or_default() += 1;
+        Some(match roll % 3 {
+            0 => Fault::Throttle,
+            1 => Fault::ServerError,
+            _ => Fault::Timeout,
+        })
+    }
+
+    fn error(fault: Fault, operation: &'static str) -> PortError {
+        match fault {
+            Fault::Throttle => PortError::Throttled {
+                operation,
+                source: "injected: Rate exceeded".into(),
+            },
+            Fault::ServerError => {
+                PortError::transient(operation, "injected: 503 Service Unavailable")
+            }
+            Fault::Timeout => PortError::transient(operation, "injected: the answer timed out"),
+        }
+    }
+
+    /// Runs `call` unless a fault comes first; a timeout runs it and loses
+    /// its answer.
+    async fn around<T>(
+        &self,
+        operation: &'static str,
+        call: impl Future<Output = Result<T, PortError>>,
+    ) -> Result<T, PortError> {
+        match self.next(operation) {
+            None => call.await,
+            Some(Fault::Timeout) => {
+                let _ = call.await;
+                Err(Self::error(Fault::Timeout, operation))
+            }
+            Some(fault) => Err(Self::error(fault, operation)),
+        }
+    }
+}
+
+/// A port with faults put in front of it.
+struct Faulty<P> {
+    inner: P,
+    faults: Arc<Faults>,
+}
+
+#[async_trait]
+impl<P: MessageQueue> MessageQueue for Faulty<P> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    async fn send_batch(&self, entries: &[OutgoingMessage]) -> Result<Vec<SendFailure>, PortError> {
+        self.faults
+            .around("SendMessageBatch", self.inner.send_batch(entries))
+            .await
+    }
+}
+
+#[async_trait]
+impl<P: ArchiveStore> ArchiveStore for Faulty<P> {
+    async fn head(&self, user: &UserId) -> Result<Option<ArchiveHead>, PortError> {
+        self.faults
+            .around("HeadObject", self.inner.head(user))
+            .await
+    }
+    async fn put(
+        &self,
+        user: &UserId,
+        revision: Revision,
+        body: &[u8],
+        condition: WriteCondition,
+    ) -> Result<Conditional, PortError> {
+        self.faults
+            .around("PutObject", self.inner.put(user, revision, body, condition))
+            .await
+    }
+}
+
+#[async_trait]
+impl<P: ParameterStore> ParameterStore for Faulty<P> {
+    async fn get(&self, name: &str) -> Result<Option<String>, PortError> {
+        self.faults
+            .around("GetParameter", self.inner.get(name))
+            .await
+    }
+    async fn put(&self, name: &str, value: &str) -> Result<(), PortError> {
+        self.faults
+            .around("PutParameter", self.inner.put(name, value))
+            .await
+    }
+}
+
+#[async_trait]
+impl<P: UserStore> UserStore for Faulty<P> {
+    async fn put_new(&self, user: &User) -> Result<PutNew, PortError> {
+        self.faults
+            .around("PutItem", self.inner.put_new(user))
+            .await
+    }
+}
+
+fn faulty<P>(inner: P, faults: &Arc<Faults>) -> Arc<Faulty<P>> {
+    Arc::new(Faulty {
+        inner,
+        faults: faults.clone(),
+    })
+}
+
+/// A user of the table at a version.
+fn user(index: usize, version: u64) -> User {
+    let mut user = User::from_cognito(
+        &[
+            ("sub", format!("f-{index:03}")),
+            ("name", format!("User {index} v{version}")),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect(),
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    user.version = Version::try_from(version).unwrap();
+    user
+}
+
+#[tokio::test]
+async fn with_a_quarter_of_the_calls_failing_every_copy_ends_the_same_and_nothing_twice() {
+    // GIVEN a stack whose queues give a message many receives, and a quarter
+    // of the adapters' calls failing
+    let names = Names::for_stack(
+        &unique("faults"),
+        ParameterPrefix::parse("/onboard").unwrap(),
+    );
+    let sdk = emulator().sdk_config().await;
+    let queues = QueueSettings {
+        visibility_timeout: Duration::from_secs(1),
+        max_receive_count: 50,
+        ..QueueSettings::default()
+    };
+    stack::bootstrap(&sdk, &names, queues, true).await.unwrap();
+    let stack = Stack::connect(&emulator().connection(), names)
+        .await
+        .unwrap();
+    let faults = Faults::new(0x5eed_f00d, 25);
+    let sqs = |url: &str, name: &str| SqsQueue::new(stack.sqs.clone(), name, url);
+
+    // WHEN 30 users sign up (the trigger retried as Cognito does), ten of
+    // them are renamed twice, and the pipeline runs to the end
+    let users = faulty(stack.users(), &faults);
+    let mut newest = BTreeMap::new();
+    for index in 0..30 {
+        let event = serde_json::json!({
+            "version": "1", "triggerSource": "PostConfirmation_ConfirmSignUp",
+            "region": "us-east-1", "userPoolId": "us-east-1_pool", "userName": format!("f-{index:03}"),
+            "callerContext": { "awsSdkVersion": "1", "clientId": "client" },
+            "request": { "userAttributes": { "sub": format!("f-{index:03}"), "name": format!("User {index} v1") } },
+            "response": {}
+        });
+        let (outcome, _) = onboard_cli::pipeline::trigger(users.as_ref(), event, 3).await;
+        if outcome.is_ok() {
+            newest.insert(format!("f-{index:03}"), 1u64);
+        }
+    }
+    for index in 0..10 {
+        let id = format!("f-{index:03}");
+        if !newest.contains_key(&id) {
+            continue;
+        }
+        for version in [2, 3] {
+            stack
+                .dynamodb
+                .put_item()
+                .table_name(&stack.names.table)
+                .set_item(Some(serde_dynamo::to_item(user(index, version)).unwrap()))
+                .send()
+                .await
+                .unwrap();
+        }
+        newest.insert(id, 3);
+    }
+
+    let router = Router {
+        archive: faulty(sqs(&stack.queues.archive.url, "archive"), &faults),
+        publish: faulty(sqs(&stack.queues.publish.url, "publish"), &faults),
+        dead_letters: faulty(sqs(&stack.queues.router_dlq.url, "router-dlq"), &faults),
+    };
+    let arn = stack::latest_stream_arn(&stack.dynamodb, &stack.names.table)
+        .await
+        .unwrap();
+    let mut reader = ShardReader::new(streams::Client::new(&stack.sdk), arn.clone());
+    let poller = StreamPoller {
+        settings: StreamSettings {
+            maximum_retry_attempts: 20,
+            ..StreamSettings::default()
+        },
+        clock: Clock::Wall,
+        retry_delay: Duration::ZERO,
+    };
+    let mut routed = 0;
+    for _ in 0..50 {
+        let (shard, records) = reader.next_batch(100).await.unwrap();
+        if records.is_empty() {
+            break;
+        }
+        let destination = InvocationRecords {
+            queue: router.dead_letters.clone(),
+            function_arn: "stream-router".to_owned(),
+            stream_arn: arn.clone(),
+            shard_id: shard,
+        };
+        routed += poller.deliver(&records, &router, &destination).await.len();
+    }
+    assert_eq!(routed, newest.len() + 2 * 10.min(newest.len()));
+
+    let archiver = Archiver {
+        archive: faulty(
+            S3Archive::new(stack.s3.clone(), &stack.names.bucket),
+            &faults,
+        ),
+        dead_letters: faulty(sqs(&stack.queues.archive_dlq.url, "archive-dlq"), &faults),
+    };
+    let publisher = Publisher {
+        parameters: faulty(
+            SsmParameters::new(stack.ssm.clone(), f64::INFINITY),
+            &faults,
+        ),
+        prefix: stack.names.parameter_prefix.clone(),
+        dead_letters: faulty(sqs(&stack.queues.publish_dlq.url, "publish-dlq"), &faults),
+    };
+    let settings = DevSettings::default();
+    let archive_poller = QueuePoller::new(&stack, &stack.queues.archive).await;
+    let publish_poller = QueuePoller::new(&stack, &stack.queues.publish).await;
+    let empty = |url: String| {
+        let sqs = stack.sqs.clone();
+        async move {
+            let depth = onboard_cli::sqs_calls::depth(&sqs, &url).await.unwrap();
+            depth.visible + depth.in_flight == 0
+        }
+    };
+    for _ in 0..400 {
+        let a = archive_poller
+            .poll_once(&archiver, "archive-consumer", &settings)
+            .await;
+        let p = publish_poller
+            .poll_once(&publisher, "publish-consumer", &settings)
+            .await;
+        if !a.unwrap_or(true) && !p.unwrap_or(true) {
+            if empty(stack.queues.archive.url.clone()).await
+                && empty(stack.queues.publish.url.clone()).await
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    // THEN the table, the archive and the parameters hold each user at its
+    // newest version
+    let injected: u64 = faults.injected.lock().unwrap().values().sum();
+    assert!(
+        injected > 50,
+        "faults injected: {:?}",
+        faults.injected.lock().unwrap()
+    );
+    {
+        use std::io::Write;
+        // Past the harness's capture: shown on every run.
+        let _ = writeln!(
+            std::io::stderr(),
+            "faults: {injected} injected ({:?}) over {} users",
+            faults.injected.lock().unwrap(),
+            newest.len()
+        );
+    }
+    for (id, version) in &newest {
+        let head = stack
+            .s3
+            .head_object()
+            .bucket(&stack.names.bucket)
+            .key(format!("users/{id}.json"))
+            .send()
+            .await
+            .unwrap();
+        let archived = head
+            .metadata()
+            .and_then(|m| m.get("onboard-version"))
+            .cloned();
+        assert_eq!(
+            archived.as_deref(),
+            Some(version.to_string().as_str()),
+            "{id}"
+        );
+        let value = stack
+            .ssm
+            .get_parameter()
+            .name(format!("/onboard/users/{id}/name"))
+            .send()
+            .await
+            .unwrap()
+            .parameter
+            .unwrap()
+            .value
+            .unwrap();
+        let published: serde_json::Value = serde_json::from_str(&value).unwrap();
+        assert_eq!(published["version"], *version, "{id}");
+    }
+    // AND no (user, version) was written twice, in the archive or the parameters
+    for id in newest.keys() {
+        let versions = stack
+            .s3
+            .list_object_versions()
+            .bucket(&stack.names.bucket)
+            .prefix(format!("users/{id}.json"))
+            .send()
+            .await
+            .unwrap();
+        let mut seen = BTreeSet::new();
+        for object in versions.versions() {
+            let head = stack
+                .s3
+                .head_object()
+                .bucket(&stack.names.bucket)
+                .key(object.key().unwrap())
+                .version_id(object.version_id().unwrap())
+                .send()
+                .await
+                .unwrap();
+            let version = head
+                .metadata()
+                .and_then(|m| m.get("onboard-version"))
+                .cloned();
+            assert!(
+                seen.insert(version.clone()),
+                "{id} archived twice at {version:?}"
+            );
+        }
+        let history = stack
+            .ssm
+            .get_parameter_history()
+            .name(format!("/onboard/users/{id}/name"))
+            .send()
+            .await
+            .unwrap();
+        let mut seen = BTreeSet::new();
+        for entry in history.parameters() {
+            let value: serde_json::Value = serde_json::from_str(entry.value().unwrap()).unwrap();
+            assert!(
+                seen.insert(value["version"].to_string()),
+                "{id} published twice at {}",
+                value["version"]
+            );
+        }
+    }
+    // AND no dead-letter queue holds anything: every fault was retryable
+    for dlq in [
+        &stack.queues.router_dlq,
+        &stack.queues.archive_dlq,
+        &stack.queues.publish_dlq,
+    ] {
+        let depth = onboard_cli::sqs_calls::depth(&stack.sqs, &dlq.url)
+            .await
+            .unwrap();
+        assert_eq!(depth.visible + depth.in_flight, 0, "{}", dlq.name);
+    }
+}
