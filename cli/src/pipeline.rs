@@ -95,6 +95,7 @@ impl LocalPipeline {
             FileParameters::open(state.join("parameters.json"))?,
             prefix,
             settings,
+            Some(state.join("oversized")),
         );
         pipeline.seen_dead_letters = load_dead_letter_fingerprints(&state.join("dead-letters"))?;
         pipeline.state = Some(state.to_owned());
@@ -110,6 +111,7 @@ impl LocalPipeline {
             FileParameters::in_memory(),
             prefix,
             settings,
+            None,
         )
     }
 
@@ -119,13 +121,22 @@ impl LocalPipeline {
         parameters: FileParameters,
         prefix: ParameterPrefix,
         settings: Settings,
+        oversized: Option<PathBuf>,
     ) -> Self {
         let table = Arc::new(table);
         let archive = Arc::new(archive);
         let parameters = Arc::new(parameters);
         let queues: BTreeMap<QueueRole, Arc<MemoryQueue>> = QueueRole::ALL
             .into_iter()
-            .map(|role| (role, Arc::new(MemoryQueue::new(role.name()))))
+            .map(|role| {
+                let queue = MemoryQueue::new(role.name());
+                // A record too big even for its dead letter is kept apart.
+                let queue = match (&oversized, role.is_dlq()) {
+                    (Some(dir), true) => queue.keeping_oversized_in(dir),
+                    _ => queue,
+                };
+                (role, Arc::new(queue))
+            })
             .collect();
         let queue = |role: QueueRole| -> Arc<MemoryQueue> { queues[&role].clone() };
         let router = Router {

@@ -72,6 +72,14 @@ pub trait MessageQueue: Send + Sync {
     /// entries and [`crate::batch::MAX_BATCH_BYTES`] bytes. Returns the
     /// entries that were not sent.
     async fn send_batch(&self, entries: &[OutgoingMessage]) -> Result<Vec<SendFailure>, PortError>;
+
+    /// Keeps a body too big for a message somewhere durable, and returns a
+    /// small body that points to it; `None` when this queue has nowhere to
+    /// keep one (in AWS the stream keeps the record, and Lambda's
+    /// on-failure metadata points to it).
+    async fn keep_oversized(&self, _body: &str) -> Option<String> {
+        None
+    }
 }
 
 /// What the archive holds for a user, enough to decide and guard a write.

@@ -603,11 +603,10 @@ async fn no_reason_carries_an_input_value_such_as_an_email() {
     }
 }
 
-#[tokio::test]
-async fn a_record_too_big_to_queue_or_dead_letter_fails_the_replay_and_says_so() {
-    // GIVEN a user whose name is 300 KB of control characters: a legal item,
-    // whose change message is over SQS's 1 MiB once each becomes `\u00XX`
-    let dir = tempfile::tempdir().unwrap();
+/// A stream event with one user whose name is 300 KB of control
+/// characters: a legal item, whose change message is over SQS's 1 MiB once
+/// each becomes `\u00XX`.
+fn big_record_event(dir: &Path) -> PathBuf {
     let mut event: Value = serde_json::from_str(
         &std::fs::read_to_string(fixtures("dynamodb/insert-modify-remove.json")).unwrap(),
     )
@@ -615,10 +614,61 @@ async fn a_record_too_big_to_queue_or_dead_letter_fails_the_replay_and_says_so()
     let record = &mut event["Records"][0];
     record["dynamodb"]["NewImage"]["name"] = serde_json::json!({ "S": "\u{1}".repeat(300_000) });
     event["Records"] = serde_json::json!([record.clone()]);
-    let path = dir.path().join("big.json");
+    let path = dir.join("big.json");
     std::fs::write(&path, event.to_string()).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn a_record_too_big_to_queue_is_kept_apart_and_its_dead_letter_points_to_it() {
+    // GIVEN a record too big for a queue, even as a dead letter
+    let dir = tempfile::tempdir().unwrap();
     let mut options = options(&dir.path().join("state"), &[]);
-    options.paths = vec![path];
+    options.paths = vec![big_record_event(dir.path())];
+    options.json = false;
+    // WHEN it is replayed
+    let mut out = Vec::new();
+    let summary = replay::run(&options, &mut out).await.unwrap();
+    let printed = String::from_utf8(out).unwrap();
+    // THEN it is dead-lettered as a pointer to the whole record, kept apart,
+    // and the summary says where
+    assert!(summary.succeeded(), "{printed}");
+    assert_eq!(summary.router.dead_lettered, 1, "{printed}");
+    let kept: Vec<_> = std::fs::read_dir(dir.path().join("state/oversized"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(kept.len(), 1);
+    let record: Value = serde_json::from_slice(&std::fs::read(&kept[0]).unwrap()).unwrap();
+    assert_eq!(
+        record["dynamodb"]["NewImage"]["name"]["S"]
+            .as_str()
+            .unwrap()
+            .len(),
+        300_000
+    );
+    assert!(
+        printed.contains("A record too big for a queue is kept apart"),
+        "{printed}"
+    );
+    let letter =
+        std::fs::read_to_string(dir.path().join("state/dead-letters/router-dlq.jsonl")).unwrap();
+    assert!(
+        letter.len() < 10_000,
+        "the dead letter is a pointer, not the record"
+    );
+    assert!(letter.contains("onboard.oversized"));
+}
+
+#[tokio::test]
+async fn a_record_that_cannot_be_kept_anywhere_fails_the_replay_and_says_so() {
+    // GIVEN a record too big for a queue, and no room to keep it apart (the
+    // place for it is a file, not a folder)
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("state")).unwrap();
+    std::fs::write(dir.path().join("state/oversized"), "not a folder").unwrap();
+    let mut options = options(&dir.path().join("state"), &[]);
+    options.paths = vec![big_record_event(dir.path())];
     options.json = false;
     // WHEN it is replayed
     let mut out = Vec::new();

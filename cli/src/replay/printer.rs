@@ -10,6 +10,7 @@ use super::report::{
     ArchivedReport, DeadLetterReport, FileReport, ParameterReport, Response, Row, Summary, Tally,
 };
 use crate::pipeline::DeadLettered;
+use onboard_shared::local::OVERSIZED_KEY;
 
 /// Everything the end of the report shows.
 pub(super) struct Finish<'a> {
@@ -109,6 +110,7 @@ impl<'w> Printer<'w> {
                     message_id: &d.message.message_id,
                     source: d.message.attribute(batch::SOURCE_ATTRIBUTE),
                     reason: d.message.attribute(batch::REASON_ATTRIBUTE),
+                    kept_at: kept_at(&d.message.body),
                 })
                 .collect();
             let rest = serde_json::json!({
@@ -217,6 +219,16 @@ impl<'w> Printer<'w> {
                 s.dead_letters
             )?;
         }
+        for kept in finish
+            .dead_letters
+            .iter()
+            .filter_map(|d| kept_at(&d.message.body))
+        {
+            writeln!(
+                out,
+                "A record too big for a queue is kept apart, its dead letter pointing to it: {kept}"
+            )?;
+        }
         let label = if finish.remote { "Sent to" } else { "State" };
         writeln!(out, "{label}: {}", finish.location)?;
         out.flush()
@@ -300,4 +312,13 @@ fn response_line(response: &Response) -> String {
         response.status,
         response.content_type.as_deref().unwrap_or("-")
     )
+}
+
+/// Where a dead letter's record is kept, when the letter is a pointer to a
+/// record too big for a queue.
+fn kept_at(body: &str) -> Option<String> {
+    let pointer: serde_json::Value = serde_json::from_str(body).ok()?;
+    pointer[OVERSIZED_KEY]["location"]
+        .as_str()
+        .map(str::to_owned)
 }

@@ -153,6 +153,9 @@ pub(super) struct DeadLetterReport<'a> {
     pub(super) message_id: &'a str,
     pub(super) source: Option<&'a str>,
     pub(super) reason: Option<&'a str>,
+    /// Where the record is kept, when it was too big for its dead letter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) kept_at: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

@@ -127,27 +127,38 @@ async fn dead_letter(
     if letters.is_empty() {
         return;
     }
-    let reasons: HashMap<String, (usize, String)> = letters
-        .iter()
-        .map(|l| (l.index.to_string(), (l.index, truncate(&l.reason))))
-        .collect();
-    let messages = letters
-        .into_iter()
-        .map(|letter| OutgoingMessage {
+    let mut reasons: HashMap<String, (usize, String)> = HashMap::new();
+    let mut messages = Vec::with_capacity(letters.len());
+    for letter in letters {
+        let mut reason = truncate(&letter.reason);
+        let bytes = letter.body.len();
+        let mut body = letter.body;
+        // Too big for a queue: kept elsewhere, where the queue can, and
+        // dead-lettered as a pointer to it.
+        if body.len() + reason.len() + 64 > super::MAX_BATCH_BYTES
+            && let Some(pointer) = queue.keep_oversized(&body).await
+        {
+            body = pointer;
+            reason = truncate(&format!(
+                "{reason}; the record, {bytes} bytes, is kept apart (see the body)"
+            ));
+        }
+        reasons.insert(letter.index.to_string(), (letter.index, reason.clone()));
+        messages.push(OutgoingMessage {
             id: letter.index.to_string(),
-            body: letter.body,
+            body,
             attributes: vec![
                 Attribute {
                     name: REASON_ATTRIBUTE.to_owned(),
-                    value: truncate(&letter.reason),
+                    value: reason,
                 },
                 Attribute {
                     name: SOURCE_ATTRIBUTE.to_owned(),
                     value: source.to_owned(),
                 },
             ],
-        })
-        .collect();
+        });
+    }
     let failures = send_all(queue, messages).await;
     for (id, (index, reason)) in reasons {
         let fate = match failures.get(&id) {

@@ -28,7 +28,7 @@ use std::sync::Mutex;
 pub use archive::{FolderArchive, LocalObject};
 pub use json_file::{JsonFile, write_atomically};
 pub use parameters::FileParameters;
-pub use queue::{LocalMessage, MemoryQueue};
+pub use queue::{LocalMessage, MemoryQueue, OVERSIZED_KEY};
 pub use table::LocalTable;
 
 /// Counts calls by operation name.

@@ -33,7 +33,13 @@ impl LocalMessage {
 struct QueueState {
     ready: VecDeque<LocalMessage>,
     sent: u64,
+    /// Bodies too big for a message, kept apart (when no folder is given).
+    oversized: BTreeMap<String, String>,
 }
+
+/// The key under which `onboard` dead-letters a pointer to a record kept
+/// apart because it is too big for a queue.
+pub const OVERSIZED_KEY: &str = "onboard.oversized";
 
 /// An SQS queue in memory. Receiving takes messages out (in flight); the
 /// runner either drops them (deleted) or returns them (`release`).
@@ -41,6 +47,8 @@ struct QueueState {
 pub struct MemoryQueue {
     name: String,
     state: Mutex<QueueState>,
+    /// Where bodies too big for a message are kept, as files.
+    oversized_dir: Option<std::path::PathBuf>,
     pub calls: CallCounter,
 }
 
@@ -49,8 +57,17 @@ impl MemoryQueue {
         Self {
             name: name.into(),
             state: Mutex::default(),
+            oversized_dir: None,
             calls: CallCounter::default(),
         }
+    }
+
+    /// The same queue, keeping bodies too big for a message as files in
+    /// `dir` (a dead-letter queue's: the record is kept, and its dead
+    /// letter points to it).
+    pub fn keeping_oversized_in(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.oversized_dir = Some(dir.into());
+        self
     }
 
     /// Takes up to `max` messages, counting the receive.
@@ -95,6 +112,30 @@ impl MemoryQueue {
 impl MessageQueue for MemoryQueue {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    async fn keep_oversized(&self, body: &str) -> Option<String> {
+        use std::hash::{DefaultHasher, Hash, Hasher};
+        let mut hasher = DefaultHasher::new();
+        body.hash(&mut hasher);
+        let key = format!("{}-{:016x}.json", self.name, hasher.finish());
+        let location = match &self.oversized_dir {
+            Some(dir) => {
+                let path = dir.join(&key);
+                super::write_atomically(&path, body.as_bytes()).ok()?;
+                path.display().to_string()
+            }
+            None => {
+                lock(&self.state)
+                    .oversized
+                    .insert(key.clone(), body.to_owned());
+                format!("memory:{key}")
+            }
+        };
+        Some(
+            serde_json::json!({ OVERSIZED_KEY: { "location": location, "bytes": body.len() } })
+                .to_string(),
+        )
     }
 
     async fn send_batch(&self, entries: &[OutgoingMessage]) -> Result<Vec<SendFailure>, PortError> {
