@@ -17,7 +17,9 @@ use std::time::Duration;
 use archive_consumer::Archiver;
 use chrono::Utc;
 use onboard_shared::batch::ItemReport;
-use onboard_shared::local::{FileParameters, FolderArchive, LocalMessage, LocalTable, MemoryQueue};
+use onboard_shared::local::{
+    FileParameters, FolderArchive, LocalMessage, LocalTable, MemoryQueue, crash_point,
+};
 use onboard_shared::ports::{MessageQueue, ParameterStore, UserStore};
 use onboard_shared::published::ParameterPrefix;
 use post_confirmation::{Outcome, TriggerError};
@@ -368,6 +370,14 @@ fn append_dead_letters(dir: &Path, queue: &str, messages: &[LocalMessage]) -> io
         serde_json::to_writer(&mut buffer, message).map_err(io::Error::other)?;
         buffer.push(b'\n');
     }
-    file.write_all(&buffer)?;
-    file.sync_data()
+    // Two writes, a boundary between them: a crash may cut an append
+    // short, and the next open drops the cut line.
+    let (first, rest) = buffer.split_at(buffer.len() / 2);
+    crash_point();
+    file.write_all(first)?;
+    crash_point();
+    file.write_all(rest)?;
+    file.sync_data()?;
+    crash_point();
+    Ok(())
 }

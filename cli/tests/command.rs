@@ -142,42 +142,46 @@ fn a_rejected_trigger_shows_its_whole_reason_and_the_summary_says_so() {
     );
 }
 
+/// A stream record of user `user` at `version` (created at 1, renamed after), one line.
+fn record_line(user: usize, version: u64, sequence: u128) -> String {
+    let image = |version: u64| {
+        serde_json::json!({
+            "user_id": { "S": format!("u-{user:05}") },
+            "created_at": { "S": "2026-01-01T09:00:00.000Z" },
+            "version": { "N": version.to_string() },
+            "name": { "S": format!("User {user} v{version}") },
+        })
+    };
+    let mut change = serde_json::json!({
+        "Keys": { "user_id": { "S": format!("u-{user:05}") } },
+        "NewImage": image(version),
+        "SequenceNumber": sequence.to_string(),
+        "StreamViewType": "NEW_AND_OLD_IMAGES",
+        "SizeBytes": 200,
+        "ApproximateCreationDateTime": 1767258000.0,
+    });
+    if version > 1 {
+        change["OldImage"] = image(version - 1);
+    }
+    let record = serde_json::json!({
+        "eventID": format!("e{sequence}"),
+        "eventName": if version == 1 { "INSERT" } else { "MODIFY" },
+        "eventSource": "aws:dynamodb",
+        "eventVersion": "1.1",
+        "awsRegion": "eu-west-1",
+        "dynamodb": change,
+    });
+    format!("{record}\n")
+}
+
 /// `users` users, each created then renamed, as JSON Lines of stream records.
 fn generated_records(users: usize) -> String {
-    let mut lines = String::new();
     let mut sequence: u128 = 100_000_000_000_000_000_000;
+    let mut lines = String::new();
     for user in 0..users {
-        let image = |version: u64| {
-            serde_json::json!({
-                "user_id": { "S": format!("u-{user:05}") },
-                "created_at": { "S": "2026-01-01T09:00:00.000Z" },
-                "version": { "N": version.to_string() },
-                "name": { "S": format!("User {user} v{version}") },
-            })
-        };
         for version in [1, 2] {
             sequence += 1;
-            let mut change = serde_json::json!({
-                "Keys": { "user_id": { "S": format!("u-{user:05}") } },
-                "NewImage": image(version),
-                "SequenceNumber": sequence.to_string(),
-                "StreamViewType": "NEW_AND_OLD_IMAGES",
-                "SizeBytes": 200,
-                "ApproximateCreationDateTime": 1767258000.0,
-            });
-            if version == 2 {
-                change["OldImage"] = image(1);
-            }
-            let record = serde_json::json!({
-                "eventID": format!("e{sequence}"),
-                "eventName": if version == 1 { "INSERT" } else { "MODIFY" },
-                "eventSource": "aws:dynamodb",
-                "eventVersion": "1.1",
-                "awsRegion": "eu-west-1",
-                "dynamodb": change,
-            });
-            lines.push_str(&record.to_string());
-            lines.push('\n');
+            lines.push_str(&record_line(user, version, sequence));
         }
     }
     lines
@@ -280,5 +284,124 @@ fn a_replay_killed_at_any_moment_then_run_again_ends_where_a_clean_run_does() {
         "{} files differ: {:?}",
         differ.len(),
         &differ[..differ.len().min(5)]
+    );
+}
+
+/// A state folder's files as a replay would compare them: dead letters line
+/// by line without the time they were sent, `.tmp` files left out.
+fn comparable(dir: &Path) -> std::collections::BTreeMap<String, String> {
+    state_files(dir)
+        .into_iter()
+        .filter(|(name, _)| !name.ends_with(".tmp"))
+        .map(|(name, bytes)| {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            if name.starts_with("dead-letters/") {
+                let lines: Vec<String> = text
+                    .lines()
+                    .map(|line| {
+                        let mut letter: serde_json::Value = serde_json::from_str(line)
+                            .unwrap_or_else(|err| panic!("{name}: {err}"));
+                        letter.as_object_mut().map(|o| o.remove("sent_at"));
+                        letter.to_string()
+                    })
+                    .collect();
+                (name, lines.join("\n"))
+            } else {
+                (name, text)
+            }
+        })
+        .collect()
+}
+
+fn copy_folder(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap_or_else(|err| panic!("{err}"));
+    for entry in std::fs::read_dir(from).unwrap_or_else(|err| panic!("{err}")) {
+        let entry = entry.unwrap_or_else(|err| panic!("{err}"));
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_folder(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap_or_else(|err| panic!("{err}"));
+        }
+    }
+}
+
+#[test]
+fn a_crash_at_every_write_boundary_then_a_rerun_ends_where_a_clean_run_does() {
+    // GIVEN a state from a first replay, and a second input that renames
+    // some users, adds others and holds a line that is no event
+    let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    let first = dir.path().join("first.jsonl");
+    std::fs::write(&first, generated_records(6)).unwrap_or_else(|err| panic!("{err}"));
+    let mut second = String::new();
+    let mut sequence: u128 = 200_000_000_000_000_000_000;
+    for user in 0..3 {
+        sequence += 1;
+        second.push_str(&record_line(user, 3, sequence));
+    }
+    second.push_str("{ not an event\n");
+    for user in 6..8 {
+        sequence += 1;
+        second.push_str(&record_line(user, 1, sequence));
+    }
+    let second_path = dir.path().join("second.jsonl");
+    std::fs::write(&second_path, second).unwrap_or_else(|err| panic!("{err}"));
+    let replay = |state: &Path, input: &Path, crash_at: Option<u64>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_onboard"));
+        command
+            .args(["replay", "--no-progress", "--json", "--state"])
+            .arg(state)
+            .arg(input)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if let Some(at) = crash_at {
+            command.env("ONBOARD_CRASH_AT_WRITE", at.to_string());
+        }
+        command.status().unwrap_or_else(|err| panic!("{err}"))
+    };
+    let base = dir.path().join("base");
+    assert!(replay(&base, &first, None).success());
+    let clean = dir.path().join("clean");
+    copy_folder(&base, &clean);
+    assert!(replay(&clean, &second_path, None).success());
+    let expected = comparable(&clean);
+
+    // WHEN the second replay crashes at each write boundary in turn, and is
+    // run again
+    let mut boundaries = 0;
+    for at in 1.. {
+        let state = dir.path().join(format!("crash-{at}"));
+        copy_folder(&base, &state);
+        if replay(&state, &second_path, Some(at)).success() {
+            break; // past the last boundary: nothing crashed
+        }
+        boundaries += 1;
+        // THEN whatever the crash left reads, and the rerun ends where the
+        // clean run did
+        for (name, bytes) in state_files(&state) {
+            if name.ends_with(".json") {
+                assert!(
+                    serde_json::from_slice::<serde_json::Value>(&bytes).is_ok(),
+                    "{name} is cut after a crash at boundary {at}"
+                );
+            }
+        }
+        assert!(
+            replay(&state, &second_path, None).success(),
+            "rerun after boundary {at}"
+        );
+        assert_eq!(
+            comparable(&state),
+            expected,
+            "after a crash at boundary {at}"
+        );
+        std::fs::remove_dir_all(&state).unwrap_or_else(|err| panic!("{err}"));
+    }
+    // Objects, index, parameters, table and a dead letter: each has its own.
+    assert!(boundaries >= 15, "only {boundaries} write boundaries");
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "crashes: a crash at each of {boundaries} write boundaries, each rerun ended as a clean run"
     );
 }

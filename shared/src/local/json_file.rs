@@ -72,8 +72,33 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
+    crash_point();
     fs::write(&tmp, bytes)?;
-    fs::rename(&tmp, path)
+    crash_point();
+    fs::rename(&tmp, path)?;
+    crash_point();
+    Ok(())
+}
+
+/// A boundary between the local state's writes. With
+/// `ONBOARD_CRASH_AT_WRITE=N` set (the crash tests), the process aborts at
+/// the Nth boundary it reaches, as a kill there would leave it; otherwise a
+/// boundary costs one atomic increment.
+pub fn crash_point() {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static AT: OnceLock<Option<u64>> = OnceLock::new();
+    static REACHED: AtomicU64 = AtomicU64::new(0);
+    let at = AT.get_or_init(|| {
+        std::env::var("ONBOARD_CRASH_AT_WRITE")
+            .ok()
+            .and_then(|n| n.parse().ok())
+    });
+    if let Some(at) = at
+        && REACHED.fetch_add(1, Ordering::Relaxed) + 1 == *at
+    {
+        std::process::abort();
+    }
 }
 
 fn read_json<T: DeserializeOwned + Default>(path: &Path) -> io::Result<T> {
