@@ -4,13 +4,16 @@
 //!
 //! - **The table's stream → the router.** Reads every shard of the users
 //!   table's stream with `GetRecords`, turns each record into the JSON Lambda
-//!   would send, and routes batches with Lambda's rules (retry from the
-//!   lowest failed sequence number, a bounded number of times, then the
-//!   router's dead-letter queue; see [`crate::event_source`]).
-//! - **Each queue → its consumer.** Receives batches of up to ten messages,
+//!   would send, and routes batches with Lambda's rules
+//!   ([`crate::event_source::stream`]: the checkpoint, bisection, bounded
+//!   retries, an hour's record age on the wall clock), sending what it gives
+//!   up on to the router's dead-letter queue as Lambda's own invocation
+//!   record, which `onboard dlq redrive` reads back from the stream.
+//! - **Each queue → its consumer** ([`QueuePoller`]). Receives batches,
 //!   hands them to the consumer as an SQS event, deletes what succeeded and
-//!   leaves the failures to come back after the visibility timeout; the
-//!   queue's redrive policy moves a message that keeps failing to its DLQ.
+//!   leaves the rest to come back after the visibility timeout
+//!   ([`crate::event_source::queue`]); the queue's redrive policy moves a
+//!   message that keeps failing to its DLQ.
 //!
 //! One log line per batch, naming users by id only. A failing call (the
 //! emulator went away) is logged and retried after a pause; the service
