@@ -15,8 +15,8 @@ pub enum Kind {
     Cognito,
     /// One record of a DynamoDB stream event.
     StreamRecord,
-    /// One record of an SQS event.
-    SqsMessage,
+    /// One record of an SQS event, for the consumer its queue feeds.
+    SqsMessage(Consumer),
     /// An API Gateway (REST API, payload 1.0) proxy request.
     ApiRequest,
 }
@@ -25,7 +25,8 @@ pub enum Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RecordKind {
     Stream,
-    Sqs,
+    /// An SQS message, for the consumer its queue feeds.
+    Sqs(Consumer),
 }
 
 /// What kind of event a JSON object is.
@@ -48,12 +49,8 @@ pub fn classify(object: &serde_json::Map<String, Value>) -> Result<Kind, String>
         return Ok(Kind::StreamRecord);
     }
     if object.get("eventSource").and_then(Value::as_str) == Some("aws:sqs") {
-        let arn = object
-            .get("eventSourceARN")
-            .and_then(Value::as_str)
-            .ok_or_else(|| "an SQS message without an eventSourceARN".to_owned())?;
-        Consumer::for_queue_arn(arn)?;
-        return Ok(Kind::SqsMessage);
+        let arn = object.get("eventSourceARN").and_then(Value::as_str);
+        return sqs_consumer(arn).map(Kind::SqsMessage);
     }
     if object.contains_key("routeKey") || object.contains_key("rawPath") {
         return Err(
@@ -96,16 +93,16 @@ pub fn record_kind(record: &RawValue) -> Result<RecordKind, String> {
     let source = serde_json::from_str::<Source>(record.get()).unwrap_or_default();
     match source.event_source.as_deref() {
         None | Some("aws:dynamodb") => Ok(RecordKind::Stream),
-        Some("aws:sqs") => {
-            let arn = source
-                .event_source_arn
-                .ok_or_else(|| "an SQS message without an eventSourceARN".to_owned())?;
-            Consumer::for_queue_arn(&arn)?;
-            Ok(RecordKind::Sqs)
-        }
+        Some("aws:sqs") => sqs_consumer(source.event_source_arn.as_deref()).map(RecordKind::Sqs),
         Some(other) => Err(match shown_name(other) {
             Some(other) => format!("holds `{other}` records: {KNOWN}"),
             None => format!("holds records of an unknown eventSource: {KNOWN}"),
         }),
     }
+}
+
+/// The consumer of the queue an SQS message's `eventSourceARN` names.
+fn sqs_consumer(arn: Option<&str>) -> Result<Consumer, String> {
+    let arn = arn.ok_or_else(|| "an SQS message without an eventSourceARN".to_owned())?;
+    Consumer::for_queue_arn(arn)
 }

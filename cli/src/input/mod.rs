@@ -24,6 +24,8 @@ use tokio::sync::mpsc;
 
 use kind::{Kind, RecordKind};
 
+use crate::queue_roles::Consumer;
+
 /// Records handed over at a time.
 pub const CHUNK: usize = 1000;
 
@@ -35,9 +37,11 @@ pub enum Input {
         first: usize,
         records: Vec<Box<RawValue>>,
     },
-    /// Consecutive SQS messages of one file, each as an SQS event's record.
+    /// Consecutive SQS messages of one file for one consumer (the one their
+    /// `eventSourceARN` names), each as an SQS event's record.
     SqsMessages {
         first: usize,
+        consumer: Consumer,
         messages: Vec<Box<RawValue>>,
     },
     /// A Cognito trigger event.
@@ -179,7 +183,7 @@ impl<'a> Sender<'a> {
         };
         let (kind, raw) = match kind::classify(object)? {
             Kind::StreamRecord => record(RecordKind::Stream, &value)?,
-            Kind::SqsMessage => record(RecordKind::Sqs, &value)?,
+            Kind::SqsMessage(consumer) => record(RecordKind::Sqs(consumer), &value)?,
             Kind::Cognito => {
                 return self.single(|index| Input::Cognito {
                     index,
@@ -221,8 +225,9 @@ impl<'a> Sender<'a> {
         self.first = self.count;
         self.send(match self.pending_kind {
             RecordKind::Stream => Input::StreamRecords { first, records },
-            RecordKind::Sqs => Input::SqsMessages {
+            RecordKind::Sqs(consumer) => Input::SqsMessages {
                 first,
+                consumer,
                 messages: records,
             },
         })

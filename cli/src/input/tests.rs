@@ -95,7 +95,7 @@ fn folders_are_walked_in_name_order() {
 async fn sqs_events_and_api_requests_are_read_as_what_they_are() {
     let inputs = read_all(fixture("sqs/changes-out-of-order.json")).await;
     assert!(
-        matches!(&inputs[0], Input::SqsMessages { first: 0, messages } if messages.len() == 5),
+        matches!(&inputs[0], Input::SqsMessages { first: 0, consumer: crate::queue_roles::Consumer::Archive, messages } if messages.len() == 5),
         "{inputs:?}"
     );
     let inputs = read_all(fixture("apigw/hello-json.json")).await;
@@ -124,7 +124,9 @@ async fn records_are_told_apart_one_by_one_and_foreign_ones_refused() {
     let mixed = serde_json::json!({ "Records": [stream["Records"][0], sqs["Records"][0]] });
     let inputs = read_text("mixed.json", &mixed.to_string()).await;
     assert!(matches!(&inputs[0], Input::StreamRecords { first: 0, records } if records.len() == 1));
-    assert!(matches!(&inputs[1], Input::SqsMessages { first: 1, messages } if messages.len() == 1));
+    assert!(
+        matches!(&inputs[1], Input::SqsMessages { first: 1, messages, .. } if messages.len() == 1)
+    );
 
     // A foreign record after a good one refuses the file, and sends nothing.
     let s3 = serde_json::json!({ "Records": [stream["Records"][0], {"eventSource": "aws:s3"}] });

@@ -50,36 +50,32 @@ impl Replay<'_> {
         rows
     }
 
-    /// SQS messages: onto the queue their `eventSourceARN` names, then to
-    /// its consumer with the queue rules.
+    /// SQS messages: onto the queue of the consumer their `eventSourceARN`
+    /// names (the reader found it), then to that consumer with the queue
+    /// rules.
     pub(super) async fn sqs(
         &mut self,
         source: &Arc<str>,
         first: usize,
+        consumer: Consumer,
         messages: &[Box<RawValue>],
     ) -> Vec<Row> {
-        let mut rows = Vec::with_capacity(messages.len());
-        let mut queued = Vec::with_capacity(messages.len());
-        for (offset, raw) in messages.iter().enumerate() {
-            let mut row = Row::new(source, first + offset, "sqs");
-            let message = sqs_message(raw, first + offset);
-            let consumer = message
-                .event_source_arn
-                .as_deref()
-                .ok_or_else(|| "the message has no eventSourceARN".to_owned())
-                .and_then(Consumer::for_queue_arn);
-            row.queued(&message);
-            match consumer {
-                Ok(consumer) => queued.push((rows.len(), consumer, message)),
-                // Not queued anywhere: it is reported, and counts as failed.
-                Err(reason) => row.archive = Some(Fate::Failed { reason }),
-            }
-            rows.push(row);
-        }
-        let enqueue: Vec<_> = queued.iter().map(|(_, c, m)| (*c, m.clone())).collect();
-        for (index, item) in self.target.enqueue(&enqueue).await {
-            let (row, consumer, _) = &queued[index];
-            *consumer_fate(&mut rows[*row], *consumer) = Some(item.fate);
+        let messages: Vec<SqsMessage> = messages
+            .iter()
+            .enumerate()
+            .map(|(offset, raw)| sqs_message(raw, first + offset))
+            .collect();
+        let mut rows: Vec<Row> = messages
+            .iter()
+            .enumerate()
+            .map(|(offset, message)| {
+                let mut row = Row::new(source, first + offset, "sqs");
+                row.queued(message);
+                row
+            })
+            .collect();
+        for (index, item) in self.target.enqueue(consumer, &messages).await {
+            *consumer_fate(&mut rows[index], consumer) = Some(item.fate);
         }
         self.drain(&mut rows).await;
         rows
@@ -209,9 +205,6 @@ fn sqs_message(raw: &RawValue, index: usize) -> SqsMessage {
     serde_json::from_str::<SqsMessage>(raw.get()).unwrap_or_else(|_| {
         let mut message = SqsMessage::default();
         message.body = Some(raw.get().to_owned());
-        message.event_source_arn = serde_json::from_str::<serde_json::Value>(raw.get())
-            .ok()
-            .and_then(|v| v["eventSourceARN"].as_str().map(str::to_owned));
         message.message_id = Some(format!("replayed-{index}"));
         message
     })

@@ -117,9 +117,11 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
                 Input::StreamRecords { first, records } => {
                     replay.stream(&source, first, records).await
                 }
-                Input::SqsMessages { first, messages } => {
-                    replay.sqs(&source, first, &messages).await
-                }
+                Input::SqsMessages {
+                    first,
+                    consumer,
+                    messages,
+                } => replay.sqs(&source, first, consumer, &messages).await,
                 Input::Cognito { index, event } => replay.cognito(&source, index, event).await,
                 Input::ApiRequest { index, request } => replay.api(&source, index, *request).await,
                 Input::Unreadable {

@@ -96,12 +96,14 @@ impl Target {
     /// take them on their own. Returns what could not be sent, by index.
     pub(super) async fn enqueue(
         &self,
-        messages: &[(Consumer, SqsMessage)],
+        consumer: Consumer,
+        messages: &[SqsMessage],
     ) -> Vec<(usize, ItemReport)> {
         match self {
             Target::Local { pipeline, .. } => {
-                for (consumer, message) in messages {
-                    pipeline.queue(consumer.queue()).push(LocalMessage {
+                let queue = pipeline.queue(consumer.queue());
+                for message in messages {
+                    queue.push(LocalMessage {
                         message_id: message.message_id.clone().unwrap_or_default(),
                         body: message.body.clone().unwrap_or_default(),
                         attributes: BTreeMap::new(),
@@ -112,29 +114,28 @@ impl Target {
                 Vec::new()
             }
             Target::Stack { router, .. } => {
-                let mut unsent = Vec::new();
-                for consumer in Consumer::ALL {
-                    let queue = match consumer {
-                        Consumer::Archive => &router.archive,
-                        Consumer::Publish => &router.publish,
-                    };
-                    let outgoing: Vec<OutgoingMessage> = messages
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, (c, _))| *c == consumer)
-                        .map(|(index, (_, message))| OutgoingMessage {
-                            id: index.to_string(),
-                            body: message.body.clone().unwrap_or_default(),
-                            attributes: Vec::new(),
-                        })
-                        .collect();
-                    for (id, failure) in batch::send_all(queue.as_ref(), outgoing).await {
+                let queue = match consumer {
+                    Consumer::Archive => &router.archive,
+                    Consumer::Publish => &router.publish,
+                };
+                let outgoing = messages
+                    .iter()
+                    .enumerate()
+                    .map(|(index, message)| OutgoingMessage {
+                        id: index.to_string(),
+                        body: message.body.clone().unwrap_or_default(),
+                        attributes: Vec::new(),
+                    })
+                    .collect();
+                batch::send_all(queue.as_ref(), outgoing)
+                    .await
+                    .into_iter()
+                    .map(|(id, failure)| {
                         let index: usize = id.parse().unwrap_or_default();
                         let reason = format!("not sent to {}: {}", queue.name(), failure.reason);
-                        unsent.push((index, ItemReport::new(id, Fate::Failed { reason })));
-                    }
-                }
-                unsent
+                        (index, ItemReport::new(id, Fate::Failed { reason }))
+                    })
+                    .collect()
             }
         }
     }
