@@ -217,13 +217,12 @@ impl LocalQueuePoller {
         let invoked = function.invoke(&event).await;
         let settled = settle(&event, &invoked.response);
         let mut fates = Vec::new();
-        let items = event.records.into_iter().zip(kept).zip(settled.returned);
-        for (index, ((record, mut message), returned)) in items.enumerate() {
-            let mut item = invoked
-                .report
-                .items
-                .get(index)
-                .cloned()
+        // The function's own account of each message, in the event's order.
+        let mut reported = invoked.report.items.into_iter();
+        let messages = event.records.into_iter().zip(kept).zip(settled.returned);
+        for ((record, mut message), returned) in messages {
+            let mut item = reported
+                .next()
                 .unwrap_or_else(|| ItemReport::new(message.message_id.clone(), Fate::Applied));
             if !returned {
                 fates.push(item);
