@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use onboard_shared::batch::{BatchReport, Fate, ItemReport, Outcome, Settlement};
+use onboard_shared::batch::{Fate, ItemReport, dead_letter_all};
 use onboard_shared::ports::{MessageQueue, OutgoingMessage};
 use serde_json::json;
 
@@ -129,25 +129,15 @@ impl OnFailureDestination for RecordsWithReasons {
     }
 
     async fn send(&self, discarded: &Discarded<'_>) -> Result<(), String> {
-        let report = BatchReport {
-            items: discarded
-                .records
-                .iter()
-                .map(|_| ItemReport::new("", Fate::Applied))
-                .collect(),
-        };
-        let mut settlement =
-            Settlement::new(discarded.records.iter().map(|r| r.get()).collect(), report);
-        for (index, reason) in discarded.reasons.iter().enumerate() {
-            settlement.settle(index, Outcome::Reject(reason.clone()));
-        }
-        let report = settlement.finish(self.0.as_ref(), STREAM_POLLER).await;
-        match report.failed().next() {
-            None => Ok(()),
-            Some(item) => Err(match &item.fate {
-                Fate::Failed { reason } => reason.clone(),
-                _ => String::new(),
-            }),
+        let letters = discarded
+            .records
+            .iter()
+            .map(|record| record.get())
+            .zip(discarded.reasons.iter().cloned());
+        let fates = dead_letter_all(self.0.as_ref(), STREAM_POLLER, letters).await;
+        match fates.into_iter().find(Fate::is_failed) {
+            Some(Fate::Failed { reason }) => Err(reason),
+            _ => Ok(()),
         }
     }
 }

@@ -12,7 +12,7 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use chrono::Utc;
 use greeting::Greeter;
 use onboard_shared::aws::SsmParameters;
-use onboard_shared::batch::{self, BatchReport, Fate, ItemReport, Outcome, Settlement};
+use onboard_shared::batch::{self, Fate, ItemReport};
 use onboard_shared::local::LocalMessage;
 use onboard_shared::ports::OutgoingMessage;
 use serde_json::value::RawValue;
@@ -147,13 +147,11 @@ impl Target {
             Target::Local { pipeline, .. } => pipeline.router.dead_letters.clone(),
             Target::Stack { router, .. } => router.dead_letters.clone(),
         };
-        let report = BatchReport {
-            items: vec![ItemReport::new("", Fate::Applied)],
-        };
-        let mut settlement = Settlement::new(vec![text], report);
-        settlement.settle(0, Outcome::Reject(reason.to_owned()));
-        let mut report = settlement.finish(queue.as_ref(), REPLAY_INPUT).await;
-        report.items.remove(0).fate
+        let fates =
+            batch::dead_letter_all(queue.as_ref(), REPLAY_INPUT, [(text, reason.to_owned())]).await;
+        fates.into_iter().next().unwrap_or(Fate::Failed {
+            reason: reason.to_owned(),
+        })
     }
 
     /// The consumers' work: local only; a stack's consumers run on their own.

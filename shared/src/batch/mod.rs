@@ -18,7 +18,7 @@ mod settle;
 mod sqs;
 
 pub use send::{MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, chunk, send_all};
-pub use settle::{Outcome, REASON_ATTRIBUTE, SOURCE_ATTRIBUTE, Settlement};
+pub use settle::{Outcome, REASON_ATTRIBUTE, SOURCE_ATTRIBUTE, Settlement, dead_letter_all};
 pub use sqs::{DecodedBatch, decode_sqs};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};

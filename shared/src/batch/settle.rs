@@ -106,6 +106,29 @@ impl<'a> Settlement<'a> {
     }
 }
 
+/// Dead-letters each body with its reason, as a batch's refused records
+/// are (kept apart when too big, reasons without input values), and returns
+/// each one's fate: dead-lettered, or failed when even that send failed.
+pub async fn dead_letter_all<'a>(
+    queue: &dyn MessageQueue,
+    source: &str,
+    letters: impl IntoIterator<Item = (&'a str, String)>,
+) -> Vec<Fate> {
+    let (bodies, reasons): (Vec<&str>, Vec<String>) = letters.into_iter().unzip();
+    let report = BatchReport {
+        items: bodies
+            .iter()
+            .map(|_| super::ItemReport::new("", Fate::Applied))
+            .collect(),
+    };
+    let mut settlement = Settlement::new(bodies, report);
+    for (index, reason) in reasons.into_iter().enumerate() {
+        settlement.settle(index, Outcome::Reject(reason));
+    }
+    let report = settlement.finish(queue, source).await;
+    report.items.into_iter().map(|item| item.fate).collect()
+}
+
 /// A record that can never succeed, to be sent to a dead-letter queue as it
 /// was received, with the reason attached.
 #[derive(Debug, Clone)]
