@@ -219,6 +219,11 @@ async fn poison_records_end_in_the_router_dlq_with_their_reason_while_the_others
     let kept = std::fs::read_to_string(state.path().join("dead-letters/router-dlq.jsonl")).unwrap();
     assert_eq!(kept.lines().count(), 4);
     assert!(kept.contains("onboard.reason"));
+    // The schema's own words stay whole in a reason (only input values go).
+    assert!(
+        kept.contains("only letters, digits, `-` and `_` are allowed"),
+        "{kept}"
+    );
     assert_eq!(report["dead_letters"].as_array().unwrap().len(), 4);
 }
 

@@ -31,7 +31,7 @@ impl UserId {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
         {
             return Err(DomainError::InvalidUserId(
-                "only letters, digits, '-' and '_' are allowed",
+                "only letters, digits, `-` and `_` are allowed",
             ));
         }
         Ok(Self(raw))
