@@ -277,7 +277,7 @@ async fn maximum_retry_attempts_bounds_the_retries_then_the_destination_takes_th
     assert_eq!(fates[0].fate, Fate::Applied);
     for fate in &fates[1..] {
         assert!(
-            matches!(&fate.fate, Fate::DeadLettered { queue, reason }
+            matches!(&fate.fate, Fate::DeadLettered { queue, reason, .. }
                 if queue == "router-dlq" && reason.starts_with("retries exhausted")),
             "{fate:?}"
         );

@@ -21,7 +21,9 @@
 //!   the venv (default `python3`).
 
 pub mod browser;
+pub mod emf;
 pub mod property;
+pub mod runtime_api;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};

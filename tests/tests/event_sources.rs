@@ -69,7 +69,7 @@ async fn a_message_that_keeps_failing_moves_to_its_dlq_after_max_receive_count()
     assert_eq!(publish.len(), 5);
     for c in &publish {
         match &c.item.fate {
-            Fate::DeadLettered { queue, reason } => {
+            Fate::DeadLettered { queue, reason, .. } => {
                 assert_eq!(queue, "publish-dlq");
                 assert!(
                     reason
@@ -153,7 +153,7 @@ async fn a_stream_batch_that_exhausts_its_retries_goes_to_the_on_failure_destina
     assert_eq!(fates.len(), 5);
     for fate in &fates {
         match &fate.fate {
-            Fate::DeadLettered { queue, reason } => {
+            Fate::DeadLettered { queue, reason, .. } => {
                 assert_eq!(queue, "router-dlq");
                 assert!(reason.starts_with("retries exhausted"), "{reason}");
             }

@@ -14,6 +14,7 @@ use std::sync::OnceLock;
 use onboard_shared::config::{
     ArchiveConfig, ConfigError, GreetingConfig, PostConfirmationConfig, PublishConfig, RouterConfig,
 };
+use onboard_shared::telemetry::metrics;
 use onboard_tests::{Venv, workspace};
 use serde_json::{Map, Value};
 
@@ -709,30 +710,78 @@ fn published_dimensions(namespace: &str, metric: &str) -> Option<&'static [&'sta
         ("AWS/SQS", _) => &["QueueName"],
         ("AWS/ApiGateway", _) => &["ApiName", "Stage"],
         ("AWS/DynamoDB", "ReturnedRecordsCount") => &["Operation", "StreamLabel", "TableName"],
+        ("Onboard", _) => &["Function", "Stack"],
         _ => return None,
     })
+}
+
+/// An onboard metric is one the function its `Function` dimension names
+/// emits (`shared::telemetry::metrics`).
+fn assert_emitted(namespace: &str, metric: &str, function: Option<&str>, whose: &str) {
+    if namespace != metrics::NAMESPACE {
+        return;
+    }
+    let function = metrics::Function::ALL
+        .into_iter()
+        .find(|f| Some(f.name()) == function)
+        .unwrap_or_else(|| panic!("{whose}: {metric} names no function of onboard's"));
+    assert!(
+        function.metrics().iter().any(|m| m.name() == metric),
+        "{whose}: {} emits no {metric}",
+        function.name()
+    );
+}
+
+/// The metrics an alarm watches: its one metric, or each of its metric
+/// math's (namespace, name, dimensions).
+fn dimensions(d: &Value) -> Vec<(&str, &str)> {
+    d.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| Some((d["Name"].as_str()?, d["Value"].as_str().unwrap_or_default())))
+        .collect()
+}
+
+/// A metric an alarm watches: namespace, name, and its (name, value)
+/// dimensions.
+type Watched<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>);
+
+fn alarm_metrics(p: &Value) -> Vec<Watched<'_>> {
+    match p["Metrics"].as_array() {
+        Some(queries) => queries
+            .iter()
+            .filter_map(|q| q.get("MetricStat"))
+            .map(|stat| {
+                let m = &stat["Metric"];
+                (
+                    m["Namespace"].as_str().unwrap_or_default(),
+                    m["MetricName"].as_str().unwrap_or_default(),
+                    dimensions(&m["Dimensions"]),
+                )
+            })
+            .collect(),
+        None => vec![(
+            p["Namespace"].as_str().unwrap_or_default(),
+            p["MetricName"].as_str().unwrap_or_default(),
+            dimensions(&p["Dimensions"]),
+        )],
+    }
 }
 
 #[test]
 fn every_alarm_and_dashboard_series_names_its_metric_s_published_dimensions() {
     for (name, alarm) in of_type("AWS::CloudWatch::Alarm") {
-        let p = &alarm["Properties"];
-        let (namespace, metric) = (
-            p["Namespace"].as_str().unwrap_or_default(),
-            p["MetricName"].as_str().unwrap_or_default(),
-        );
-        let mut given: Vec<&str> = p["Dimensions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|d| d["Name"].as_str())
-            .collect();
-        given.sort_unstable();
-        assert_eq!(
-            Some(given.as_slice()),
-            published_dimensions(namespace, metric),
-            "{name}: {namespace} {metric}"
-        );
+        for (namespace, metric, dimensions) in alarm_metrics(&alarm["Properties"]) {
+            let mut given: Vec<&str> = dimensions.iter().map(|(n, _)| *n).collect();
+            given.sort_unstable();
+            assert_eq!(
+                Some(given.as_slice()),
+                published_dimensions(namespace, metric),
+                "{name}: {namespace} {metric}"
+            );
+            let function = dimensions.iter().find(|(n, _)| *n == "Function");
+            assert_emitted(namespace, metric, function.map(|(_, v)| *v), name);
+        }
     }
     let (_, dashboard) = of_type("AWS::CloudWatch::Dashboard")[0];
     let body = dashboard["Properties"]["DashboardBody"]["Fn::Sub"][0]
@@ -754,6 +803,11 @@ fn every_alarm_and_dashboard_series_names_its_metric_s_published_dimensions() {
                 .filter_map(Value::as_str)
                 .collect();
             let (namespace, metric) = (fields[0], fields[1]);
+            let function = fields[2..]
+                .chunks(2)
+                .find(|pair| pair[0] == "Function")
+                .and_then(|pair| pair.get(1).copied());
+            assert_emitted(namespace, metric, function, "dashboard");
             let mut names: Vec<&str> = fields[2..].iter().step_by(2).copied().collect();
             names.sort_unstable();
             assert_eq!(

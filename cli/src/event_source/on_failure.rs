@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use onboard_shared::batch::{Fate, ItemReport, dead_letter_all};
+use onboard_shared::batch::{Fate, ItemReport, ReasonClass, dead_letter_all};
 use onboard_shared::ports::{MessageQueue, OutgoingMessage};
 use serde_json::json;
 
@@ -100,6 +100,7 @@ impl<D: OnFailureDestination> GiveUp<'_, D> {
                     Ok(()) => Fate::DeadLettered {
                         queue: self.destination.name().to_owned(),
                         reason: reason.clone(),
+                        class: ReasonClass::Exhausted,
                     },
                     Err(error) => Fate::Failed {
                         reason: format!("{reason}; and it could not be sent to the on-failure destination: {error}"),
@@ -134,7 +135,13 @@ impl OnFailureDestination for RecordsWithReasons {
             .iter()
             .map(|record| record.get())
             .zip(discarded.reasons.iter().cloned());
-        let fates = dead_letter_all(self.0.as_ref(), STREAM_POLLER, letters).await;
+        let fates = dead_letter_all(
+            self.0.as_ref(),
+            STREAM_POLLER,
+            ReasonClass::Exhausted,
+            letters,
+        )
+        .await;
         match fates.into_iter().find(Fate::is_failed) {
             Some(Fate::Failed { reason }) => Err(reason),
             _ => Ok(()),

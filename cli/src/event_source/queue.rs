@@ -254,6 +254,7 @@ impl LocalQueuePoller {
             item.fate = Fate::DeadLettered {
                 queue: self.dlq.name().to_owned(),
                 reason,
+                class: batch::ReasonClass::Exhausted,
             };
             fates.push(item);
         }

@@ -12,6 +12,7 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use onboard_shared::batch::Fate;
 use onboard_shared::domain::{ChangeKind, UserId};
 use onboard_shared::published::ParameterPrefix;
+use onboard_shared::telemetry::metrics::{Counts, Function};
 use post_confirmation::Outcome;
 use serde_json::value::RawValue;
 
@@ -105,6 +106,11 @@ impl Replay<'_> {
                 format!("rejected: {err}")
             }
         });
+        if let Ok(outcome) = &sign_up.outcome {
+            let mut counts = Counts::default();
+            counts.add(outcome.metric(), 1);
+            self.summary.metered(Function::PostConfirmation, &counts);
+        }
         // A sign-up writes one item, so it emits at most one stream record.
         let mut rows = vec![row];
         if !sign_up.stream.is_empty() {
@@ -140,6 +146,9 @@ impl Replay<'_> {
             .and_then(|sub| UserId::parse(sub).ok());
         let response = self.target.greet(request).await;
         self.summary.requests += 1;
+        let mut counts = Counts::default();
+        counts.add(greeting::metric(&response), 1);
+        self.summary.metered(Function::Greeting, &counts);
         row.response = Some(Response {
             status: response.status_code,
             content_type: response
@@ -186,13 +195,31 @@ impl Replay<'_> {
     pub(super) fn count(&mut self, rows: &[Row]) {
         for row in rows.iter().filter(|row| row.response.is_none()) {
             self.summary.records += 1;
-            for (tally, fate) in [
-                (&mut self.summary.router, &row.router),
-                (&mut self.summary.archive, &row.archive),
-                (&mut self.summary.publish, &row.publish),
+            for (tally, function, fate) in [
+                (
+                    &mut self.summary.router,
+                    Function::StreamRouter,
+                    &row.router,
+                ),
+                (
+                    &mut self.summary.archive,
+                    Function::ArchiveConsumer,
+                    &row.archive,
+                ),
+                (
+                    &mut self.summary.publish,
+                    Function::PublishConsumer,
+                    &row.publish,
+                ),
             ] {
                 if let Some(fate) = fate {
                     tally.add(fate);
+                    let counts = Counts::of_fates(function, [fate]);
+                    self.summary
+                        .metrics
+                        .entry(function)
+                        .or_default()
+                        .merge(&counts);
                 }
             }
         }

@@ -229,6 +229,21 @@ impl<'w> Printer<'w> {
                 "A record too big for a queue is kept apart, its dead letter pointing to it: {kept}"
             )?;
         }
+        let metered: Vec<_> = s
+            .metrics
+            .iter()
+            .filter(|(_, counts)| counts.iter().next().is_some())
+            .collect();
+        if !metered.is_empty() {
+            writeln!(out, "Metrics, as the functions report them to CloudWatch:")?;
+            for (function, counts) in metered {
+                let counts: Vec<String> = counts
+                    .iter()
+                    .map(|(metric, n)| format!("{} {n}", metric.name()))
+                    .collect();
+                writeln!(out, "  {:<18} {}", function.name(), counts.join(", "))?;
+            }
+        }
         let label = if finish.remote { "Sent to" } else { "State" };
         writeln!(out, "{label}: {}", finish.location)?;
         out.flush()

@@ -1,11 +1,13 @@
 //! What a replay reports: a row for every input record, the files, and the
 //! totals.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsMessage;
 use onboard_shared::batch::{Fate, ItemReport};
 use onboard_shared::domain::{ChangeKind, ChangeMessage, UserId};
+use onboard_shared::telemetry::metrics::{Counts, Function};
 use serde::Serialize;
 
 /// What happened to one input record.
@@ -130,6 +132,10 @@ pub struct Summary {
     pub dead_letters: usize,
     pub archive_writes: usize,
     pub parameter_writes: usize,
+    /// Each function's metrics, named and counted as it reports them to
+    /// CloudWatch: from each record's final fate, each trigger's outcome
+    /// and each request's answer.
+    pub metrics: BTreeMap<Function, Counts>,
 }
 
 impl Summary {
@@ -139,6 +145,11 @@ impl Summary {
     /// dead-lettered) is not kept anywhere: the replay did not succeed.
     pub fn succeeded(&self) -> bool {
         self.refused_files == 0 && self.triggers_rejected == 0 && self.failed() == 0
+    }
+
+    /// Adds to `function`'s metrics.
+    pub(super) fn metered(&mut self, function: Function, counts: &Counts) {
+        self.metrics.entry(function).or_default().merge(counts);
     }
 
     /// Records that ended failed, in any column.

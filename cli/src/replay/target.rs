@@ -147,8 +147,13 @@ impl Target {
             Target::Local { pipeline, .. } => pipeline.router.dead_letters.clone(),
             Target::Stack { router, .. } => router.dead_letters.clone(),
         };
-        let fates =
-            batch::dead_letter_all(queue.as_ref(), REPLAY_INPUT, [(text, reason.to_owned())]).await;
+        let fates = batch::dead_letter_all(
+            queue.as_ref(),
+            REPLAY_INPUT,
+            batch::ReasonClass::Unreadable,
+            [(text, reason.to_owned())],
+        )
+        .await;
         fates.into_iter().next().unwrap_or(Fate::Failed {
             reason: reason.to_owned(),
         })

@@ -9,6 +9,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
 use onboard_shared::aws::{S3Archive, SqsQueue, s3_client, sqs};
 use onboard_shared::config::ArchiveConfig;
+use onboard_shared::telemetry::metrics::{Counts, Emitter, Function};
 
 use crate::Archiver;
 
@@ -32,9 +33,15 @@ impl Archiver {
 /// One invocation: the batch archived, the partial failure reported.
 pub async fn invoke(
     archiver: &Archiver,
+    metrics: &Emitter,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
-    Ok(crate::handle(archiver, &event.payload)
-        .await
-        .sqs_response()?)
+    let report = crate::handle(archiver, &event.payload).await;
+    let context = &event.context;
+    metrics.record(
+        Counts::of_batch(Function::ArchiveConsumer, &report),
+        &context.request_id,
+        context.xray_trace_id.as_deref(),
+    );
+    Ok(report.sqs_response()?)
 }

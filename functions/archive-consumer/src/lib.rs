@@ -23,6 +23,7 @@ use onboard_shared::batch::{self, BatchReport, Fate, Outcome, Skip};
 use onboard_shared::domain::{ChangeKind, ChangeMessage, User, UserId, Version};
 use onboard_shared::error::PortError;
 use onboard_shared::ports::{ArchiveStore, Conditional, MessageQueue, WriteCondition};
+use onboard_shared::telemetry::metrics::tally;
 use serde::Serialize;
 
 /// The name this function gives itself on the dead letters it sends.
@@ -131,6 +132,7 @@ async fn archive_one(
         match archive.put(user, revision, &body, condition).await? {
             Conditional::Written => return Ok(Fate::Applied),
             Conditional::Conflict => {
+                tally::write_conflict();
                 tracing::debug!(user_id = %user, "the object changed while writing; reading it again")
             }
         }

@@ -2,6 +2,7 @@ use archive_consumer::Archiver;
 use lambda_runtime::{Error, run, service_fn};
 use onboard_shared::aws::lambda_config;
 use onboard_shared::config::{ArchiveConfig, process_env};
+use onboard_shared::telemetry::metrics::{Emitter, Function, stack_name};
 use onboard_shared::telemetry::{self, LogFormat};
 
 #[tokio::main]
@@ -9,8 +10,9 @@ async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::detect());
     let config = ArchiveConfig::from_env(process_env)?;
     let archiver = Archiver::from_config(&config, &lambda_config(&process_env, None)?);
+    let metrics = Emitter::install(Function::ArchiveConsumer, &stack_name())?;
     run(service_fn(|event| {
-        archive_consumer::invoke(&archiver, event)
+        archive_consumer::invoke(&archiver, &metrics, event)
     }))
     .await
 }

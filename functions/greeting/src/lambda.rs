@@ -9,6 +9,7 @@ use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyRes
 use lambda_runtime::{Error, LambdaEvent};
 use onboard_shared::aws::{SsmParameters, ssm};
 use onboard_shared::config::GreetingConfig;
+use onboard_shared::telemetry::metrics::{Counts, Emitter};
 
 use crate::Greeter;
 
@@ -33,7 +34,17 @@ impl Greeter {
 /// One invocation: the request answered.
 pub async fn invoke(
     greeter: &Greeter,
+    metrics: &Emitter,
     event: LambdaEvent<ApiGatewayProxyRequest>,
 ) -> Result<ApiGatewayProxyResponse, Error> {
-    Ok(crate::handle(greeter, event.payload).await)
+    let response = crate::handle(greeter, event.payload).await;
+    let mut counts = Counts::default();
+    counts.add(crate::metric(&response), 1);
+    let context = &event.context;
+    metrics.record(
+        counts,
+        &context.request_id,
+        context.xray_trace_id.as_deref(),
+    );
+    Ok(response)
 }

@@ -21,6 +21,7 @@ use aws_lambda_events::http::{HeaderMap, HeaderValue, Method, header};
 use onboard_shared::domain::UserId;
 use onboard_shared::ports::ParameterStore;
 use onboard_shared::published::{ParameterPrefix, PublishedName};
+use onboard_shared::telemetry::metrics::Metric;
 use serde_json::{Value, json};
 
 mod sign_in;
@@ -220,6 +221,16 @@ fn html_page(name: &str) -> String {
         "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>onboard</title></head>\n\
          <body><h1>Hello, {name}</h1></body>\n</html>\n"
     )
+}
+
+/// The metric an answer counts in: a greeting, or a request answered
+/// without one (401, 404, ...).
+pub fn metric(response: &ApiGatewayProxyResponse) -> Metric {
+    if (200..300).contains(&response.status_code) {
+        Metric::Greeted
+    } else {
+        Metric::Unanswered
+    }
 }
 
 /// Answers one API Gateway request.

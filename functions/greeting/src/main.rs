@@ -2,6 +2,7 @@ use greeting::Greeter;
 use lambda_runtime::{Error, run, service_fn};
 use onboard_shared::aws::lambda_config;
 use onboard_shared::config::{GreetingConfig, process_env};
+use onboard_shared::telemetry::metrics::{Emitter, Function, stack_name};
 use onboard_shared::telemetry::{self, LogFormat};
 
 #[tokio::main]
@@ -9,5 +10,9 @@ async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::detect());
     let config = GreetingConfig::from_env(process_env)?;
     let greeter = Greeter::from_config(&config, &lambda_config(&process_env, None)?)?;
-    run(service_fn(|event| greeting::invoke(&greeter, event))).await
+    let metrics = Emitter::install(Function::Greeting, &stack_name())?;
+    run(service_fn(|event| {
+        greeting::invoke(&greeter, &metrics, event)
+    }))
+    .await
 }

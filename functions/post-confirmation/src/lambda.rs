@@ -7,6 +7,7 @@ use lambda_runtime::{Error, LambdaEvent};
 use onboard_shared::aws::{DynamoUserStore, dynamodb};
 use onboard_shared::config::PostConfirmationConfig;
 use onboard_shared::ports::UserStore;
+use onboard_shared::telemetry::metrics::{Counts, Emitter};
 use serde_json::Value;
 
 /// The users table the config names.
@@ -15,7 +16,21 @@ pub fn users(config: &PostConfirmationConfig, sdk: &SdkConfig) -> DynamoUserStor
 }
 
 /// One invocation: the user recorded, the event handed back to Cognito.
-pub async fn invoke(users: &dyn UserStore, event: LambdaEvent<Value>) -> Result<Value, Error> {
-    let (event, _) = crate::handle(users, event.payload, chrono::Utc::now()).await?;
-    Ok(event)
+pub async fn invoke(
+    users: &dyn UserStore,
+    metrics: &Emitter,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error> {
+    let result = crate::handle(users, event.payload, chrono::Utc::now()).await;
+    let mut counts = Counts::default();
+    if let Ok((_, outcome)) = &result {
+        counts.add(outcome.metric(), 1);
+    }
+    let context = &event.context;
+    metrics.record(
+        counts,
+        &context.request_id,
+        context.xray_trace_id.as_deref(),
+    );
+    Ok(result?.0)
 }

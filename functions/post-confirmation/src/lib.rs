@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use onboard_shared::domain::{DomainError, User, UserId};
 use onboard_shared::error::PortError;
 use onboard_shared::ports::{PutNew, UserStore};
+use onboard_shared::telemetry::metrics::Metric;
 use serde_json::Value;
 
 /// Why the trigger failed. Cognito shows the sign-up an error and may retry.
@@ -49,6 +50,16 @@ pub enum Outcome {
     AlreadyRecorded(UserId),
     /// A password reset was confirmed: nothing to record.
     Ignored,
+}
+
+impl Outcome {
+    /// The metric the outcome counts in.
+    pub fn metric(&self) -> Metric {
+        match self {
+            Outcome::Recorded(_) => Metric::UsersRecorded,
+            Outcome::AlreadyRecorded(_) | Outcome::Ignored => Metric::Skipped,
+        }
+    }
 }
 
 /// Handles one trigger invocation and returns the event unchanged.

@@ -1,6 +1,7 @@
 use lambda_runtime::{Error, run, service_fn};
 use onboard_shared::aws::{CallBudget, lambda_config};
 use onboard_shared::config::{PostConfirmationConfig, process_env};
+use onboard_shared::telemetry::metrics::{Emitter, Function, stack_name};
 use onboard_shared::telemetry::{self, LogFormat};
 
 #[tokio::main]
@@ -10,5 +11,9 @@ async fn main() -> Result<(), Error> {
     // Cognito waits 5 s for a trigger: every call gets a budget well inside it.
     let sdk = lambda_config(&process_env, Some(CallBudget::TRIGGER))?;
     let users = post_confirmation::users(&config, &sdk);
-    run(service_fn(|event| post_confirmation::invoke(&users, event))).await
+    let metrics = Emitter::install(Function::PostConfirmation, &stack_name())?;
+    run(service_fn(|event| {
+        post_confirmation::invoke(&users, &metrics, event)
+    }))
+    .await
 }

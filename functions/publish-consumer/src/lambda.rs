@@ -9,6 +9,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
 use onboard_shared::aws::{SqsQueue, SsmParameters, sqs, ssm};
 use onboard_shared::config::PublishConfig;
+use onboard_shared::telemetry::metrics::{Counts, Emitter, Function};
 
 use crate::Publisher;
 
@@ -34,9 +35,15 @@ impl Publisher {
 /// One invocation: the batch published, the partial failure reported.
 pub async fn invoke(
     publisher: &Publisher,
+    metrics: &Emitter,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
-    Ok(crate::handle(publisher, &event.payload)
-        .await
-        .sqs_response()?)
+    let report = crate::handle(publisher, &event.payload).await;
+    let context = &event.context;
+    metrics.record(
+        Counts::of_batch(Function::PublishConsumer, &report),
+        &context.request_id,
+        context.xray_trace_id.as_deref(),
+    );
+    Ok(report.sqs_response()?)
 }

@@ -63,7 +63,7 @@ pub async fn handle(publisher: &Publisher, event: &SqsEvent) -> BatchReport {
             Outcome::Retry(reason) => {
                 tracing::warn!(user_id = %message.user_id(), error = %reason, "publish failed; it will be retried");
             }
-            Outcome::Reject(_) => {}
+            Outcome::Reject(..) => {}
         }
         // The older changes of the user share the newest one's write.
         for (index, _) in &changes {

@@ -1,6 +1,7 @@
 use lambda_runtime::{Error, run, service_fn};
 use onboard_shared::aws::lambda_config;
 use onboard_shared::config::{PublishConfig, process_env};
+use onboard_shared::telemetry::metrics::{Emitter, Function, stack_name};
 use onboard_shared::telemetry::{self, LogFormat};
 use publish_consumer::Publisher;
 
@@ -9,8 +10,9 @@ async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::detect());
     let config = PublishConfig::from_env(process_env)?;
     let publisher = Publisher::from_config(&config, &lambda_config(&process_env, None)?);
+    let metrics = Emitter::install(Function::PublishConsumer, &stack_name())?;
     run(service_fn(|event| {
-        publish_consumer::invoke(&publisher, event)
+        publish_consumer::invoke(&publisher, &metrics, event)
     }))
     .await
 }

@@ -10,6 +10,7 @@ use lambda_runtime::{Error, LambdaEvent};
 use onboard_shared::aws::{SqsQueue, sqs};
 use onboard_shared::config::RouterConfig;
 use onboard_shared::stream::RawStreamEvent;
+use onboard_shared::telemetry::metrics::{Counts, Emitter, Function};
 
 use crate::Router;
 
@@ -29,9 +30,15 @@ impl Router {
 /// One invocation: the batch routed, the partial failure reported.
 pub async fn invoke(
     router: &Router,
+    metrics: &Emitter,
     event: LambdaEvent<RawStreamEvent>,
 ) -> Result<DynamoDbEventResponse, Error> {
-    Ok(crate::handle(router, &event.payload.records)
-        .await
-        .stream_response()?)
+    let report = crate::handle(router, &event.payload.records).await;
+    let context = &event.context;
+    metrics.record(
+        Counts::of_batch(Function::StreamRouter, &report),
+        &context.request_id,
+        context.xray_trace_id.as_deref(),
+    );
+    Ok(report.stream_response()?)
 }

@@ -14,7 +14,9 @@ pub use lambda::invoke;
 
 use std::sync::Arc;
 
-use onboard_shared::batch::{self, BatchReport, Fate, ItemReport, Outcome, Settlement, Skip};
+use onboard_shared::batch::{
+    self, BatchReport, Fate, ItemReport, Outcome, ReasonClass, Settlement, Skip,
+};
 use onboard_shared::error::error_chain;
 use onboard_shared::ports::{MessageQueue, OutgoingMessage, SendFailure};
 use onboard_shared::stream::decode_raw;
@@ -89,7 +91,7 @@ pub async fn handle(router: &Router, records: &[Box<RawValue>]) -> BatchReport {
     }
     let mut settlement = Settlement::new(records.iter().map(|raw| raw.get()).collect(), report);
     for (index, reason) in refused {
-        settlement.settle(index, Outcome::Reject(reason));
+        settlement.settle(index, Outcome::Reject(ReasonClass::Unreadable, reason));
     }
 
     let to_publish = outgoing.clone();

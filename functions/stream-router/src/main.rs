@@ -1,6 +1,7 @@
 use lambda_runtime::{Error, run, service_fn};
 use onboard_shared::aws::lambda_config;
 use onboard_shared::config::{RouterConfig, process_env};
+use onboard_shared::telemetry::metrics::{Emitter, Function, stack_name};
 use onboard_shared::telemetry::{self, LogFormat};
 use stream_router::Router;
 
@@ -9,5 +10,9 @@ async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::detect());
     let config = RouterConfig::from_env(process_env)?;
     let router = Router::from_config(&config, &lambda_config(&process_env, None)?);
-    run(service_fn(|event| stream_router::invoke(&router, event))).await
+    let metrics = Emitter::install(Function::StreamRouter, &stack_name())?;
+    run(service_fn(|event| {
+        stream_router::invoke(&router, &metrics, event)
+    }))
+    .await
 }

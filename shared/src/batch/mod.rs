@@ -56,6 +56,21 @@ impl Skip {
     }
 }
 
+/// Why a record was dead-lettered, as the metrics count it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonClass {
+    /// It could not be read: not JSON, not the event or message expected,
+    /// an image that is not a user.
+    Unreadable,
+    /// A service refused its write for good (a value too long, a bad
+    /// request).
+    Refused,
+    /// The event source gave up on it: the queue's receive count or the
+    /// stream's retries or record age ran out.
+    Exhausted,
+}
+
 /// What became of one record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -65,7 +80,11 @@ pub enum Fate {
     /// Nothing needed doing; the record is done.
     Skipped { why: Skip },
     /// The record can never succeed; it was sent to a dead-letter queue.
-    DeadLettered { queue: String, reason: String },
+    DeadLettered {
+        queue: String,
+        reason: String,
+        class: ReasonClass,
+    },
     /// The record failed for now and will be delivered again.
     Failed { reason: String },
 }

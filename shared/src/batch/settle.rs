@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::{BatchReport, Fate, send_all};
+use super::{BatchReport, Fate, ReasonClass, send_all};
 use crate::error::{PortError, without_input_values};
 use crate::ports::{Attribute, MessageQueue, OutgoingMessage, SendFailure};
 
@@ -23,8 +23,8 @@ pub enum Outcome {
     Done(Fate),
     /// It failed for now; a delivery later may succeed.
     Retry(String),
-    /// It can never succeed as it is.
-    Reject(String),
+    /// It can never succeed as it is, for this class of reason.
+    Reject(ReasonClass, String),
 }
 
 impl Outcome {
@@ -43,7 +43,7 @@ impl From<Result<Fate, PortError>> for Outcome {
         match result {
             Ok(fate) => Outcome::Done(fate),
             Err(err) if err.is_retryable() => Outcome::Retry(err.chain()),
-            Err(err) => Outcome::Reject(err.chain()),
+            Err(err) => Outcome::Reject(ReasonClass::Refused, err.chain()),
         }
     }
 }
@@ -53,7 +53,7 @@ impl From<SendFailure> for Outcome {
         if failure.retryable {
             Outcome::Retry(failure.reason)
         } else {
-            Outcome::Reject(failure.reason)
+            Outcome::Reject(ReasonClass::Refused, failure.reason)
         }
     }
 }
@@ -85,10 +85,11 @@ impl<'a> Settlement<'a> {
         match outcome.into() {
             Outcome::Done(fate) => self.report.items[index].fate = fate,
             Outcome::Retry(reason) => self.report.items[index].fate = Fate::Failed { reason },
-            Outcome::Reject(reason) => {
+            Outcome::Reject(class, reason) => {
                 if !self.poison.iter().any(|p| p.index == index) {
                     self.poison.push(DeadLetter {
                         index,
+                        class,
                         body: self.arrived[index].to_owned(),
                         // The body keeps the input; the reason never does.
                         reason: without_input_values(&reason),
@@ -112,6 +113,7 @@ impl<'a> Settlement<'a> {
 pub async fn dead_letter_all<'a>(
     queue: &dyn MessageQueue,
     source: &str,
+    class: ReasonClass,
     letters: impl IntoIterator<Item = (&'a str, String)>,
 ) -> Vec<Fate> {
     let (bodies, reasons): (Vec<&str>, Vec<String>) = letters.into_iter().unzip();
@@ -123,7 +125,7 @@ pub async fn dead_letter_all<'a>(
     };
     let mut settlement = Settlement::new(bodies, report);
     for (index, reason) in reasons.into_iter().enumerate() {
-        settlement.settle(index, Outcome::Reject(reason));
+        settlement.settle(index, Outcome::Reject(class, reason));
     }
     let report = settlement.finish(queue, source).await;
     report.items.into_iter().map(|item| item.fate).collect()
@@ -135,6 +137,7 @@ pub async fn dead_letter_all<'a>(
 struct DeadLetter {
     /// The index of the record in the [`BatchReport`].
     pub index: usize,
+    pub class: ReasonClass,
     pub body: String,
     pub reason: String,
 }
@@ -150,7 +153,7 @@ async fn dead_letter(
     if letters.is_empty() {
         return;
     }
-    let mut reasons: HashMap<String, (usize, String)> = HashMap::new();
+    let mut reasons: HashMap<String, (usize, ReasonClass, String)> = HashMap::new();
     let mut messages = Vec::with_capacity(letters.len());
     for letter in letters {
         let mut reason = truncate(&letter.reason);
@@ -166,7 +169,10 @@ async fn dead_letter(
                 "{reason}; the record, {bytes} bytes, is kept apart (see the body)"
             ));
         }
-        reasons.insert(letter.index.to_string(), (letter.index, reason.clone()));
+        reasons.insert(
+            letter.index.to_string(),
+            (letter.index, letter.class, reason.clone()),
+        );
         messages.push(OutgoingMessage {
             id: letter.index.to_string(),
             body,
@@ -183,13 +189,14 @@ async fn dead_letter(
         });
     }
     let failures = send_all(queue, messages).await;
-    for (id, (index, reason)) in reasons {
+    for (id, (index, class, reason)) in reasons {
         let fate = match failures.get(&id) {
             None => {
                 tracing::warn!(queue = queue.name(), item = %report.items[index].id, %reason, "dead-lettered a record");
                 Fate::DeadLettered {
                     queue: queue.name().to_owned(),
                     reason,
+                    class,
                 }
             }
             Some(failure) => Fate::Failed {

@@ -59,7 +59,10 @@ pub fn decode_sqs(event: &SqsEvent) -> DecodedBatch<'_> {
     }
     let mut settlement = Settlement::new(arrived, report);
     for (index, reason) in refused {
-        settlement.settle(index, super::Outcome::Reject(reason));
+        settlement.settle(
+            index,
+            super::Outcome::Reject(super::ReasonClass::Unreadable, reason),
+        );
     }
     DecodedBatch {
         settlement,

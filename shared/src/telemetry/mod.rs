@@ -1,9 +1,17 @@
 //! Tracing, set up once per process: JSON lines in Lambda (CloudWatch reads
-//! them as structured logs), readable text on a terminal.
+//! them as structured logs), readable text on a terminal; and the functions'
+//! own [`metrics`].
+//!
+//! In Lambda every line carries the fields of the spans it is in on its top
+//! level: the runtime's invocation span gives `requestId` (and `xrayTraceId`
+//! when the function is traced), as in Lambda's own JSON log format, so a
+//! Logs Insights query `filter requestId = "..."` finds an invocation's lines.
 //!
 //! The level comes from `RUST_LOG` (`info`, or `target=level,...`), else
 //! Lambda's `AWS_LAMBDA_LOG_LEVEL`, else the default. Log fields name users
 //! by id, never by email.
+
+pub mod metrics;
 
 use std::str::FromStr;
 
@@ -49,10 +57,10 @@ pub fn init_with_default(format: LogFormat, default_level: &str) {
     let _already_set = match format {
         LogFormat::Json => registry
             .with(
-                tracing_subscriber::fmt::layer()
-                    .json()
+                json_subscriber::fmt::layer()
                     .flatten_event(true)
                     .with_current_span(false)
+                    .flatten_span_list_on_top_level(true)
                     .with_target(false)
                     .with_writer(std::io::stderr),
             )

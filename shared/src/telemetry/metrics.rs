@@ -1,0 +1,348 @@
+//! The functions' own metrics: what each invocation did, counted one way
+//! for Lambda (CloudWatch's embedded metric format, one document per
+//! invocation on standard output, through `metrics_cloudwatch_embedded`)
+//! and for `onboard replay`'s report.
+//!
+//! [`Counts::of_batch`] reads them off a batch's report (a record's fate is
+//! the one source of what it did); the two things no fate records, a
+//! conditional write that lost to another writer and a call that stayed
+//! throttled after the SDK's retries, are tallied where they happen
+//! ([`tally`]) and taken with the rest at the end of the invocation.
+//!
+//! Every document has the dimensions `Stack` and `Function`, and each of
+//! the function's metrics, zeros included, so a dashboard's sums and an
+//! alarm's missing-data rule see every invocation.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use metrics_cloudwatch_embedded::{Builder, Collector};
+use serde::Serialize;
+
+use crate::batch::{BatchReport, Fate, ReasonClass, Skip};
+
+/// The namespace every onboard metric is in.
+pub const NAMESPACE: &str = "Onboard";
+
+/// One of onboard's functions, as its metrics name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Function {
+    PostConfirmation,
+    StreamRouter,
+    ArchiveConsumer,
+    PublishConsumer,
+    Greeting,
+}
+
+impl Function {
+    pub const ALL: [Function; 5] = [
+        Function::PostConfirmation,
+        Function::StreamRouter,
+        Function::ArchiveConsumer,
+        Function::PublishConsumer,
+        Function::Greeting,
+    ];
+
+    /// The `Function` dimension's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::PostConfirmation => "post-confirmation",
+            Function::StreamRouter => "stream-router",
+            Function::ArchiveConsumer => "archive-consumer",
+            Function::PublishConsumer => "publish-consumer",
+            Function::Greeting => "greeting",
+        }
+    }
+
+    /// What the function's work is called when a record is done
+    /// ([`Fate::Applied`]).
+    fn applied(self) -> Metric {
+        match self {
+            Function::PostConfirmation => Metric::UsersRecorded,
+            Function::StreamRouter => Metric::Routed,
+            Function::ArchiveConsumer => Metric::Archived,
+            Function::PublishConsumer => Metric::Published,
+            Function::Greeting => Metric::Greeted,
+        }
+    }
+
+    /// Every metric the function emits.
+    pub fn metrics(self) -> Vec<Metric> {
+        let mut metrics = vec![self.applied()];
+        match self {
+            Function::PostConfirmation => metrics.extend([Metric::Skipped, Metric::Throttles]),
+            Function::Greeting => metrics.extend([Metric::Unanswered, Metric::Throttles]),
+            Function::StreamRouter => metrics.extend([
+                Metric::Skipped,
+                Metric::DeadLetteredUnreadable,
+                Metric::DeadLetteredRefused,
+                Metric::Retried,
+                Metric::Throttles,
+            ]),
+            Function::ArchiveConsumer | Function::PublishConsumer => {
+                metrics.extend([
+                    Metric::Skipped,
+                    Metric::Superseded,
+                    Metric::DeadLetteredUnreadable,
+                    Metric::DeadLetteredRefused,
+                    Metric::Retried,
+                ]);
+                // Parameter Store has no conditional write to lose.
+                if self == Function::ArchiveConsumer {
+                    metrics.push(Metric::WriteConflicts);
+                }
+                metrics.push(Metric::Throttles);
+            }
+        }
+        metrics.push(Metric::ColdStart);
+        metrics
+    }
+}
+
+/// A metric of onboard's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum Metric {
+    /// Stream records sent on to both queues.
+    Routed,
+    /// Users written to the archive.
+    Archived,
+    /// Users' names written to Parameter Store.
+    Published,
+    /// New users written to the table by the trigger.
+    UsersRecorded,
+    /// Greetings answered with a name.
+    Greeted,
+    /// Requests answered without a greeting (401, 404, ...).
+    Unanswered,
+    /// Records that needed no write (already there, older, not applicable).
+    Skipped,
+    /// Records a newer change of the same user in the batch replaced.
+    Superseded,
+    /// Records dead-lettered because they could not be read.
+    DeadLetteredUnreadable,
+    /// Records dead-lettered because a service refused their write for good.
+    DeadLetteredRefused,
+    /// Records the event source gave up on (only a local run counts these:
+    /// in AWS the queue or the stream's on-failure destination does).
+    DeadLetteredExhausted,
+    /// Records handed back to be delivered again.
+    Retried,
+    /// Archive writes whose condition failed because another writer got
+    /// there first (each is read and tried again).
+    WriteConflicts,
+    /// Calls that stayed throttled after the SDK's retries.
+    Throttles,
+    /// 1 on an execution environment's first invocation.
+    ColdStart,
+}
+
+impl Metric {
+    /// The metric's name in CloudWatch.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Routed => "Routed",
+            Metric::Archived => "Archived",
+            Metric::Published => "Published",
+            Metric::UsersRecorded => "UsersRecorded",
+            Metric::Greeted => "Greeted",
+            Metric::Unanswered => "Unanswered",
+            Metric::Skipped => "Skipped",
+            Metric::Superseded => "Superseded",
+            Metric::DeadLetteredUnreadable => "DeadLetteredUnreadable",
+            Metric::DeadLetteredRefused => "DeadLetteredRefused",
+            Metric::DeadLetteredExhausted => "DeadLetteredExhausted",
+            Metric::Retried => "Retried",
+            Metric::WriteConflicts => "WriteConflicts",
+            Metric::Throttles => "Throttles",
+            Metric::ColdStart => "ColdStart",
+        }
+    }
+}
+
+/// What one invocation (or a whole replay) of a function did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts(BTreeMap<Metric, u64>);
+
+impl Serialize for Counts {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.0.iter().map(|(metric, n)| (metric.name(), n)))
+    }
+}
+
+impl Counts {
+    pub fn add(&mut self, metric: Metric, n: u64) {
+        if n > 0 {
+            *self.0.entry(metric).or_default() += n;
+        }
+    }
+
+    pub fn get(&self, metric: Metric) -> u64 {
+        self.0.get(&metric).copied().unwrap_or_default()
+    }
+
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: &Counts) {
+        for (metric, n) in &other.0 {
+            self.add(*metric, *n);
+        }
+    }
+
+    /// Each non-zero count, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (Metric, u64)> + '_ {
+        self.0
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(m, n)| (*m, *n))
+    }
+
+    /// The counts a batch's report says, by each record's fate.
+    pub fn of_batch(function: Function, report: &BatchReport) -> Self {
+        Self::of_fates(function, report.items.iter().map(|item| &item.fate))
+    }
+
+    /// The counts of `function`'s records with these fates.
+    pub fn of_fates<'a>(function: Function, fates: impl IntoIterator<Item = &'a Fate>) -> Self {
+        let mut counts = Counts::default();
+        for fate in fates {
+            let metric = match fate {
+                Fate::Applied => function.applied(),
+                Fate::Skipped {
+                    why: Skip::Superseded,
+                } => Metric::Superseded,
+                Fate::Skipped { .. } => Metric::Skipped,
+                Fate::DeadLettered { class, .. } => match class {
+                    ReasonClass::Unreadable => Metric::DeadLetteredUnreadable,
+                    ReasonClass::Refused => Metric::DeadLetteredRefused,
+                    ReasonClass::Exhausted => Metric::DeadLetteredExhausted,
+                },
+                Fate::Failed { .. } => Metric::Retried,
+            };
+            counts.add(metric, 1);
+        }
+        counts
+    }
+
+    /// These counts with what was [`tally`]ed since the last take.
+    pub fn with_tally(mut self) -> Self {
+        let (conflicts, throttles) = tally::take();
+        self.add(Metric::WriteConflicts, conflicts);
+        self.add(Metric::Throttles, throttles);
+        self
+    }
+}
+
+/// The two counts no record's fate holds, tallied where they happen. A
+/// Lambda process runs one invocation at a time, so a take at the end of
+/// each is that invocation's.
+pub mod tally {
+    use super::{AtomicU64, Ordering};
+
+    static WRITE_CONFLICTS: AtomicU64 = AtomicU64::new(0);
+    static THROTTLES: AtomicU64 = AtomicU64::new(0);
+
+    /// A conditional write lost to another writer.
+    pub fn write_conflict() {
+        WRITE_CONFLICTS.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A call stayed throttled after the SDK's retries.
+    pub fn throttle() {
+        THROTTLES.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (write conflicts, throttles) since the last take.
+    pub fn take() -> (u64, u64) {
+        (
+            WRITE_CONFLICTS.swap(0, Ordering::Relaxed),
+            THROTTLES.swap(0, Ordering::Relaxed),
+        )
+    }
+}
+
+/// Writes one embedded-metric document per invocation for one function.
+pub struct Emitter {
+    function: Function,
+    collector: &'static Collector,
+    cold: AtomicBool,
+}
+
+impl std::fmt::Debug for Emitter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emitter")
+            .field("function", &self.function)
+            .field("cold", &self.cold.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The stack a function belongs to: `ONBOARD_STACK`, which the template
+/// sets, else `onboard`.
+pub fn stack_name() -> String {
+    std::env::var("ONBOARD_STACK")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "onboard".to_owned())
+}
+
+impl Emitter {
+    /// The emitter of `function` in `stack`, installed as the process's
+    /// metrics recorder. Once per process; a second call fails.
+    pub fn install(function: Function, stack: &str) -> Result<Self, String> {
+        let collector = Builder::new()
+            .cloudwatch_namespace(NAMESPACE)
+            .with_dimension("Stack", stack.to_owned())
+            .with_dimension("Function", function.name())
+            .emit_zeros(true)
+            .init()
+            .map_err(|err| format!("the metrics recorder: {err}"))?;
+        for metric in function.metrics() {
+            // Registered once, so that every document carries every metric.
+            ::metrics::describe_counter!(metric.name(), ::metrics::Unit::Count, "");
+            ::metrics::counter!(metric.name()).absolute(0);
+        }
+        Ok(Self {
+            function,
+            collector,
+            cold: AtomicBool::new(true),
+        })
+    }
+
+    /// Ends an invocation: its counts, with what was tallied, as one log
+    /// line and one document on standard output, where Lambda's log
+    /// capture hands it to CloudWatch.
+    pub fn record(&self, counts: Counts, request_id: &str, trace_id: Option<&str>) {
+        let counts = counts.with_tally();
+        tracing::info!(
+            counts = %serde_json::to_string(&counts).unwrap_or_default(),
+            "invocation done"
+        );
+        if let Err(err) = self.emit(counts, request_id, trace_id, std::io::stdout().lock()) {
+            tracing::warn!(error = %err, "the metrics could not be written");
+        }
+    }
+
+    /// Writes the invocation's document: `counts`, `ColdStart` on the
+    /// first, and the request and trace ids as properties.
+    pub fn emit(
+        &self,
+        mut counts: Counts,
+        request_id: &str,
+        trace_id: Option<&str>,
+        out: impl Write,
+    ) -> std::io::Result<()> {
+        if self.cold.swap(false, Ordering::Relaxed) {
+            counts.add(Metric::ColdStart, 1);
+        }
+        for metric in self.function.metrics() {
+            ::metrics::counter!(metric.name()).increment(counts.get(metric));
+        }
+        self.collector.set_property("requestId", request_id);
+        match trace_id {
+            Some(trace) => self.collector.set_property("xrayTraceId", trace),
+            None => self.collector.remove_property("xrayTraceId"),
+        };
+        self.collector.flush(out)
+    }
+}
