@@ -25,15 +25,18 @@
 //! - [`sqs_calls`]: the SQS calls `dev` and the operations share.
 
 pub mod dev;
+pub mod doctor;
 pub mod event_source;
 pub mod hosted_ui;
 pub mod input;
 pub mod ops;
 pub mod pipeline;
 pub mod queue_roles;
+pub mod reconcile;
 pub mod replay;
 pub mod serve;
 pub mod signup;
 pub mod sqs_calls;
 pub mod stack;
 pub mod table_stream;
+pub mod token;

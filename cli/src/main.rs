@@ -41,6 +41,18 @@ enum Command {
     Queues(cmd::queues::QueuesArgs),
     /// Look into a dead-letter queue, move its messages back, or empty it.
     Dlq(cmd::dlq::DlqArgs),
+    /// The user pool against the users table: users the trigger never
+    /// recorded (created by an administrator, imported, trigger failed),
+    /// rows whose user is gone, rows out of date. `--fix` records the
+    /// missing ones. Exits 1 while they differ.
+    Reconcile(cmd::reconcile::ReconcileArgs),
+    /// Sign a user in with the stack's app client and print their ID token
+    /// (answering the new-password challenge of an administrator-created
+    /// user).
+    Token(cmd::token::TokenArgs),
+    /// Whether the stack can work: credentials, region, stack, resources,
+    /// trigger, event source mappings, alarms, DLQs. Exits 1 on trouble.
+    Doctor(cmd::doctor::DoctorArgs),
 }
 
 // Replays allocate many small strings; mimalloc keeps that cheap.
@@ -67,10 +79,17 @@ async fn main() -> ExitCode {
     // the running services log what they do.
     let default_level = match cli.command {
         Command::Replay(_) => "error",
-        Command::Queues(_) | Command::Dlq(_) => "warn",
+        Command::Queues(_)
+        | Command::Dlq(_)
+        | Command::Reconcile(_)
+        | Command::Token(_)
+        | Command::Doctor(_) => "warn",
         Command::Dev(_) | Command::Signup(_) | Command::Serve(_) => "info",
     };
-    telemetry::init_with_default(LogFormat::detect(), default_level);
+    // The SDK's credential chain warns of each provider it tried (with raw
+    // HTTP responses); the credentials check says the outcome in one line.
+    let default_level = format!("{default_level},aws_config=error");
+    telemetry::init_with_default(LogFormat::detect(), &default_level);
     match cli.command {
         Command::Dev(args) => report("dev", cmd::dev::run(args).await),
         Command::Signup(args) => report("signup", cmd::signup::run(args).await),
@@ -80,6 +99,15 @@ async fn main() -> ExitCode {
             Err(err) => report("queues", Err(err)),
         },
         Command::Dlq(args) => report("dlq", cmd::dlq::run(args.command).await),
+        Command::Token(args) => report("token", cmd::token::run(args).await),
+        Command::Reconcile(args) => match cmd::reconcile::run(args).await {
+            Ok(matches) => ExitCode::from(u8::from(!matches)),
+            Err(err) => report("reconcile", Err(err)),
+        },
+        Command::Doctor(args) => match cmd::doctor::run(args).await {
+            Ok(healthy) => ExitCode::from(u8::from(!healthy)),
+            Err(err) => report("doctor", Err(err)),
+        },
         Command::Replay(args) => cmd::replay::run(args, replay_endpoint_given).await,
     }
 }

@@ -79,7 +79,7 @@ pub async fn sign_up(
         }
         Err(err) => return Err(SignUpError::Refused(cognito_message(&err))),
     };
-    let user = pool_user(&client, &pool, email).await?;
+    let mut user = pool_user(&client, &pool, email).await?;
     if user.status != Some(cognito::types::UserStatusType::Confirmed) {
         client
             .admin_confirm_sign_up()
@@ -88,6 +88,7 @@ pub async fn sign_up(
             .send()
             .await
             .map_err(|err| call("AdminConfirmSignUp", err))?;
+        user.status = Some(cognito::types::UserStatusType::Confirmed);
     }
     let (sub, outcome) = record(&stack.users(), stack.region(), &pool, user).await?;
     Ok(SignedUp {
@@ -112,8 +113,8 @@ pub async fn confirmed(
 }
 
 /// The post-confirmation handler, invoked for a confirmed user of the pool
-/// in `region`.
-async fn record(
+/// in `region`: the trigger's own code path, as Cognito would run it.
+pub(crate) async fn record(
     users: &dyn UserStore,
     region: String,
     pool: &UserPool,
@@ -127,7 +128,14 @@ async fn record(
             action: "AdminGetUser",
             source: "the user has no sub".to_owned().into(),
         })?;
-    let event = confirmation_event(pool, region, &user.username, user.attributes);
+    let mut attributes = user.attributes;
+    if let Some(status) = user
+        .status
+        .filter(|s| *s != cognito::types::UserStatusType::Confirmed)
+    {
+        attributes.insert("cognito:user_status".to_owned(), status.as_str().to_owned());
+    }
+    let event = confirmation_event(pool, region, &user.username, attributes);
     let event = serde_json::to_value(&event).map_err(|err| SignUpError::Call {
         action: "building the trigger event",
         source: err.into(),
@@ -137,11 +145,12 @@ async fn record(
 }
 
 /// A user as the pool holds them.
-struct PoolUser {
+#[derive(Debug, Clone)]
+pub struct PoolUser {
     /// The pool's own username (an id, in a pool that signs in by email).
-    username: String,
-    status: Option<cognito::types::UserStatusType>,
-    attributes: HashMap<String, String>,
+    pub username: String,
+    pub status: Option<cognito::types::UserStatusType>,
+    pub attributes: HashMap<String, String>,
 }
 
 async fn pool_user(
@@ -200,14 +209,17 @@ fn call(action: &'static str, source: impl Into<BoxError>) -> SignUpError {
 }
 
 /// The event Cognito sends the post-confirmation trigger after a sign-up is
-/// confirmed: the user's attributes, and Cognito's own status among them.
+/// confirmed: the user's attributes, and Cognito's own status among them
+/// (`CONFIRMED`, unless the attributes already say another).
 pub fn confirmation_event(
     pool: &UserPool,
     region: String,
     username: &str,
     mut attributes: HashMap<String, String>,
 ) -> CognitoEventUserPoolsPostConfirmation {
-    attributes.insert("cognito:user_status".to_owned(), "CONFIRMED".to_owned());
+    attributes
+        .entry("cognito:user_status".to_owned())
+        .or_insert_with(|| "CONFIRMED".to_owned());
     let mut event = CognitoEventUserPoolsPostConfirmation::default();
     let header = &mut event.cognito_event_user_pools_header;
     header.version = Some("1".to_owned());

@@ -109,6 +109,36 @@ fn a_missing_path_is_an_error_on_standard_error_with_exit_code_two() {
 }
 
 #[test]
+fn every_stack_command_without_credentials_says_so_in_one_line_and_exits_two() {
+    for args in [
+        &["queues"][..],
+        &["dlq", "peek", "archive"],
+        &["doctor"],
+        &["reconcile"],
+        &["token", "--email", "zoe@example.com", "--password", "x"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_onboard"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", env!("CARGO_TARGET_TMPDIR"))
+            // No instance metadata to ask, wherever the tests run.
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_REGION", "eu-west-1")
+            .args(args)
+            .output()
+            .expect("onboard starts");
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(
+            stderr.contains("no AWS credentials were found") && stderr.contains("AWS_PROFILE"),
+            "{args:?}: {stderr}"
+        );
+        assert!(text(&output.stdout).is_empty(), "{args:?}");
+    }
+}
+
+#[test]
 fn an_endpoint_left_in_the_environment_does_not_move_the_replay_off_the_local_state() {
     let state = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
     let stdout = succeeded(&onboard_with_env(

@@ -5,6 +5,7 @@ use onboard_cli::ops::OpsError;
 use onboard_cli::serve::ServeError;
 use onboard_cli::signup::SignUpError;
 use onboard_cli::stack::StackError;
+use onboard_cli::token::TokenError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -16,6 +17,8 @@ pub enum CommandError {
     SignUp(#[from] SignUpError),
     #[error(transparent)]
     Serve(#[from] ServeError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
     #[error("the terminal")]
     Terminal(#[from] std::io::Error),
     /// The command was asked for something it will not do; says why.

@@ -9,11 +9,14 @@ pub use error::CommandError;
 
 pub mod dev;
 pub mod dlq;
+pub mod doctor;
 pub mod queues;
+pub mod reconcile;
 pub mod replay;
 pub mod rules;
 pub mod serve;
 pub mod signup;
+pub mod token;
 
 /// A channel that turns true on Ctrl-C or SIGTERM.
 pub fn stop_on_signal() -> watch::Receiver<bool> {

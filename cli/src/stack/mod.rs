@@ -23,6 +23,7 @@
 
 mod bootstrap;
 mod cognito;
+mod identity;
 mod names;
 
 use archive_consumer::Archiver;
@@ -37,6 +38,7 @@ pub use crate::event_source::QueueSettings;
 use crate::queue_roles::QueueRole;
 pub use bootstrap::{Made, bootstrap, users_table};
 pub use cognito::{UserPool, find_user_pool};
+pub use identity::{Caller, caller};
 pub use names::{Names, StackArgs, default_parameter_prefix, output_keys, stack_outputs};
 
 /// A stack resource that is missing or could not be reached.
@@ -54,6 +56,10 @@ pub enum StackError {
         #[source]
         source: BoxError,
     },
+    /// No credentials, an expired session, or credentials AWS does not
+    /// know: what to do, in one line.
+    #[error("{0}")]
+    Credentials(String),
     #[error("the stack `{stack}` has an unusable output {key}: {reason}")]
     BadOutput {
         stack: String,

@@ -108,6 +108,7 @@ impl StackArgs {
     /// (its Outputs gave the names).
     pub async fn resolve_deployed(&self) -> Result<(SdkConfig, Names, bool), StackError> {
         let sdk = self.connection().load().await;
+        super::caller(&sdk).await?;
         let derived = Names::for_stack(&self.stack, default_parameter_prefix());
         let (names, deployed) =
             match stack_outputs(&cloudformation::Client::new(&sdk), &self.stack).await? {
