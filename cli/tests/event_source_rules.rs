@@ -491,6 +491,7 @@ async fn queue_with(bodies: &[&str]) -> (Arc<MemoryQueue>, Arc<MemoryQueue>) {
             .iter()
             .enumerate()
             .map(|(i, body)| OutgoingMessage {
+                trace_header: None,
                 id: i.to_string(),
                 body: (*body).to_owned(),
                 attributes: Vec::new(),
@@ -634,6 +635,7 @@ async fn a_returned_message_stays_invisible_for_the_visibility_timeout() {
     // A message sent meanwhile is received; "a" is not, for 180 s.
     queue
         .send_batch(&[OutgoingMessage {
+            trace_header: None,
             id: "0".into(),
             body: "b".into(),
             attributes: Vec::new(),

@@ -22,6 +22,13 @@ pub enum PutNew {
 pub trait UserStore: Send + Sync {
     /// Writes the user unless an item with its id exists.
     async fn put_new(&self, user: &User) -> Result<PutNew, PortError>;
+
+    /// The same, with the trace of the sign-up kept on the row (see
+    /// `telemetry::trace`); a store that keeps no traces ignores it.
+    async fn put_new_traced(&self, user: &User, trace: Option<&str>) -> Result<PutNew, PortError> {
+        let _ = trace;
+        self.put_new(user).await
+    }
 }
 
 /// A string attribute attached to a queue message.
@@ -38,6 +45,9 @@ pub struct OutgoingMessage {
     pub id: String,
     pub body: String,
     pub attributes: Vec<Attribute>,
+    /// The trace the message continues, sent as its `AWSTraceHeader`
+    /// system attribute (not counted in its size).
+    pub trace_header: Option<String>,
 }
 
 impl OutgoingMessage {

@@ -97,6 +97,14 @@ pub fn decode(record: EventRecord) -> Result<ChangeMessage, DecodeError> {
         .filter(|s| !s.is_empty())
         .ok_or(DecodeError::MissingSequenceNumber)?;
 
+    let trace_header = [&change.new_image, &change.old_image]
+        .into_iter()
+        .find_map(
+            |image| match image.get(crate::telemetry::trace::ROW_ATTRIBUTE)? {
+                serde_dynamo::AttributeValue::S(header) => Some(header.clone()),
+                _ => None,
+            },
+        );
     let user = match kind {
         ChangeKind::Created => image(change.new_image, "NewImage")?,
         ChangeKind::Removed => image(change.old_image, "OldImage")?,
@@ -131,6 +139,7 @@ pub fn decode(record: EventRecord) -> Result<ChangeMessage, DecodeError> {
         expired,
         event_id: record.event_id,
         sequence_number,
+        trace_header,
     })
 }
 

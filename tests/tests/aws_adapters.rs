@@ -87,6 +87,38 @@ async fn the_user_write_is_conditional_so_a_retried_trigger_leaves_one_item() {
 }
 
 #[tokio::test]
+async fn the_trigger_s_trace_is_kept_on_the_row_and_read_back_from_its_stream_record() {
+    // GIVEN a users table with its stream
+    let sdk = emulator().sdk_config().await;
+    let client = dynamodb::Client::new(&sdk);
+    let table = users_table(&client).await;
+    let store = DynamoUserStore::new(client.clone(), &table);
+    // WHEN the trigger writes a user in a traced invocation
+    let header = "Root=1-6745a1b2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1";
+    let written = user("u-t", "Zoë");
+    store.put_new_traced(&written, Some(header)).await.unwrap();
+    // THEN the stream record the router gets carries the trace beside the
+    // user, who is as written
+    let arn = onboard_cli::stack::latest_stream_arn(&client, &table)
+        .await
+        .unwrap();
+    let mut reader = onboard_cli::table_stream::ShardReader::new(
+        aws_sdk_dynamodbstreams::Client::new(&sdk),
+        arn,
+    );
+    let (_, records) = reader.next_batch(100).await.unwrap();
+    let message = onboard_shared::stream::decode_raw(&records[0]).unwrap();
+    assert_eq!(message.trace_header.as_deref(), Some(header));
+    assert_eq!(message.user.user_id, written.user_id);
+    assert_eq!(message.user.name, written.name);
+    assert_eq!(message.user.email, written.email);
+    assert!(
+        !message.to_json().contains("Root="),
+        "the body carries no trace"
+    );
+}
+
+#[tokio::test]
 async fn the_lambda_config_signs_and_sends_calls_with_only_lambda_s_environment() {
     // GIVEN the environment Lambda gives a function, pointed at the emulator
     let url = emulator().url().to_owned();
@@ -129,6 +161,7 @@ async fn messages_go_out_in_calls_of_at_most_ten_entries_and_all_arrive() {
     let queue = queue(&client, "archive").await;
     let messages: Vec<_> = (0..25)
         .map(|i| OutgoingMessage {
+            trace_header: None,
             id: i.to_string(),
             body: format!("message {i}"),
             attributes: vec![],
@@ -159,6 +192,7 @@ async fn large_messages_go_out_in_calls_of_at_most_one_mebibyte_and_all_arrive()
     let queue = queue(&client, "archive").await;
     let messages: Vec<_> = (0..5)
         .map(|i| OutgoingMessage {
+            trace_header: None,
             id: i.to_string(),
             body: format!("{i}{}", "x".repeat(300 * 1024)),
             attributes: vec![],
@@ -180,6 +214,7 @@ async fn sqs_refusing_a_call_fails_each_entry_with_its_reason() {
     let queue = queue(&client, "archive").await;
     let eleven: Vec<_> = (0..11)
         .map(|i| OutgoingMessage {
+            trace_header: None,
             id: i.to_string(),
             body: "x".into(),
             attributes: vec![],

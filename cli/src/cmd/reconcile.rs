@@ -97,8 +97,10 @@ fn progress(hidden: bool) -> ProgressBar {
 
 fn print(report: &Report, fixed: bool) {
     println!(
-        "The pool has {} users and the table {} rows; {} match.",
-        report.pool_users, report.rows, report.in_step
+        "The pool has {} and the table {}; {} match.",
+        counted(report.pool_users, "user"),
+        counted(report.rows, "row"),
+        report.in_step
     );
     if !report.entries.is_empty() {
         let mut table = comfy_table::Table::new();
@@ -148,5 +150,13 @@ fn print(report: &Report, fixed: bool) {
         );
     } else if missing > 0 {
         println!("`onboard reconcile --fix` records the missing users.");
+    }
+}
+
+fn counted(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
     }
 }

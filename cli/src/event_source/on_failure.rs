@@ -232,6 +232,7 @@ impl OnFailureDestination for InvocationRecords {
 
     async fn send(&self, discarded: &Discarded<'_>) -> Result<(), String> {
         let message = OutgoingMessage {
+            trace_header: None,
             id: "0".to_owned(),
             body: self.document(discarded).to_string(),
             // Lambda attaches no message attribute.

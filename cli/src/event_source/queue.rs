@@ -265,7 +265,7 @@ impl LocalQueuePoller {
 /// A local message as Lambda's event shows it; the body moves into the
 /// event, the rest is kept beside it.
 fn received(mut message: LocalMessage) -> (Received, LocalMessage) {
-    let received = Received {
+    let mut received = Received {
         message_id: message.message_id.clone(),
         receipt_handle: format!("{}#{}", message.message_id, message.receive_count),
         body: std::mem::take(&mut message.body),
@@ -282,5 +282,11 @@ fn received(mut message: LocalMessage) -> (Received, LocalMessage) {
         ]),
         message_attributes: HashMap::new(),
     };
+    if let Some(trace) = &message.trace_header {
+        received.attributes.insert(
+            onboard_shared::telemetry::trace::SQS_ATTRIBUTE.to_owned(),
+            trace.clone(),
+        );
+    }
     (received, message)
 }

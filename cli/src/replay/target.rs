@@ -2,6 +2,7 @@
 //! or a stack's own resources (its consumers, Lambda or `onboard dev`, take
 //! it from there).
 
+use onboard_shared::telemetry::trace;
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
@@ -108,6 +109,7 @@ impl Target {
                         body: message.body.clone().unwrap_or_default(),
                         attributes: BTreeMap::new(),
                         receive_count: 0,
+                        trace_header: message.attributes.get(trace::SQS_ATTRIBUTE).cloned(),
                         sent_at: Utc::now(),
                     });
                 }
@@ -122,6 +124,7 @@ impl Target {
                     .iter()
                     .enumerate()
                     .map(|(index, message)| OutgoingMessage {
+                        trace_header: message.attributes.get(trace::SQS_ATTRIBUTE).cloned(),
                         id: index.to_string(),
                         body: message.body.clone().unwrap_or_default(),
                         attributes: Vec::new(),

@@ -45,21 +45,34 @@ pub async fn caller(sdk: &SdkConfig) -> Result<Caller, StackError> {
         .send()
         .await
         .map_err(|err| {
-            let code = err.as_service_error().and_then(|e| e.meta().code());
-            match code {
-                Some(code) if EXPIRED.contains(&code) => StackError::Credentials(format!(
-                    "the AWS session has expired ({code}): sign in again ({SIGN_IN})"
-                )),
-                Some(code) if UNKNOWN.contains(&code) => StackError::Credentials(format!(
-                    "AWS does not accept these credentials ({code}): {SIGN_IN}"
-                )),
-                _ => StackError::call("GetCallerIdentity", err),
-            }
+            err.as_service_error()
+                .and_then(|e| e.meta().code())
+                .and_then(refused)
+                .map_or_else(
+                    || StackError::call("GetCallerIdentity", err),
+                    StackError::Credentials,
+                )
         })?;
     Ok(Caller {
         account: identity.account.unwrap_or_default(),
         arn: identity.arn.unwrap_or_default(),
     })
+}
+
+/// What STS's refusal with this code means, in one line, when it is about
+/// the credentials.
+fn refused(code: &str) -> Option<String> {
+    if EXPIRED.contains(&code) {
+        Some(format!(
+            "the AWS session has expired ({code}): sign in again ({SIGN_IN})"
+        ))
+    } else if UNKNOWN.contains(&code) {
+        Some(format!(
+            "AWS does not accept these credentials ({code}): {SIGN_IN}"
+        ))
+    } else {
+        None
+    }
 }
 
 /// Why the credentials could not be loaded, in one line.
@@ -111,5 +124,21 @@ mod tests {
             assert!(line.contains("AWS_PROFILE"), "{line}");
             assert!(!line.contains('\n'), "{line}");
         }
+    }
+
+    #[test]
+    fn sts_refusing_an_expired_or_unknown_session_says_which() {
+        for code in ["ExpiredToken", "ExpiredTokenException", "RequestExpired"] {
+            let line = refused(code).unwrap();
+            assert!(line.starts_with("the AWS session has expired"), "{line}");
+        }
+        for code in ["InvalidClientTokenId", "UnrecognizedClientException"] {
+            let line = refused(code).unwrap();
+            assert!(
+                line.starts_with("AWS does not accept these credentials"),
+                "{line}"
+            );
+        }
+        assert_eq!(refused("Throttling"), None);
     }
 }

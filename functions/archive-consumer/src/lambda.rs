@@ -9,7 +9,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
 use onboard_shared::aws::{S3Archive, SqsQueue, s3_client, sqs};
 use onboard_shared::config::ArchiveConfig;
-use onboard_shared::telemetry::metrics::{Counts, Emitter, Function};
+use onboard_shared::telemetry::metrics::Emitter;
 
 use crate::Archiver;
 
@@ -38,8 +38,8 @@ pub async fn invoke(
 ) -> Result<SqsBatchResponse, Error> {
     let report = crate::handle(archiver, &event.payload).await;
     let context = &event.context;
-    metrics.record(
-        Counts::of_batch(Function::ArchiveConsumer, &report),
+    metrics.record_batch(
+        &report,
         &context.request_id,
         context.xray_trace_id.as_deref(),
     );

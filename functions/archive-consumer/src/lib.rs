@@ -99,7 +99,13 @@ pub async fn handle(archiver: &Archiver, event: &SqsEvent) -> BatchReport {
     for (index, message, result) in results.into_iter().flatten() {
         let outcome = Outcome::from(result);
         if let Outcome::Done(fate) = &outcome {
-            tracing::info!(user_id = %message.user_id(), version = %message.version, outcome = %fate.label(), "archive");
+            tracing::info!(
+                user_id = %message.user_id(),
+                version = %message.version,
+                outcome = %fate.label(),
+                trace = message.trace_header.as_deref().unwrap_or_default(),
+                "archive"
+            );
         }
         settlement.settle(index, outcome);
     }

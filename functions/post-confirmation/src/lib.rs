@@ -19,6 +19,7 @@ use onboard_shared::domain::{DomainError, User, UserId};
 use onboard_shared::error::PortError;
 use onboard_shared::ports::{PutNew, UserStore};
 use onboard_shared::telemetry::metrics::Metric;
+use onboard_shared::telemetry::trace;
 use serde_json::Value;
 
 /// Why the trigger failed. Cognito shows the sign-up an error and may retry.
@@ -87,7 +88,12 @@ pub async fn record(
     }
     let user = User::from_cognito(&event.request.user_attributes, now)?;
     let id = user.user_id.clone();
-    match users.put_new(&user).await? {
+    // In Lambda the invocation's trace goes on the row, for the router to
+    // carry on to both queues (one sign-up, one trace).
+    match users
+        .put_new_traced(&user, trace::current().as_deref())
+        .await?
+    {
         PutNew::Created => {
             tracing::info!(user_id = %id, version = %user.version, "recorded the new user");
             Ok(Outcome::Recorded(id))

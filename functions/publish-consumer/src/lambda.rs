@@ -9,7 +9,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
 use onboard_shared::aws::{SqsQueue, SsmParameters, sqs, ssm};
 use onboard_shared::config::PublishConfig;
-use onboard_shared::telemetry::metrics::{Counts, Emitter, Function};
+use onboard_shared::telemetry::metrics::Emitter;
 
 use crate::Publisher;
 
@@ -40,8 +40,8 @@ pub async fn invoke(
 ) -> Result<SqsBatchResponse, Error> {
     let report = crate::handle(publisher, &event.payload).await;
     let context = &event.context;
-    metrics.record(
-        Counts::of_batch(Function::PublishConsumer, &report),
+    metrics.record_batch(
+        &report,
         &context.request_id,
         context.xray_trace_id.as_deref(),
     );

@@ -58,7 +58,13 @@ pub async fn handle(publisher: &Publisher, event: &SqsEvent) -> BatchReport {
         let outcome = Outcome::from(publish_one(publisher, message).await);
         match &outcome {
             Outcome::Done(fate) => {
-                tracing::info!(user_id = %message.user_id(), version = %message.version, outcome = %fate.label(), "publish");
+                tracing::info!(
+                    user_id = %message.user_id(),
+                    version = %message.version,
+                    outcome = %fate.label(),
+                    trace = message.trace_header.as_deref().unwrap_or_default(),
+                    "publish"
+                );
             }
             Outcome::Retry(reason) => {
                 tracing::warn!(user_id = %message.user_id(), error = %reason, "publish failed; it will be retried");

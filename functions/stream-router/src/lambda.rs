@@ -10,7 +10,7 @@ use lambda_runtime::{Error, LambdaEvent};
 use onboard_shared::aws::{SqsQueue, sqs};
 use onboard_shared::config::RouterConfig;
 use onboard_shared::stream::RawStreamEvent;
-use onboard_shared::telemetry::metrics::{Counts, Emitter, Function};
+use onboard_shared::telemetry::metrics::Emitter;
 
 use crate::Router;
 
@@ -35,8 +35,8 @@ pub async fn invoke(
 ) -> Result<DynamoDbEventResponse, Error> {
     let report = crate::handle(router, &event.payload.records).await;
     let context = &event.context;
-    metrics.record(
-        Counts::of_batch(Function::StreamRouter, &report),
+    metrics.record_batch(
+        &report,
         &context.request_id,
         context.xray_trace_id.as_deref(),
     );

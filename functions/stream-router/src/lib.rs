@@ -20,6 +20,7 @@ use onboard_shared::batch::{
 use onboard_shared::error::error_chain;
 use onboard_shared::ports::{MessageQueue, OutgoingMessage, SendFailure};
 use onboard_shared::stream::decode_raw;
+use onboard_shared::telemetry::trace;
 use serde_json::value::RawValue;
 
 /// The name this function gives itself on the dead letters it sends.
@@ -57,6 +58,8 @@ pub async fn handle(router: &Router, records: &[Box<RawValue>]) -> BatchReport {
                     id: index.to_string(),
                     body: message.to_json(),
                     attributes: Vec::new(),
+                    // The sign-up's trace, else this invocation's.
+                    trace_header: message.trace_header.clone().or_else(trace::current),
                 });
                 report.items.push(ItemReport::for_message(
                     message.sequence_number.clone(),
@@ -190,6 +193,27 @@ mod tests {
             report.stream_response().unwrap().batch_item_failures.len(),
             0
         );
+    }
+
+    #[tokio::test]
+    async fn the_sign_up_s_trace_on_the_row_goes_on_to_both_queues_and_not_into_the_body() {
+        // GIVEN an INSERT whose row carries the trigger's trace header
+        let header = "Root=1-6745a1b2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1";
+        let traced = BATCH.replacen(
+            r#""NewImage": {"#,
+            &format!(r#""NewImage": {{"trace_header": {{"S": "{header}"}}, "#),
+            1,
+        );
+        assert_ne!(traced, BATCH, "the fixture's first NewImage was found");
+        let f = fixture();
+        handle(&f.router, &event(&traced)).await;
+        // THEN each queue's first message continues that trace, and its body
+        // is the change alone
+        for queue in [&f.archive, &f.publish] {
+            let first = queue.drain().into_iter().next().unwrap();
+            assert_eq!(first.trace_header.as_deref(), Some(header));
+            assert!(!first.body.contains("trace"), "{}", first.body);
+        }
     }
 
     #[tokio::test]

@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeNameForSends, MessageSystemAttributeValue,
+    SendMessageBatchRequestEntry,
+};
 
 use super::classify;
 use crate::error::PortError;
@@ -44,28 +47,7 @@ impl MessageQueue for SqsQueue {
     async fn send_batch(&self, entries: &[OutgoingMessage]) -> Result<Vec<SendFailure>, PortError> {
         let entries = entries
             .iter()
-            .map(|entry| {
-                let attributes = entry
-                    .attributes
-                    .iter()
-                    .map(|a| {
-                        let value = MessageAttributeValue::builder()
-                            .data_type("String")
-                            .string_value(&a.value)
-                            .build()
-                            .map_err(|err| {
-                                PortError::rejected("SendMessageBatch", err.to_string())
-                            })?;
-                        Ok((a.name.clone(), value))
-                    })
-                    .collect::<Result<HashMap<_, _>, PortError>>()?;
-                SendMessageBatchRequestEntry::builder()
-                    .id(&entry.id)
-                    .message_body(&entry.body)
-                    .set_message_attributes((!attributes.is_empty()).then_some(attributes))
-                    .build()
-                    .map_err(|err| PortError::rejected("SendMessageBatch", err.to_string()))
-            })
+            .map(batch_entry)
             .collect::<Result<Vec<_>, PortError>>()?;
         let output = self
             .client
@@ -77,6 +59,48 @@ impl MessageQueue for SqsQueue {
             .map_err(|err| classify("SendMessageBatch", err))?;
         Ok(send_failures(output.failed))
     }
+}
+
+/// One entry of `SendMessageBatch`: the body, its attributes, and the
+/// trace it continues as the `AWSTraceHeader` system attribute.
+pub(super) fn batch_entry(
+    entry: &OutgoingMessage,
+) -> Result<SendMessageBatchRequestEntry, PortError> {
+    let rejected = |err: aws_sdk_sqs::error::BuildError| {
+        PortError::rejected("SendMessageBatch", err.to_string())
+    };
+    let attributes = entry
+        .attributes
+        .iter()
+        .map(|a| {
+            let value = MessageAttributeValue::builder()
+                .data_type("String")
+                .string_value(&a.value)
+                .build()
+                .map_err(rejected)?;
+            Ok((a.name.clone(), value))
+        })
+        .collect::<Result<HashMap<_, _>, PortError>>()?;
+    let trace = entry
+        .trace_header
+        .as_ref()
+        .map(|header| {
+            MessageSystemAttributeValue::builder()
+                .data_type("String")
+                .string_value(header)
+                .build()
+                .map_err(rejected)
+        })
+        .transpose()?;
+    SendMessageBatchRequestEntry::builder()
+        .id(&entry.id)
+        .message_body(&entry.body)
+        .set_message_attributes((!attributes.is_empty()).then_some(attributes))
+        .set_message_system_attributes(trace.map(|value| {
+            HashMap::from([(MessageSystemAttributeNameForSends::AwsTraceHeader, value)])
+        }))
+        .build()
+        .map_err(rejected)
 }
 
 /// The entries SQS did not take: the ones it blamed on the sender will fail

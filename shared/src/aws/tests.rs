@@ -1,6 +1,6 @@
 //! The AWS adapters' own rules, without a network.
 
-use super::queue::send_failures;
+use super::queue::{batch_entry, send_failures};
 use super::*;
 use crate::ports::SendFailure;
 use aws_config::Region;
@@ -174,4 +174,34 @@ async fn writes_are_paced_to_the_configured_rate() {
     }
     // Five writes at four a second: the fifth starts a second after the first.
     assert_eq!(Instant::now() - start, Duration::from_secs(1));
+}
+
+#[test]
+fn a_message_s_trace_goes_out_as_its_aws_trace_header_system_attribute() {
+    use aws_sdk_sqs::types::MessageSystemAttributeNameForSends::AwsTraceHeader;
+    let header = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let traced = crate::ports::OutgoingMessage {
+        id: "0".into(),
+        body: "{}".into(),
+        attributes: Vec::new(),
+        trace_header: Some(header.into()),
+    };
+    let entry = batch_entry(&traced).unwrap();
+    let system = entry.message_system_attributes().unwrap();
+    assert_eq!(system[&AwsTraceHeader].string_value(), Some(header));
+    assert_eq!(system[&AwsTraceHeader].data_type(), "String");
+    assert!(
+        entry.message_attributes().is_none(),
+        "not a message attribute"
+    );
+    let untraced = crate::ports::OutgoingMessage {
+        trace_header: None,
+        ..traced
+    };
+    assert!(
+        batch_entry(&untraced)
+            .unwrap()
+            .message_system_attributes()
+            .is_none()
+    );
 }

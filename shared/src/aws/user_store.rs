@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_smithy_runtime_api::client::result::SdkError;
 
 use super::classify;
@@ -28,9 +29,20 @@ impl DynamoUserStore {
 #[async_trait]
 impl UserStore for DynamoUserStore {
     async fn put_new(&self, user: &User) -> Result<PutNew, PortError> {
-        let item = serde_dynamo::to_item(user).map_err(|err| {
-            PortError::rejected("PutItem", format!("the user does not encode: {err}"))
-        })?;
+        self.put_new_traced(user, None).await
+    }
+
+    async fn put_new_traced(&self, user: &User, trace: Option<&str>) -> Result<PutNew, PortError> {
+        let mut item: std::collections::HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(user).map_err(|err| {
+                PortError::rejected("PutItem", format!("the user does not encode: {err}"))
+            })?;
+        if let Some(trace) = trace {
+            item.insert(
+                crate::telemetry::trace::ROW_ATTRIBUTE.to_owned(),
+                AttributeValue::S(trace.to_owned()),
+            );
+        }
         let result = self
             .client
             .put_item()

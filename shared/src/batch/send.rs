@@ -82,6 +82,7 @@ mod tests {
 
     fn message(id: usize, bytes: usize) -> OutgoingMessage {
         OutgoingMessage {
+            trace_header: None,
             id: id.to_string(),
             body: "x".repeat(bytes),
             attributes: Vec::new(),

@@ -174,6 +174,8 @@ async fn dead_letter(
             (letter.index, letter.class, reason.clone()),
         );
         messages.push(OutgoingMessage {
+            // A dead letter ends its trace.
+            trace_header: None,
             id: letter.index.to_string(),
             body,
             attributes: vec![

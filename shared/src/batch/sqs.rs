@@ -45,7 +45,11 @@ pub fn decode_sqs(event: &SqsEvent) -> DecodedBatch<'_> {
         let body = record.body.as_deref().unwrap_or_default();
         arrived.push(body);
         match ChangeMessage::from_json(body) {
-            Ok(message) => {
+            Ok(mut message) => {
+                message.trace_header = record
+                    .attributes
+                    .get(crate::telemetry::trace::SQS_ATTRIBUTE)
+                    .cloned();
                 report
                     .items
                     .push(ItemReport::for_message(id, &message, pending));
@@ -67,5 +71,29 @@ pub fn decode_sqs(event: &SqsEvent) -> DecodedBatch<'_> {
     DecodedBatch {
         settlement,
         messages,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARCHIVE_BATCH: &str = include_str!("../../../fixtures/sqs/changes-out-of-order.json");
+
+    #[test]
+    fn a_message_s_aws_trace_header_is_the_trace_its_change_continues() {
+        let mut event: SqsEvent = serde_json::from_str(ARCHIVE_BATCH).unwrap();
+        let header = "Root=1-6745a1b2-0123456789abcdef01234567;Parent=53995c3f42cd8ad8;Sampled=1";
+        event.records[0]
+            .attributes
+            .insert("AWSTraceHeader".to_owned(), header.to_owned());
+        let decoded = decode_sqs(&event);
+        let traces: Vec<Option<&str>> = decoded
+            .messages
+            .iter()
+            .map(|(_, m)| m.trace_header.as_deref())
+            .collect();
+        assert_eq!(traces[0], Some(header));
+        assert!(traces[1..].iter().all(Option::is_none), "{traces:?}");
     }
 }

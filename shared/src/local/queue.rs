@@ -20,6 +20,9 @@ pub struct LocalMessage {
     pub attributes: BTreeMap<String, String>,
     /// How often it was received, as SQS's `ApproximateReceiveCount`.
     pub receive_count: u32,
+    /// Its `AWSTraceHeader` system attribute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_header: Option<String>,
     pub sent_at: DateTime<Utc>,
 }
 
@@ -167,6 +170,7 @@ impl MessageQueue for MemoryQueue {
                     .map(|Attribute { name, value }| (name.clone(), value.clone()))
                     .collect(),
                 receive_count: 0,
+                trace_header: entry.trace_header.clone(),
                 sent_at: now,
             });
         }

@@ -127,6 +127,7 @@ async fn a_queue_refuses_a_call_over_sqs_limits() {
     let queue = MemoryQueue::new("q");
     let entries: Vec<_> = (0..11)
         .map(|i| OutgoingMessage {
+            trace_header: None,
             id: i.to_string(),
             body: "x".into(),
             attributes: vec![],

@@ -309,6 +309,15 @@ impl Emitter {
         })
     }
 
+    /// Ends an invocation of a batch function: the counts its report says.
+    pub fn record_batch(&self, report: &BatchReport, request_id: &str, trace_id: Option<&str>) {
+        self.record(
+            Counts::of_batch(self.function, report),
+            request_id,
+            trace_id,
+        );
+    }
+
     /// Ends an invocation: its counts, with what was tallied, as one log
     /// line and one document on standard output, where Lambda's log
     /// capture hands it to CloudWatch.

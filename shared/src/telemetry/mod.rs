@@ -12,6 +12,7 @@
 //! by id, never by email.
 
 pub mod metrics;
+pub mod trace;
 
 use std::str::FromStr;
 
