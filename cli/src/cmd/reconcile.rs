@@ -5,9 +5,9 @@ use aws_sdk_cognitoidentityprovider as cognito;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use onboard_cli::reconcile::{self, Finding, Pace, Report};
-use onboard_cli::stack::{StackArgs, find_user_pool};
+use onboard_cli::stack::{self, StackArgs, find_user_pool};
 
-use super::{CommandError, connect};
+use super::CommandError;
 
 #[derive(Debug, Args)]
 pub struct ReconcileArgs {
@@ -35,9 +35,10 @@ fn positive_rate(raw: &str) -> Result<f64, String> {
 
 /// Reconciles; true when the table matches the pool (after any fix).
 pub async fn run(args: ReconcileArgs) -> Result<bool, CommandError> {
-    let stack = connect(&args.stack).await?;
-    let client = cognito::Client::new(&stack.sdk);
-    let pool = find_user_pool(&client, &stack.names).await?;
+    // The pool and the table are all it needs: no queue is looked up.
+    let (sdk, names) = args.stack.resolve().await?;
+    let client = cognito::Client::new(&sdk);
+    let pool = find_user_pool(&client, &names).await?;
     let bar = progress(args.json);
     let mut pace = Pace::new(args.rate);
 
@@ -47,7 +48,8 @@ pub async fn run(args: ReconcileArgs) -> Result<bool, CommandError> {
     })
     .await?;
     bar.set_message("reading the users table");
-    let rows = reconcile::table_rows(&stack.dynamodb, &stack.names.table).await?;
+    let dynamodb = onboard_shared::aws::dynamodb::Client::new(&sdk);
+    let rows = reconcile::table_rows(&dynamodb, &names.table).await?;
     let mut report = reconcile::compare(&pool_users, &rows);
 
     let missing = report.count(|f| matches!(f, Finding::Missing { .. }));
@@ -63,7 +65,7 @@ pub async fn run(args: ReconcileArgs) -> Result<bool, CommandError> {
         reconcile::fix(
             &mut report,
             &pool_users,
-            &stack.users(),
+            &stack::users(&sdk, &names),
             &pool,
             &region,
             &mut pace,
