@@ -400,3 +400,71 @@ async fn doctor_names_a_deployed_stack_s_missing_mapping_and_unattached_trigger(
         "{trigger}"
     );
 }
+
+#[tokio::test]
+async fn a_reconcile_cut_short_and_run_again_records_every_user_of_a_pool_of_several_pages() {
+    // GIVEN 65 administrator-created users: more than one ListUsers page
+    let stack = unique("recpages");
+    let logs = tempfile::tempdir().unwrap();
+    drop(start_dev_bootstrapped(&stack, logs.path()));
+    let sdk = emulator().sdk_config().await;
+    let client = cognito::Client::new(&sdk);
+    let names = Names::for_stack(&stack, ParameterPrefix::parse("/onboard").unwrap());
+    let pool = stack::find_user_pool(&client, &names).await.unwrap();
+    const USERS: usize = 65;
+    for n in 0..USERS {
+        let email = format!("user{n}@example.com");
+        client
+            .admin_create_user()
+            .user_pool_id(&pool.pool_id)
+            .username(&email)
+            .temporary_password(TEMPORARY)
+            .user_attributes(attribute("email", &email))
+            .message_action(cognito::types::MessageActionType::Suppress)
+            .send()
+            .await
+            .unwrap();
+    }
+    let rows = async || {
+        onboard_shared::aws::dynamodb::Client::new(&sdk)
+            .scan()
+            .table_name(&names.table)
+            .select(onboard_shared::aws::dynamodb::types::Select::Count)
+            .send()
+            .await
+            .unwrap()
+            .count as usize
+    };
+
+    // WHEN a paced --fix is stopped part of the way through
+    let mut cut = onboard(&stack, &["reconcile", "--fix", "--rate", "20", "--json"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while rows().await < 10 {
+        assert!(Instant::now() < deadline, "the fix never started recording");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cut.kill().unwrap();
+    cut.wait().unwrap();
+    // A write the emulator had in hand when the process died lands first.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let recorded_before = rows().await;
+    assert!(
+        recorded_before < USERS,
+        "stopped part of the way: {recorded_before}"
+    );
+
+    // THEN a second run records the rest, and a third finds nothing to do
+    let (code, out, err) = run(&stack, &["reconcile", "--fix", "--rate", "1000", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let report = json(&out);
+    assert_eq!(report["pool_users"], USERS);
+    assert_eq!(report["recorded"], USERS - recorded_before, "{report:#}");
+    assert_eq!(rows().await, USERS);
+    let (code, out, _) = run(&stack, &["reconcile", "--json"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(json(&out)["in_step"], USERS);
+}
