@@ -350,7 +350,8 @@ async fn doctor_passes_a_healthy_bootstrapped_stack_and_names_a_waiting_dead_let
 }
 
 #[tokio::test]
-async fn doctor_names_a_deployed_stack_s_missing_mapping_and_unattached_trigger() {
+async fn doctor_names_a_deployed_stack_s_missing_mapping_and_unattached_trigger_then_passes_it_mended()
+ {
     // GIVEN the template deployed on the emulator, whose CloudFormation
     // makes no event source mapping; and one mapping made by hand
     let stack = unique("docdep");
@@ -398,6 +399,63 @@ async fn doctor_names_a_deployed_stack_s_missing_mapping_and_unattached_trigger(
     assert!(
         trigger.contains("TROUBLE") && trigger.contains("no post-confirmation trigger"),
         "{trigger}"
+    );
+
+    // WHEN the other mappings are made and the stack's function attached
+    let lambda = aws_sdk_lambda::Client::new(&sdk);
+    let function = |logical: &str| {
+        report["resources"][logical]["physical_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let stream_arn = report["outputs"]["UsersTableStreamArn"].as_str().unwrap();
+    let publish_queue = report["outputs"]["PublishQueueUrl"].as_str().unwrap();
+    for (logical, source) in [
+        ("StreamRouterFunction", stream_arn.to_owned()),
+        (
+            "PublishConsumerFunction",
+            stack::queue_arn(&sqs, publish_queue).await.unwrap(),
+        ),
+    ] {
+        lambda
+            .create_event_source_mapping()
+            .function_name(function(logical))
+            .event_source_arn(source)
+            .starting_position(aws_sdk_lambda::types::EventSourcePosition::TrimHorizon)
+            .send()
+            .await
+            .unwrap();
+    }
+    let trigger_arn = lambda
+        .get_function()
+        .function_name(function("PostConfirmationFunction"))
+        .send()
+        .await
+        .unwrap()
+        .configuration
+        .and_then(|c| c.function_arn)
+        .unwrap();
+    cognito::Client::new(&sdk)
+        .update_user_pool()
+        .user_pool_id(report["outputs"]["UserPoolId"].as_str().unwrap())
+        .lambda_config(
+            cognito::types::LambdaConfigType::builder()
+                .post_confirmation(trigger_arn)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    // THEN doctor finds the stack healthy
+    let (code, out, err) = run(&stack, &["doctor"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("Healthy: the stack can work."), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("trigger") && l.starts_with(" ok")),
+        "{out}"
     );
 }
 
