@@ -40,3 +40,12 @@ pub mod sqs_calls;
 pub mod stack;
 pub mod table_stream;
 pub mod token;
+
+/// `1 noun`, `0 nouns`, `2 nouns`: a count in a sentence.
+pub fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}

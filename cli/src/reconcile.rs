@@ -15,7 +15,7 @@
 //! Rows of users gone from the pool and rows out of date are reported, not
 //! changed: deleting or rewriting a row is a decision for a person.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use aws_sdk_cognitoidentityprovider as cognito;
@@ -217,12 +217,12 @@ pub fn compare(pool: &[PoolUser], rows: &[Row]) -> Report {
     let by_id: HashMap<&str, &Row> = rows.iter().map(|r| (r.user_id.as_str(), r)).collect();
     let mut entries = Vec::new();
     let mut in_step = 0;
-    let mut seen: BTreeMap<&str, ()> = BTreeMap::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for user in pool {
         let Some(sub) = user.attributes.get("sub") else {
             continue;
         };
-        seen.insert(sub.as_str(), ());
+        seen.insert(sub.as_str());
         let status = user.status.as_ref().map(|s| s.as_str().to_owned());
         let entry = |finding| Entry {
             user_id: sub.clone(),
@@ -269,10 +269,7 @@ pub fn compare(pool: &[PoolUser], rows: &[Row]) -> Report {
             }
         }
     }
-    for row in rows
-        .iter()
-        .filter(|r| !seen.contains_key(r.user_id.as_str()))
-    {
+    for row in rows.iter().filter(|r| !seen.contains(r.user_id.as_str())) {
         entries.push(Entry {
             user_id: row.user_id.clone(),
             status: None,

@@ -54,10 +54,7 @@ pub async fn id_token(
         .await
         .map_err(|err| TokenError::Refused(cognito_message(&err)))?;
     if let Some(result) = signed_in.authentication_result() {
-        return result
-            .id_token()
-            .map(str::to_owned)
-            .ok_or(TokenError::NoToken);
+        return id_token_of(result);
     }
     match signed_in.challenge_name() {
         Some(ChallengeNameType::NewPasswordRequired) => {
@@ -77,10 +74,7 @@ pub async fn id_token(
                 .await
                 .map_err(|err| TokenError::NewPasswordRefused(cognito_message(&err)))?;
             match answered.authentication_result() {
-                Some(result) => result
-                    .id_token()
-                    .map(str::to_owned)
-                    .ok_or(TokenError::NoToken),
+                Some(result) => id_token_of(result),
                 None => Err(TokenError::Unanswered(
                     answered
                         .challenge_name()
@@ -92,4 +86,11 @@ pub async fn id_token(
         Some(other) => Err(TokenError::Unanswered(other.as_str().to_owned())),
         None => Err(TokenError::NoToken),
     }
+}
+
+fn id_token_of(result: &cognito::types::AuthenticationResultType) -> Result<String, TokenError> {
+    result
+        .id_token()
+        .map(str::to_owned)
+        .ok_or(TokenError::NoToken)
 }

@@ -56,11 +56,23 @@ async fn sub_of(client: &cognito::Client, pool: &str, username: &str) -> String 
 }
 
 fn attribute(name: &str, value: &str) -> cognito::types::AttributeType {
-    cognito::types::AttributeType::builder()
-        .name(name)
-        .value(value)
-        .build()
-        .unwrap()
+    onboard_cli::signup::attribute(name, value).unwrap()
+}
+
+/// A user an administrator creates (no trigger runs), with a temporary
+/// password and no invitation sent.
+async fn admin_created(client: &cognito::Client, pool_id: &str, email: &str, name: Option<&str>) {
+    let mut request = client
+        .admin_create_user()
+        .user_pool_id(pool_id)
+        .username(email)
+        .temporary_password(TEMPORARY)
+        .user_attributes(attribute("email", email))
+        .message_action(cognito::types::MessageActionType::Suppress);
+    if let Some(name) = name {
+        request = request.user_attributes(attribute("name", name));
+    }
+    request.send().await.unwrap();
 }
 
 #[tokio::test]
@@ -90,17 +102,7 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
     );
     assert_eq!(code, Some(0), "{err}");
     let zoe = zoe.trim().to_owned();
-    client
-        .admin_create_user()
-        .user_pool_id(&pool.pool_id)
-        .username("ada@example.com")
-        .temporary_password(TEMPORARY)
-        .user_attributes(attribute("email", "ada@example.com"))
-        .user_attributes(attribute("name", "Ada"))
-        .message_action(cognito::types::MessageActionType::Suppress)
-        .send()
-        .await
-        .unwrap();
+    admin_created(&client, &pool.pool_id, "ada@example.com", Some("Ada")).await;
     client
         .sign_up()
         .client_id(&pool.client_id)
@@ -472,16 +474,7 @@ async fn a_reconcile_cut_short_and_run_again_records_every_user_of_a_pool_of_sev
     const USERS: usize = 65;
     for n in 0..USERS {
         let email = format!("user{n}@example.com");
-        client
-            .admin_create_user()
-            .user_pool_id(&pool.pool_id)
-            .username(&email)
-            .temporary_password(TEMPORARY)
-            .user_attributes(attribute("email", &email))
-            .message_action(cognito::types::MessageActionType::Suppress)
-            .send()
-            .await
-            .unwrap();
+        admin_created(&client, &pool.pool_id, &email, None).await;
     }
     let rows = async || {
         onboard_shared::aws::dynamodb::Client::new(&sdk)

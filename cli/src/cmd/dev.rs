@@ -38,7 +38,12 @@ pub async fn run(args: DevArgs) -> Result<(), CommandError> {
     if args.stack.endpoint_url.is_none() {
         return Err(CommandError::Refused("dev runs the pipeline on an emulator: give --endpoint-url (or AWS_ENDPOINT_URL); in AWS, Lambda itself does this".to_owned()));
     }
-    let (sdk, names, deployed) = args.stack.resolve_deployed().await?;
+    let onboard_cli::stack::Resolved {
+        sdk,
+        names,
+        deployed,
+        ..
+    } = args.stack.resolve_deployed().await?;
     if args.bootstrap && deployed {
         // Bootstrap sets the queues' visibility timeout and receive count:
         // it would overwrite the deployed queues' own.

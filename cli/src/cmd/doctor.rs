@@ -2,6 +2,7 @@
 
 use clap::Args;
 use onboard_cli::doctor::{self, Health};
+use onboard_cli::plural;
 use onboard_cli::stack::StackArgs;
 
 use super::CommandError;
@@ -49,10 +50,7 @@ pub async fn run(args: DoctorArgs) -> Result<bool, CommandError> {
     if troubles == 0 {
         println!("Healthy: the stack can work.");
     } else {
-        println!(
-            "{troubles} check{} found trouble.",
-            if troubles == 1 { "" } else { "s" }
-        );
+        println!("{} found trouble.", plural(troubles, "check"));
     }
     Ok(healthy)
 }

@@ -4,6 +4,7 @@
 use aws_sdk_cognitoidentityprovider as cognito;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use onboard_cli::plural;
 use onboard_cli::reconcile::{self, Finding, Pace, Report};
 use onboard_cli::stack::{self, StackArgs, find_user_pool};
 
@@ -100,8 +101,8 @@ fn progress(hidden: bool) -> ProgressBar {
 fn print(report: &Report, fixed: bool) {
     println!(
         "The pool has {} and the table {}; {} match.",
-        counted(report.pool_users, "user"),
-        counted(report.rows, "row"),
+        plural(report.pool_users, "user"),
+        plural(report.rows, "row"),
         report.in_step
     );
     if !report.entries.is_empty() {
@@ -152,13 +153,5 @@ fn print(report: &Report, fixed: bool) {
         );
     } else if missing > 0 {
         println!("`onboard reconcile --fix` records the missing users.");
-    }
-}
-
-fn counted(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
     }
 }

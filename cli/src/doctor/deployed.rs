@@ -154,10 +154,18 @@ fn names_function(arn: &str, function: &str) -> bool {
         || arn.ends_with(&format!(":function:{function}"))
 }
 
+/// Where the polled functions' events come from, as the checks before
+/// found them.
+#[derive(Debug)]
+pub struct Sources<'a> {
+    pub stream_arn: Option<&'a str>,
+    pub stack: Option<&'a Stack>,
+}
+
 /// Each polled function has its mapping, enabled, and its last result.
 pub async fn mappings(
     sdk: &SdkConfig,
-    stack: Option<&Stack>,
+    sources: &Sources<'_>,
     resources: &Resources,
     d: &mut Diagnosis,
 ) {
@@ -168,18 +176,14 @@ pub async fn mappings(
             d.trouble(name, format!("the stack has no {logical}"));
             continue;
         };
-        let source = match (mapped, stack) {
-            (Mapped::Stream, Some(stack)) => {
-                stack::latest_stream_arn(&stack.dynamodb, &stack.names.table)
-                    .await
-                    .ok()
-            }
+        let source = match (mapped, sources.stack) {
+            (Mapped::Stream, _) => sources.stream_arn.map(str::to_owned),
             (Mapped::Queue(role), Some(stack)) => {
                 stack::queue_arn(&stack.sqs, &stack.queues.get(role).url)
                     .await
                     .ok()
             }
-            (_, None) => None,
+            (Mapped::Queue(_), None) => None,
         };
         let found = client
             .list_event_source_mappings()

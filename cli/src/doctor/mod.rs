@@ -19,7 +19,7 @@ use onboard_shared::error::error_chain;
 use serde::Serialize;
 
 use crate::ops;
-use crate::stack::{self, Names, Stack, StackArgs, StackError};
+use crate::stack::{self, Names, Resolved, Stack, StackArgs, StackError};
 pub use deployed::{FUNCTION_LOGICAL_IDS, Mapped};
 
 /// How a check came out.
@@ -77,19 +77,22 @@ impl Diagnosis {
 /// Runs every check. Fails only when the calls cannot be made at all (no
 /// credentials): everything else is a line of the diagnosis.
 pub async fn diagnose(args: &StackArgs) -> Result<Diagnosis, StackError> {
-    let (sdk, names, deployed) = args.resolve_deployed().await?;
+    // Resolving checks the credentials first: past it, they work.
+    let Resolved {
+        sdk,
+        names,
+        deployed,
+        caller,
+    } = args.resolve_deployed().await?;
     let mut diagnosis = Diagnosis {
         stack: args.stack.clone(),
         endpoint: args.endpoint_url.clone(),
         checks: Vec::new(),
     };
-    match stack::caller(&sdk).await {
-        Ok(caller) => diagnosis.ok(
-            "credentials",
-            format!("account {} as {}", caller.account, caller.arn),
-        ),
-        Err(err) => diagnosis.trouble("credentials", error_chain(&err)),
-    }
+    diagnosis.ok(
+        "credentials",
+        format!("account {} as {}", caller.account, caller.arn),
+    );
     match stack::region(&sdk) {
         region if region.is_empty() => diagnosis.trouble(
             "region",
@@ -116,12 +119,16 @@ pub async fn diagnose(args: &StackArgs) -> Result<Diagnosis, StackError> {
         }
         None
     };
-    let stack = resources_found(&sdk, &names, &mut diagnosis).await;
+    let Found { stack, stream_arn } = resources_found(&sdk, &names, &mut diagnosis).await;
     let pool = pool_found(&sdk, &names, &mut diagnosis).await;
     match &resources {
         Some(resources) => {
             deployed::trigger(&sdk, pool.as_ref(), resources, &mut diagnosis).await;
-            deployed::mappings(&sdk, stack.as_ref(), resources, &mut diagnosis).await;
+            let sources = deployed::Sources {
+                stream_arn: stream_arn.as_deref(),
+                stack: stack.as_ref(),
+            };
+            deployed::mappings(&sdk, &sources, resources, &mut diagnosis).await;
         }
         None => diagnosis.note(
             "trigger and mappings",
@@ -135,17 +142,29 @@ pub async fn diagnose(args: &StackArgs) -> Result<Diagnosis, StackError> {
     Ok(diagnosis)
 }
 
+/// The resources the checks after them need.
+struct Found {
+    stack: Option<Stack>,
+    stream_arn: Option<String>,
+}
+
 /// The table with its stream, the bucket and every queue.
-async fn resources_found(sdk: &SdkConfig, names: &Names, d: &mut Diagnosis) -> Option<Stack> {
+async fn resources_found(sdk: &SdkConfig, names: &Names, d: &mut Diagnosis) -> Found {
     let dynamodb = onboard_shared::aws::dynamodb::Client::new(sdk);
-    match stack::latest_stream_arn(&dynamodb, &names.table).await {
-        Ok(_) => d.ok(
-            "users table",
-            format!("{} with its NEW_AND_OLD_IMAGES stream", names.table),
-        ),
-        Err(err) => d.trouble("users table", error_chain(&err)),
-    }
-    let s3 = onboard_shared::aws::s3_client(sdk, sdk.endpoint_url().is_some());
+    let stream_arn = match stack::latest_stream_arn(&dynamodb, &names.table).await {
+        Ok(arn) => {
+            d.ok(
+                "users table",
+                format!("{} with its NEW_AND_OLD_IMAGES stream", names.table),
+            );
+            Some(arn)
+        }
+        Err(err) => {
+            d.trouble("users table", error_chain(&err));
+            None
+        }
+    };
+    let s3 = onboard_shared::aws::s3_client(sdk, stack::path_style(sdk));
     match s3.head_bucket().bucket(&names.bucket).send().await {
         Ok(_) => d.ok("archive bucket", names.bucket.clone()),
         Err(err) => d.trouble(
@@ -153,7 +172,7 @@ async fn resources_found(sdk: &SdkConfig, names: &Names, d: &mut Diagnosis) -> O
             format!("{}: {}", names.bucket, error_chain(&err)),
         ),
     }
-    match Stack::from_config(sdk.clone(), names.clone()).await {
+    let stack = match Stack::from_config(sdk.clone(), names.clone()).await {
         Ok(stack) => {
             d.ok("queues", format!("{} found", stack.queues.all().len()));
             Some(stack)
@@ -162,7 +181,8 @@ async fn resources_found(sdk: &SdkConfig, names: &Names, d: &mut Diagnosis) -> O
             d.trouble("queues", error_chain(&err));
             None
         }
-    }
+    };
+    Found { stack, stream_arn }
 }
 
 async fn pool_found(sdk: &SdkConfig, names: &Names, d: &mut Diagnosis) -> Option<stack::UserPool> {
@@ -198,8 +218,8 @@ async fn dlqs(stack: &Stack, d: &mut Diagnosis) {
             d.trouble(
                 name,
                 format!(
-                    "{waiting} message{} waiting: `onboard dlq peek {source}` shows why",
-                    if waiting == 1 { "" } else { "s" }
+                    "{} waiting: `onboard dlq peek {source}` shows why",
+                    crate::plural(usize::try_from(waiting).unwrap_or(usize::MAX), "message")
                 ),
             );
         }

@@ -107,9 +107,8 @@ impl Replay<'_> {
             }
         });
         if let Ok(outcome) = &sign_up.outcome {
-            let mut counts = Counts::default();
-            counts.add(outcome.metric(), 1);
-            self.summary.metered(Function::PostConfirmation, &counts);
+            self.summary
+                .metered(Function::PostConfirmation, &Counts::one(outcome.metric()));
         }
         // A sign-up writes one item, so it emits at most one stream record.
         let mut rows = vec![row];
@@ -146,9 +145,10 @@ impl Replay<'_> {
             .and_then(|sub| UserId::parse(sub).ok());
         let response = self.target.greet(request).await;
         self.summary.requests += 1;
-        let mut counts = Counts::default();
-        counts.add(greeting::metric(&response), 1);
-        self.summary.metered(Function::Greeting, &counts);
+        self.summary.metered(
+            Function::Greeting,
+            &Counts::one(greeting::metric(&response)),
+        );
         row.response = Some(Response {
             status: response.status_code,
             content_type: response
@@ -214,12 +214,12 @@ impl Replay<'_> {
             ] {
                 if let Some(fate) = fate {
                     tally.add(fate);
-                    let counts = Counts::of_fates(function, [fate]);
+                    // The tallies borrow the summary: its metrics field is reached directly.
                     self.summary
                         .metrics
                         .entry(function)
                         .or_default()
-                        .merge(&counts);
+                        .merge(&Counts::of_fates(function, [fate]));
                 }
             }
         }

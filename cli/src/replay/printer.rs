@@ -10,6 +10,7 @@ use super::report::{
     ArchivedReport, DeadLetterReport, FileReport, ParameterReport, Response, Row, Summary, Tally,
 };
 use crate::pipeline::DeadLettered;
+use crate::plural;
 use onboard_shared::local::OVERSIZED_KEY;
 
 /// Everything the end of the report shows.
@@ -247,14 +248,6 @@ impl<'w> Printer<'w> {
         let label = if finish.remote { "Sent to" } else { "State" };
         writeln!(out, "{label}: {}", finish.location)?;
         out.flush()
-    }
-}
-
-fn plural(count: usize, noun: &str) -> String {
-    if count == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{count} {noun}s")
     }
 }
 

@@ -39,7 +39,7 @@ use crate::queue_roles::QueueRole;
 pub use bootstrap::{Made, bootstrap, users_table};
 pub use cognito::{UserPool, find_user_pool};
 pub use identity::{Caller, caller};
-pub use names::{Names, StackArgs, default_parameter_prefix, output_keys, stack_outputs};
+pub use names::{Names, Resolved, StackArgs, default_parameter_prefix, output_keys, stack_outputs};
 
 /// A stack resource that is missing or could not be reached.
 #[derive(Debug, thiserror::Error)]
@@ -215,7 +215,7 @@ pub fn region(sdk: &SdkConfig) -> String {
 }
 
 /// Emulators need path-style S3 addressing.
-fn path_style(sdk: &SdkConfig) -> bool {
+pub fn path_style(sdk: &SdkConfig) -> bool {
     sdk.endpoint_url().is_some()
 }
 

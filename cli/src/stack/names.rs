@@ -100,22 +100,27 @@ impl StackArgs {
     /// The stack's names: those given one by one, else the deployed stack's
     /// Outputs, else the derived ones; and the SDK config that found them.
     pub async fn resolve(&self) -> Result<(SdkConfig, Names), StackError> {
-        let (sdk, names, _) = self.resolve_deployed().await?;
-        Ok((sdk, names))
+        let resolved = self.resolve_deployed().await?;
+        Ok((resolved.sdk, resolved.names))
     }
 
-    /// [`StackArgs::resolve`], and whether a stack of that name is deployed
-    /// (its Outputs gave the names).
-    pub async fn resolve_deployed(&self) -> Result<(SdkConfig, Names, bool), StackError> {
+    /// [`StackArgs::resolve`], whether a stack of that name is deployed (its
+    /// Outputs gave the names), and who the calls are made as.
+    pub async fn resolve_deployed(&self) -> Result<Resolved, StackError> {
         let sdk = self.connection().load().await;
-        super::caller(&sdk).await?;
+        let caller = super::caller(&sdk).await?;
         let derived = Names::for_stack(&self.stack, default_parameter_prefix());
         let (names, deployed) =
             match stack_outputs(&cloudformation::Client::new(&sdk), &self.stack).await? {
                 Some(outputs) => (derived.with_outputs(&self.stack, &outputs)?, true),
                 None => (derived, false),
             };
-        Ok((sdk, self.given_over(names), deployed))
+        Ok(Resolved {
+            names: self.given_over(names),
+            sdk,
+            deployed,
+            caller,
+        })
     }
 
     /// Finds the stack's resources ([`StackArgs::resolve`]) and connects.
@@ -142,6 +147,17 @@ impl StackArgs {
         }
         names
     }
+}
+
+/// A stack's names, found, with the SDK config that found them.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub sdk: SdkConfig,
+    pub names: Names,
+    /// True when a deployed stack's Outputs gave the names.
+    pub deployed: bool,
+    /// Who the calls are made as (checked before anything else).
+    pub caller: super::Caller,
 }
 
 /// The names of a stack's resources.

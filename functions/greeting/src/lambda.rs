@@ -38,11 +38,9 @@ pub async fn invoke(
     event: LambdaEvent<ApiGatewayProxyRequest>,
 ) -> Result<ApiGatewayProxyResponse, Error> {
     let response = crate::handle(greeter, event.payload).await;
-    let mut counts = Counts::default();
-    counts.add(crate::metric(&response), 1);
     let context = &event.context;
     metrics.record(
-        counts,
+        Counts::one(crate::metric(&response)),
         &context.request_id,
         context.xray_trace_id.as_deref(),
     );

@@ -22,10 +22,10 @@ pub async fn invoke(
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
     let result = crate::handle(users, event.payload, chrono::Utc::now()).await;
-    let mut counts = Counts::default();
-    if let Ok((_, outcome)) = &result {
-        counts.add(outcome.metric(), 1);
-    }
+    let counts = match &result {
+        Ok((_, outcome)) => Counts::one(outcome.metric()),
+        Err(_) => Counts::default(),
+    };
     let context = &event.context;
     metrics.record(
         counts,

@@ -50,6 +50,8 @@ pub async fn handle(router: &Router, records: &[Box<RawValue>]) -> BatchReport {
     let mut report = BatchReport::default();
     let mut outgoing = Vec::with_capacity(records.len());
     let mut refused = Vec::new();
+    // This invocation's trace, for changes whose row carries none.
+    let own_trace = trace::current();
 
     for (index, raw) in records.iter().enumerate() {
         match decode_raw(raw) {
@@ -59,7 +61,7 @@ pub async fn handle(router: &Router, records: &[Box<RawValue>]) -> BatchReport {
                     body: message.to_json(),
                     attributes: Vec::new(),
                     // The sign-up's trace, else this invocation's.
-                    trace_header: message.trace_header.clone().or_else(trace::current),
+                    trace_header: message.trace_header.clone().or_else(|| own_trace.clone()),
                 });
                 report.items.push(ItemReport::for_message(
                     message.sequence_number.clone(),

@@ -189,12 +189,16 @@ impl Counts {
         }
     }
 
-    /// Each non-zero count, in name order.
+    /// Each count, in name order (only non-zero ones are kept).
     pub fn iter(&self) -> impl Iterator<Item = (Metric, u64)> + '_ {
-        self.0
-            .iter()
-            .filter(|(_, n)| **n > 0)
-            .map(|(m, n)| (*m, *n))
+        self.0.iter().map(|(m, n)| (*m, *n))
+    }
+
+    /// One of `metric`: an invocation that did one thing.
+    pub fn one(metric: Metric) -> Self {
+        let mut counts = Counts::default();
+        counts.add(metric, 1);
+        counts
     }
 
     /// The counts a batch's report says, by each record's fate.
