@@ -23,6 +23,7 @@
 pub mod browser;
 pub mod emf;
 pub mod property;
+pub mod release;
 pub mod runtime_api;
 
 use std::fs::File;

@@ -3,13 +3,17 @@
 //! an event with the headers Lambda sends (request id, deadline, function
 //! ARN, trace id), and posts its response or error back.
 //!
-//! [`invoke_once`] runs one invocation and returns what the process wrote:
-//! standard output (where the metric documents go) and standard error (the
-//! log lines), as Lambda's log capture would see them.
+//! [`RuntimeApi`] hands a process one event at a time, as Lambda does, and
+//! says when it first polled and when it answered each one (the benchmark of
+//! the real binaries is built on it). [`invoke_once`] runs one invocation
+//! and returns what the process wrote: standard output (where the metric
+//! documents go) and standard error (the log lines), as Lambda's log capture
+//! would see them.
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -34,18 +38,48 @@ pub struct Ran {
     pub stderr: Vec<String>,
 }
 
-#[derive(Debug, Default)]
-struct Mock {
-    event: Option<Value>,
-    posted: Option<(bool, Value)>,
+/// A function's answer to one event.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The body it posted: its response, or its error.
+    pub posted: Value,
+    /// True when it posted to `/error`.
+    pub failed: bool,
+    /// When the event was handed over (the process's poll was answered).
+    pub handed: Instant,
+    /// When its answer arrived.
+    pub answered: Instant,
 }
 
-type Shared = Arc<Mutex<Mock>>;
+impl Answer {
+    /// The invocation as Lambda bills it: from the event handed to the answer.
+    pub fn duration(&self) -> Duration {
+        self.answered.saturating_duration_since(self.handed)
+    }
+}
 
-async fn next(State(mock): State<Shared>) -> (StatusCode, HeaderMap, String) {
-    let event = mock.lock().ok().and_then(|mut m| m.event.take());
+#[derive(Debug, Default)]
+struct Mock {
+    /// The events not yet handed over, oldest first.
+    events: tokio::sync::Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Value>>>,
+    /// When the process first asked for an event.
+    first_poll: OnceLock<Instant>,
+    /// When the event being worked on was handed over.
+    handed: Mutex<Option<Instant>>,
+    answers: Mutex<Option<mpsc::Sender<Answer>>>,
+}
+
+async fn next(State(mock): State<Arc<Mock>>) -> (StatusCode, HeaderMap, String) {
+    let _ = mock.first_poll.set(Instant::now());
+    let event = {
+        let mut events = mock.events.lock().await;
+        match events.as_mut() {
+            Some(events) => events.recv().await,
+            None => None,
+        }
+    };
     let Some(event) = event else {
-        // One invocation only: the next poll waits until the process is stopped.
+        // No more events: the poll waits until the process is stopped.
         std::future::pending::<()>().await;
         unreachable!()
     };
@@ -68,85 +102,171 @@ async fn next(State(mock): State<Shared>) -> (StatusCode, HeaderMap, String) {
             headers.insert(name, value);
         }
     }
+    if let Ok(mut handed) = mock.handed.lock() {
+        *handed = Some(Instant::now());
+    }
     (StatusCode::OK, headers, event.to_string())
 }
 
 async fn posted(
-    State(mock): State<Shared>,
+    State(mock): State<Arc<Mock>>,
     UrlPath((_, outcome)): UrlPath<(String, String)>,
     body: String,
 ) -> StatusCode {
-    let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
-    if let Ok(mut mock) = mock.lock() {
-        mock.posted = Some((outcome == "error", value));
+    let answered = Instant::now();
+    let posted = serde_json::from_str(&body).unwrap_or(Value::String(body));
+    let handed = mock
+        .handed
+        .lock()
+        .ok()
+        .and_then(|mut handed| handed.take())
+        .unwrap_or(answered);
+    if let Some(answers) = mock.answers.lock().ok().and_then(|a| a.clone()) {
+        let _ = answers.send(Answer {
+            posted,
+            failed: outcome == "error",
+            handed,
+            answered,
+        });
     }
     StatusCode::ACCEPTED
+}
+
+/// Lambda's Runtime API on a loopback port, handing events one at a time.
+#[derive(Debug)]
+pub struct RuntimeApi {
+    address: SocketAddr,
+    events: tokio::sync::mpsc::UnboundedSender<Value>,
+    answers: mpsc::Receiver<Answer>,
+    mock: Arc<Mock>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl RuntimeApi {
+    /// Serves the API on a free loopback port, on a thread of its own.
+    ///
+    /// # Panics
+    ///
+    /// When no runtime or port can be had.
+    pub fn start() -> Self {
+        let (events, receiver) = tokio::sync::mpsc::unbounded_channel();
+        let (answer, answers) = mpsc::channel();
+        let mock = Arc::new(Mock {
+            events: tokio::sync::Mutex::new(Some(receiver)),
+            answers: Mutex::new(Some(answer)),
+            ..Mock::default()
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("a runtime for the mock Runtime API");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("a loopback port");
+        let address = listener.local_addr().expect("its address");
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/{outcome}",
+                post(posted),
+            )
+            .with_state(mock.clone());
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        Self {
+            address,
+            events,
+            answers,
+            mock,
+            runtime: Some(runtime),
+        }
+    }
+
+    /// `binary` with the environment Lambda sets (and nothing else of this
+    /// process's but `PATH`), pointed at this API.
+    pub fn command(&self, binary: &Path) -> Command {
+        let mut command = Command::new(binary);
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", self.address.to_string())
+            .env("AWS_LAMBDA_FUNCTION_NAME", "onboard-test")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/onboard-test")
+            .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/25/[$LATEST]0123")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing");
+        command
+    }
+
+    /// When the process first asked for an event, waiting up to `timeout`.
+    pub fn first_poll(&self, timeout: Duration) -> Option<Instant> {
+        let started = Instant::now();
+        loop {
+            if let Some(at) = self.mock.first_poll.get() {
+                return Some(*at);
+            }
+            if started.elapsed() > timeout {
+                return None;
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+
+    /// Hands `event` to the process and waits up to `timeout` for its answer.
+    ///
+    /// # Errors
+    ///
+    /// When no answer comes in time.
+    pub fn invoke(&self, event: Value, timeout: Duration) -> Result<Answer, String> {
+        self.events
+            .send(event)
+            .map_err(|_| "the Runtime API has stopped".to_owned())?;
+        self.answers
+            .recv_timeout(timeout)
+            .map_err(|_| format!("no answer within {timeout:?}"))
+    }
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// Runs `binary` as Lambda would for one invocation with `event`, with the
 /// environment Lambda sets and `env`, and stops it once it has answered.
 pub fn invoke_once(binary: &Path, env: &[(&str, &str)], event: Value) -> Ran {
-    let mock: Shared = Arc::new(Mutex::new(Mock {
-        event: Some(event),
-        posted: None,
-    }));
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .expect("a runtime for the mock Runtime API");
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .expect("a loopback port");
-    let address = listener.local_addr().expect("its address");
-    let app = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/{outcome}",
-            post(posted),
-        )
-        .with_state(mock.clone());
-    runtime.spawn(async move { axum::serve(listener, app).await });
-
-    let mut child = Command::new(binary)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("AWS_LAMBDA_RUNTIME_API", address.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "onboard-test")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/onboard-test")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "2026/11/25/[$LATEST]0123")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
+    let api = RuntimeApi::start();
+    let mut child = api
+        .command(binary)
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|err| panic!("{} did not start: {err}", binary.display()));
-    let started = Instant::now();
-    let answer = loop {
-        if let Some(answer) = mock.lock().ok().and_then(|mut m| m.posted.take()) {
-            break answer;
+    let answer = match api.invoke(event, Duration::from_secs(30)) {
+        Ok(answer) => answer,
+        Err(err) => {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("the process's output");
+            panic!(
+                "{}: {err}; it wrote:\n{}",
+                binary.display(),
+                String::from_utf8_lossy(&output.stderr)
+            );
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("{} exited with {status} before answering", binary.display());
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "{} did not answer within 30 s",
-            binary.display()
-        );
-        std::thread::sleep(Duration::from_millis(10));
     };
     // Lambda freezes the process after its answer; here it is stopped. What
     // it wrote during the invocation is in the pipes.
     std::thread::sleep(Duration::from_millis(100));
     let _ = child.kill();
     let output = child.wait_with_output().expect("the process's output");
-    runtime.shutdown_background();
     let lines = |bytes: &[u8]| {
         String::from_utf8_lossy(bytes)
             .lines()
@@ -154,8 +274,8 @@ pub fn invoke_once(binary: &Path, env: &[(&str, &str)], event: Value) -> Ran {
             .collect()
     };
     Ran {
-        posted: answer.1,
-        failed: answer.0,
+        posted: answer.posted,
+        failed: answer.failed,
         stdout: lines(&output.stdout),
         stderr: lines(&output.stderr),
     }

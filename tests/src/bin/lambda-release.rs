@@ -11,18 +11,9 @@
 //! venv. arm64 needs Rust's `aarch64-unknown-linux-gnu` target; without it,
 //! that build is skipped and the report says so.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-use onboard_tests::{Venv, workspace};
-
-const FUNCTIONS: [&str; 5] = [
-    "post-confirmation",
-    "stream-router",
-    "archive-consumer",
-    "publish-consumer",
-    "greeting",
-];
+use onboard_tests::release::{self, FUNCTIONS};
 const BUDGET_BYTES: u64 = 6 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy)]
@@ -67,8 +58,6 @@ fn main() -> ExitCode {
 
 /// Builds and reports; true when every binary built is within budget.
 fn run(arches: &[Arch], explicit: bool) -> Result<bool, String> {
-    let cargo_lambda = Venv::INFRA.tool("cargo-lambda")?;
-    let root = workspace();
     let installed = installed_targets();
     let mut within = true;
     let mut rows = Vec::new();
@@ -80,10 +69,11 @@ fn run(arches: &[Arch], explicit: bool) -> Result<bool, String> {
             );
             continue;
         }
-        let out_dir = root.join("target/lambda-release").join(arch.name);
-        build(&cargo_lambda, &root, *arch, &out_dir)?;
+        println!("building {} for {}", FUNCTIONS.join(", "), arch.name);
+        release::build(&release::PACKAGES, arch.flag, &release::out_dir(arch.name))
+            .map_err(|err| format!("{}: {err}", arch.name))?;
         for function in FUNCTIONS {
-            let path = out_dir.join(function).join("bootstrap");
+            let path = release::bootstrap(arch.name, function);
             let bytes = std::fs::metadata(&path)
                 .map_err(|err| format!("{}: {err}", path.display()))?
                 .len();
@@ -107,43 +97,6 @@ fn run(arches: &[Arch], explicit: bool) -> Result<bool, String> {
         println!("{function:<20} {arch:<8} {bytes:>12} {mib:>10.2}{verdict}");
     }
     Ok(within)
-}
-
-fn build(cargo_lambda: &Path, root: &Path, arch: Arch, out_dir: &Path) -> Result<(), String> {
-    let mut command = Command::new(cargo_lambda);
-    command
-        .args(["lambda", "build", "--release"])
-        .args(arch.flag)
-        .arg("--lambda-dir")
-        .arg(out_dir)
-        .current_dir(root);
-    for function in FUNCTIONS {
-        command.args(["--package", function]);
-    }
-    // zig, for the arm64 link, is the venv's `python -m ziglang`.
-    let venv_bin: PathBuf = cargo_lambda
-        .parent()
-        .map(Path::to_owned)
-        .unwrap_or_default();
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let mut paths = vec![venv_bin];
-    paths.extend(std::env::split_paths(&path));
-    command.env(
-        "PATH",
-        std::env::join_paths(paths).map_err(|err| err.to_string())?,
-    );
-    println!("building {} for {}", FUNCTIONS.join(", "), arch.name);
-    let status = command
-        .status()
-        .map_err(|err| format!("{} did not run: {err}", cargo_lambda.display()))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "cargo lambda build for {} failed: {status}",
-            arch.name
-        ))
-    }
 }
 
 /// Rust's installed targets (none known when rustup is not there).
