@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
-use onboard_shared::aws::{S3Archive, SqsQueue, s3_client, sqs};
+use onboard_shared::aws::{S3Archive, SqsQueue, s3_client, sqs_client};
 use onboard_shared::config::ArchiveConfig;
 use onboard_shared::telemetry::metrics::Emitter;
 
@@ -22,7 +22,7 @@ impl Archiver {
                 &config.bucket,
             )),
             dead_letters: Arc::new(SqsQueue::new(
-                sqs::Client::new(sdk),
+                sqs_client(sdk),
                 "archive-dlq",
                 &config.dead_letter_queue_url,
             )),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use lambda_runtime::{Error, LambdaEvent};
-use onboard_shared::aws::{SsmParameters, ssm};
+use onboard_shared::aws::{SsmParameters, ssm_client};
 use onboard_shared::config::GreetingConfig;
 use onboard_shared::telemetry::metrics::{Counts, Emitter};
 
@@ -18,7 +18,7 @@ impl Greeter {
     /// An origin that cannot be a header value is refused.
     pub fn from_config(config: &GreetingConfig, sdk: &SdkConfig) -> Result<Self, String> {
         // The greeting never writes: the write pace does not apply.
-        let parameters = Arc::new(SsmParameters::new(ssm::Client::new(sdk), f64::INFINITY));
+        let parameters = Arc::new(SsmParameters::new(ssm_client(sdk), f64::INFINITY));
         let greeter = Greeter::new(
             parameters,
             config.parameter_prefix.clone(),

@@ -4,7 +4,7 @@
 
 use aws_config::SdkConfig;
 use lambda_runtime::{Error, LambdaEvent};
-use onboard_shared::aws::{DynamoUserStore, dynamodb};
+use onboard_shared::aws::{DynamoUserStore, dynamodb_client};
 use onboard_shared::config::PostConfirmationConfig;
 use onboard_shared::ports::UserStore;
 use onboard_shared::telemetry::metrics::{Counts, Emitter};
@@ -12,7 +12,7 @@ use serde_json::Value;
 
 /// The users table the config names.
 pub fn users(config: &PostConfirmationConfig, sdk: &SdkConfig) -> DynamoUserStore {
-    DynamoUserStore::new(dynamodb::Client::new(sdk), &config.users_table)
+    DynamoUserStore::new(dynamodb_client(sdk), &config.users_table)
 }
 
 /// One invocation: the user recorded, the event handed back to Cognito.

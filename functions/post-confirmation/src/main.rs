@@ -4,7 +4,8 @@ use onboard_shared::config::{PostConfirmationConfig, process_env};
 use onboard_shared::telemetry::metrics::{Emitter, Function, stack_name};
 use onboard_shared::telemetry::{self, LogFormat};
 
-#[tokio::main]
+// One invocation at a time: one thread, no hand-offs between threads.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::detect());
     let config = PostConfirmationConfig::from_env(process_env)?;

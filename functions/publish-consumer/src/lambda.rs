@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
-use onboard_shared::aws::{SqsQueue, SsmParameters, sqs, ssm};
+use onboard_shared::aws::{SqsQueue, SsmParameters, sqs_client, ssm_client};
 use onboard_shared::config::PublishConfig;
 use onboard_shared::telemetry::metrics::Emitter;
 
@@ -19,12 +19,12 @@ impl Publisher {
     pub fn from_config(config: &PublishConfig, sdk: &SdkConfig) -> Self {
         Self {
             parameters: Arc::new(SsmParameters::new(
-                ssm::Client::new(sdk),
+                ssm_client(sdk),
                 config.max_writes_per_second,
             )),
             prefix: config.parameter_prefix.clone(),
             dead_letters: Arc::new(SqsQueue::new(
-                sqs::Client::new(sdk),
+                sqs_client(sdk),
                 "publish-dlq",
                 &config.dead_letter_queue_url,
             )),

@@ -5,7 +5,8 @@ use onboard_shared::telemetry::metrics::{Emitter, Function, stack_name};
 use onboard_shared::telemetry::{self, LogFormat};
 use publish_consumer::Publisher;
 
-#[tokio::main]
+// One invocation at a time: one thread, no hand-offs between threads.
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::init(LogFormat::detect());
     let config = PublishConfig::from_env(process_env)?;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use lambda_runtime::{Error, LambdaEvent};
-use onboard_shared::aws::{SqsQueue, sqs};
+use onboard_shared::aws::{SqsQueue, sqs_client};
 use onboard_shared::config::RouterConfig;
 use onboard_shared::stream::RawStreamEvent;
 use onboard_shared::telemetry::metrics::Emitter;
@@ -17,7 +17,7 @@ use crate::Router;
 impl Router {
     /// The router over the queues its config names.
     pub fn from_config(config: &RouterConfig, sdk: &SdkConfig) -> Self {
-        let sqs = sqs::Client::new(sdk);
+        let sqs = sqs_client(sdk);
         let queue = |role: &str, url: &str| Arc::new(SqsQueue::new(sqs.clone(), role, url));
         Self {
             archive: queue("archive", &config.archive_queue_url),

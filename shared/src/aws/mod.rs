@@ -10,6 +10,7 @@ pub use {aws_sdk_dynamodb as dynamodb, aws_sdk_s3 as s3, aws_sdk_sqs as sqs, aws
 mod archive;
 #[cfg(feature = "local")]
 mod connection;
+mod endpoint_cache;
 mod parameters;
 mod queue;
 #[cfg(test)]
@@ -19,6 +20,7 @@ mod user_store;
 pub use archive::S3Archive;
 #[cfg(feature = "local")]
 pub use connection::{Connection, EMULATOR_REGION, config_loader};
+pub use endpoint_cache::CachedEndpoints;
 pub use parameters::{Pacer, SsmParameters};
 pub use queue::SqsQueue;
 pub use user_store::DynamoUserStore;
@@ -31,8 +33,17 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_async::time::SharedTimeSource;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_runtime_api::client::runtime_components::{
+    RuntimeComponents, RuntimeComponentsBuilder,
+};
+use aws_smithy_types::config_bag::ConfigBag;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::config::{ConfigError, Lookup, required};
@@ -131,21 +142,109 @@ pub fn lambda_config(
     Ok(config.build())
 }
 
-/// The HTTPS client every SDK client uses: hyper 1 and rustls on ring.
-pub fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+/// The HTTPS client every SDK client uses: hyper 1 and rustls on ring,
+/// trusting the system's root certificates (and `SSL_CERT_FILE`'s).
+///
+/// Its connector, and with it the parsed root certificates, is made when the
+/// first call needs it, once for every client built from one config (see
+/// [`FirstCallConnector`]), not at start.
+pub fn https_client() -> SharedHttpClient {
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https()
+    SharedHttpClient::new(FirstCallConnector(
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https(),
+    ))
+}
+
+/// An HTTP client whose connector is made on the first call, not when an
+/// SDK client is built.
+///
+/// The SDK's HTTPS client makes a throwaway connector each time a client is
+/// built, to load the root certificates "at client initialization": with
+/// rustls that is reading and parsing every certificate of the system's
+/// store (some 290 on Debian, twice over with `/etc/ssl/certs`), per client,
+/// then once more on the first call. Start-up is the one time a Lambda
+/// function is sure to be waiting for itself, and most of its calls never
+/// need more than the one connector this client keeps.
+#[derive(Debug)]
+pub struct FirstCallConnector(SharedHttpClient);
+
+impl HttpClient for FirstCallConnector {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn validate_base_client_config(
+        &self,
+        _: &RuntimeComponentsBuilder,
+        _: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        Ok(())
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// An S3 client; path-style addressing when the endpoint is an emulator.
+///
+/// Checksums are computed and checked only where S3 requires them. The
+/// SDK's default ("when supported") adds a CRC32 trailer to every
+/// PutObject, which changes the body into `aws-chunked` encoding, and
+/// checks one on every GetObject. The archive's objects are a few hundred
+/// bytes of JSON sent over TLS, whose own integrity check covers them.
 pub fn s3_client(config: &SdkConfig, force_path_style: bool) -> aws_sdk_s3::Client {
-    let s3 = aws_sdk_s3::config::Builder::from(config)
+    use aws_sdk_s3::config::endpoint::{DefaultResolver, ResolveEndpoint};
+    use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
+    let mut s3 = aws_sdk_s3::config::Builder::from(config)
         .force_path_style(force_path_style)
-        .build();
-    aws_sdk_s3::Client::from_conf(s3)
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+    s3.set_endpoint_resolver(Some(CachedEndpoints::shared(
+        DefaultResolver::new().into_shared_resolver(),
+        endpoint_cache::same_s3_endpoint,
+    )));
+    aws_sdk_s3::Client::from_conf(s3.build())
 }
+
+/// The clients of the services whose endpoint rules read only the config:
+/// built from `config`, each resolving its endpoint once.
+macro_rules! client_with_cached_endpoints {
+    ($(#[$doc:meta])* $name:ident, $service:ident) => {
+        $(#[$doc])*
+        pub fn $name(config: &SdkConfig) -> $service::Client {
+            use $service::config::endpoint::{DefaultResolver, ResolveEndpoint};
+            let mut builder = $service::config::Builder::from(config);
+            builder.set_endpoint_resolver(Some(CachedEndpoints::shared(
+                DefaultResolver::new().into_shared_resolver(),
+                endpoint_cache::equal::<$service::config::endpoint::Params>,
+            )));
+            $service::Client::from_conf(builder.build())
+        }
+    };
+}
+
+client_with_cached_endpoints!(
+    /// An SQS client.
+    sqs_client,
+    aws_sdk_sqs
+);
+client_with_cached_endpoints!(
+    /// An SSM client.
+    ssm_client,
+    aws_sdk_ssm
+);
+client_with_cached_endpoints!(
+    /// A DynamoDB client.
+    dynamodb_client,
+    aws_sdk_dynamodb
+);
 
 /// Error codes that mean "slow down" across the services used here.
 const THROTTLING_CODES: [&str; 9] = [
