@@ -115,6 +115,12 @@ pub async fn handle(archiver: &Archiver, event: &SqsEvent) -> BatchReport {
 }
 
 /// Writes one change unless the archive already holds it or something newer.
+///
+/// A new user's first change is written at once, on the condition that no
+/// object exists: one call, where reading first would make two. Only when
+/// that is refused (a redelivery, or the user is not new to the archive)
+/// is the object read, as every other change's is, and written over the
+/// revision read.
 async fn archive_one(
     archive: &dyn ArchiveStore,
     message: &ChangeMessage,
@@ -122,6 +128,14 @@ async fn archive_one(
     let user = message.user_id();
     let revision = message.revision();
     let body = ArchivedUser::from_change(message).to_bytes();
+    if message.kind == ChangeKind::Created
+        && archive
+            .put(user, revision, &body, WriteCondition::Absent)
+            .await?
+            == Conditional::Written
+    {
+        return Ok(Fate::Applied);
+    }
     for _ in 0..MAX_CONFLICTS {
         let condition = match archive.head(user).await? {
             Some(head) if head.revision == revision => {
@@ -169,6 +183,11 @@ mod tests {
         (archiver, archive, dead_letters)
     }
 
+    fn archiver_and_archive() -> (Archiver, Arc<FolderArchive>) {
+        let (archiver, archive, _) = archiver();
+        (archiver, archive)
+    }
+
     fn event(json: &str) -> SqsEvent {
         serde_json::from_str(json).unwrap()
     }
@@ -198,16 +217,12 @@ mod tests {
 
     #[tokio::test]
     async fn the_same_batch_twice_writes_once() {
-        let (archiver, archive, _) = archiver();
+        let (archiver, archive) = archiver_and_archive();
         handle(&archiver, &event(OUT_OF_ORDER)).await;
-        let puts = archive.calls.get("PutObject");
+        let writes = archive.writes();
         let before = archive.objects();
         let again = handle(&archiver, &event(OUT_OF_ORDER)).await;
-        assert_eq!(
-            archive.calls.get("PutObject"),
-            puts,
-            "no write the second time"
-        );
+        assert_eq!(archive.writes(), writes, "no write the second time");
         assert_eq!(archive.objects(), before);
         assert!(
             again
@@ -218,11 +233,46 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn one_put_object_per_archived_change() {
-        let (archiver, archive, _) = archiver();
+    async fn one_put_object_per_archived_change_and_a_read_only_where_the_user_is_not_new() {
+        let (archiver, archive) = archiver_and_archive();
         handle(&archiver, &event(OUT_OF_ORDER)).await;
-        // Five changes, each applied in revision order: five writes.
+        // Five changes, each applied in revision order: five writes. The two
+        // creations are written without a read; the three later changes
+        // (Ada's versions 2 and 3, Grace's removal) each read first.
         assert_eq!(archive.calls.get("PutObject"), 5);
+        assert_eq!(archive.writes(), 5);
+        assert_eq!(archive.calls.get("HeadObject"), 3);
+    }
+
+    #[tokio::test]
+    async fn calls_per_change_a_new_user_is_one_put_an_update_a_read_and_a_write() {
+        let (archiver, archive) = archiver_and_archive();
+        let batch = event(OUT_OF_ORDER);
+        let only = |index: usize| {
+            let mut one = batch.clone();
+            one.records = vec![batch.records[index].clone()];
+            one
+        };
+        let calls = || {
+            (
+                archive.calls.get("HeadObject"),
+                archive.calls.get("PutObject"),
+                archive.writes(),
+            )
+        };
+
+        // Ada's creation (record 1): one write, no read.
+        handle(&archiver, &only(1)).await;
+        assert_eq!(calls(), (0, 1, 1), "(reads, puts, writes)");
+        // Her update to version 2 (record 2): one read, one conditional write.
+        handle(&archiver, &only(2)).await;
+        assert_eq!(calls(), (1, 2, 2));
+        // Her creation delivered again: the write is refused, a read says it
+        // is older than what is held, and nothing is written.
+        let again = handle(&archiver, &only(1)).await;
+        assert_eq!(calls(), (2, 3, 2));
+        assert_eq!(again.items[0].fate, Fate::Skipped { why: Skip::Stale });
+        assert_eq!(stored(&archive, ADA)["version"], 2);
     }
 
     #[tokio::test]

@@ -15,6 +15,10 @@ use crate::domain::{Revision, UserId};
 use crate::error::PortError;
 use crate::ports::{ArchiveHead, ArchiveStore, Conditional, WriteCondition, archive_key};
 
+/// The name `calls` counts a `PutObject` under when its condition failed
+/// (it is also counted as a `PutObject`, as S3 would bill it).
+pub const REFUSED_PUT: &str = "PutObject refused";
+
 /// What the folder archive knows of an object, as S3 keeps it in metadata.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LocalObject {
@@ -52,6 +56,11 @@ impl FolderArchive {
             pending: Mutex::default(),
             calls: CallCounter::default(),
         })
+    }
+
+    /// The writes that were made: the `PutObject` calls not refused.
+    pub fn writes(&self) -> u64 {
+        self.calls.get("PutObject") - self.calls.get(REFUSED_PUT)
     }
 
     /// Every object, by user id.
@@ -147,6 +156,7 @@ impl ArchiveStore for FolderArchive {
                 _ => false,
             };
             if !holds {
+                self.calls.count(REFUSED_PUT);
                 return (Conditional::Conflict, false);
             }
             lock(&self.pending).insert(user.clone(), body.to_vec());

@@ -25,7 +25,7 @@ mod tests;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-pub use archive::{FolderArchive, LocalObject};
+pub use archive::{FolderArchive, LocalObject, REFUSED_PUT};
 pub use json_file::{JsonFile, crash_point, write_atomically};
 pub use parameters::FileParameters;
 pub use queue::{LocalMessage, MemoryQueue, OVERSIZED_KEY};
