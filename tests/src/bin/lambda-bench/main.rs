@@ -224,15 +224,9 @@ fn run(options: &Options) -> Result<(), String> {
          the emulator behind keep-alive HTTP =="
     );
     println!(
-        "{} run{} per function{}, each a fresh process; a figure is the median of the runs \
+        "{}, each a fresh process; a figure is the median of the runs \
          (lowest to highest in brackets).",
-        options.runs,
-        if options.runs == 1 { "" } else { "s" },
-        if builds.len() > 1 {
-            " and build, the builds in turn"
-        } else {
-            ""
-        },
+        per_function(options.runs, "run", builds.len())
     );
     let emulator = KeepAliveEmulator::start(dir.path(), false)?;
     let sdk = runtime.block_on(emulator.sdk_config())?;
@@ -307,14 +301,8 @@ fn run(options: &Options) -> Result<(), String> {
         }
     };
     println!(
-        "{} cold start{} per function{}; median (lowest to highest).",
-        options.cold_runs(),
-        if options.cold_runs() == 1 { "" } else { "s" },
-        if builds.len() > 1 {
-            " and build, the builds in turn"
-        } else {
-            ""
-        },
+        "{}; median (lowest to highest).",
+        per_function(options.cold_runs(), "cold start", builds.len())
     );
     let emulator = KeepAliveEmulator::start(dir.path(), true)?;
     let sdk = runtime.block_on(emulator.sdk_config())?;
@@ -339,11 +327,25 @@ fn run(options: &Options) -> Result<(), String> {
                     &emulator,
                     &group,
                 )?);
+                runtime.block_on(workload.empty_queues(&sdk))?;
             }
         }
         cold::report(&workload, &labels, &colds);
     }
     Ok(())
+}
+
+/// "3 runs per function and build, the builds in turn".
+fn per_function(count: usize, what: &str, builds: usize) -> String {
+    format!(
+        "{count} {what}{} per function{}",
+        if count == 1 { "" } else { "s" },
+        if builds > 1 {
+            " and build, the builds in turn"
+        } else {
+            ""
+        }
+    )
 }
 
 /// One line about where the figures were taken.
