@@ -232,7 +232,8 @@ fn run(options: &Options) -> Result<(), String> {
     let sdk = runtime.block_on(emulator.sdk_config())?;
     let mut published = None;
     let mut envs = Vec::new();
-    for function in options.functions() {
+    let floor = options.only.is_none().then_some(HELLO);
+    for function in floor.into_iter().chain(options.functions()) {
         let mut runs = vec![Vec::new(); builds.len()];
         let mut last = None;
         for _ in 0..options.runs {
@@ -251,7 +252,9 @@ fn run(options: &Options) -> Result<(), String> {
         }
         if let Some(workload) = last {
             warm::report(&workload, &labels, &runs);
-            envs.push((function, workload.env));
+            if function != HELLO {
+                envs.push((function, workload.env));
+            }
         }
     }
     drop(emulator);
@@ -377,6 +380,7 @@ async fn prepare(
     published: &mut Option<workload::Published>,
 ) -> Result<Workload, String> {
     match function {
+        HELLO => Ok(workload::hello(invocations)),
         "post-confirmation" => workload::post_confirmation(sdk, invocations).await,
         "stream-router" => workload::stream_router(sdk, invocations).await,
         "archive-consumer" => workload::archive_consumer(sdk, invocations).await,

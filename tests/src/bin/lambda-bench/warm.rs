@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use onboard_tests::release::HELLO;
 use onboard_tests::runtime_api::RuntimeApi;
 
 use crate::keepalive::KeepAliveEmulator;
@@ -108,7 +109,13 @@ pub fn report(workload: &Workload, labels: &[String], runs: &[Vec<Warm>]) {
     };
     let cpu = of(&|w| micros(w.cpu_per_record));
     let target = workload.cpu_target.map_or_else(
-        || "no target".to_owned(),
+        || {
+            if workload.function == HELLO {
+                "the floor: the Runtime API's round trip alone".to_owned()
+            } else {
+                "no target".to_owned()
+            }
+        },
         |target| {
             format!(
                 "target ≤ {} µs: {}",
