@@ -195,35 +195,48 @@ fn start() -> Result<Emulator, String> {
             _process: None,
         });
     }
-    let root = workspace();
     let python = Venv::EMULATOR.python()?;
-    let mut child = Command::new(&python)
-        .arg(root.join("tests/moto/serve.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .map_err(|err| format!("{} did not start: {err}", python.display()))?;
-    let stdin = child.stdin.take().ok_or("no stdin pipe to the emulator")?;
-    let stdout = child
-        .stdout
-        .take()
-        .ok_or("no stdout pipe from the emulator")?;
-    let mut first = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut first)
-        .map_err(|err| format!("reading the emulator's URL: {err}"))?;
-    let url = first.trim().to_owned();
-    if !url.starts_with("http://127.0.0.1:") {
-        let _ = child.kill();
-        return Err(format!(
-            "the emulator did not print its URL (got {url:?}); see its output above"
-        ));
-    }
+    let (child, stdin, url) = start_server(
+        Command::new(python).arg(workspace().join("tests/moto/serve.py")),
+        "http://127.0.0.1:",
+    )?;
     Ok(Emulator {
         url,
         _process: Some(Mutex::new((child, stdin))),
     })
+}
+
+/// Starts a server script of `tests/moto/` that prints its URL on its first
+/// line and serves until its standard input closes. Returns the process,
+/// the pipe that keeps it alive, and the URL, which must start with
+/// `prefix`; the script's own output goes to this process's standard error.
+pub fn start_server(
+    command: &mut Command,
+    prefix: &str,
+) -> Result<(Child, ChildStdin, String), String> {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|err| format!("{} did not start: {err}", command.get_program().display()))?;
+    let stdin = child.stdin.take().ok_or("no stdin pipe to the server")?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or("no stdout pipe from the server")?;
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .map_err(|err| format!("reading the server's URL: {err}"))?;
+    let url = first.trim().to_owned();
+    if !url.starts_with(prefix) {
+        let _ = child.kill();
+        return Err(format!(
+            "the server did not print its URL (got {url:?}); see its output above"
+        ));
+    }
+    Ok((child, stdin, url))
 }
 
 /// A project-local Python venv holding exactly the requirements pinned in a

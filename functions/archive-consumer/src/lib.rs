@@ -99,13 +99,7 @@ pub async fn handle(archiver: &Archiver, event: &SqsEvent) -> BatchReport {
     for (index, message, result) in results.into_iter().flatten() {
         let outcome = Outcome::from(result);
         if let Outcome::Done(fate) = &outcome {
-            tracing::info!(
-                user_id = %message.user_id(),
-                version = %message.version,
-                outcome = %fate.label(),
-                trace = message.trace_header.as_deref().unwrap_or_default(),
-                "archive"
-            );
+            batch::log_done("archive", &message, fate);
         }
         settlement.settle(index, outcome);
     }
@@ -183,11 +177,6 @@ mod tests {
         (archiver, archive, dead_letters)
     }
 
-    fn archiver_and_archive() -> (Archiver, Arc<FolderArchive>) {
-        let (archiver, archive, _) = archiver();
-        (archiver, archive)
-    }
-
     fn event(json: &str) -> SqsEvent {
         serde_json::from_str(json).unwrap()
     }
@@ -217,7 +206,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_same_batch_twice_writes_once() {
-        let (archiver, archive) = archiver_and_archive();
+        let (archiver, archive, _) = archiver();
         handle(&archiver, &event(OUT_OF_ORDER)).await;
         let writes = archive.writes();
         let before = archive.objects();
@@ -234,7 +223,7 @@ mod tests {
 
     #[tokio::test]
     async fn one_put_object_per_archived_change_and_a_read_only_where_the_user_is_not_new() {
-        let (archiver, archive) = archiver_and_archive();
+        let (archiver, archive, _) = archiver();
         handle(&archiver, &event(OUT_OF_ORDER)).await;
         // Five changes, each applied in revision order: five writes. The two
         // creations are written without a read; the three later changes
@@ -246,7 +235,7 @@ mod tests {
 
     #[tokio::test]
     async fn calls_per_change_a_new_user_is_one_put_an_update_a_read_and_a_write() {
-        let (archiver, archive) = archiver_and_archive();
+        let (archiver, archive, _) = archiver();
         let batch = event(OUT_OF_ORDER);
         let only = |index: usize| {
             let mut one = batch.clone();

@@ -57,15 +57,7 @@ pub async fn handle(publisher: &Publisher, event: &SqsEvent) -> BatchReport {
         };
         let outcome = Outcome::from(publish_one(publisher, message).await);
         match &outcome {
-            Outcome::Done(fate) => {
-                tracing::info!(
-                    user_id = %message.user_id(),
-                    version = %message.version,
-                    outcome = %fate.label(),
-                    trace = message.trace_header.as_deref().unwrap_or_default(),
-                    "publish"
-                );
-            }
+            Outcome::Done(fate) => batch::log_done("publish", message, fate),
             Outcome::Retry(reason) => {
                 tracing::warn!(user_id = %message.user_id(), error = %reason, "publish failed; it will be retried");
             }

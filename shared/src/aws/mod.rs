@@ -20,7 +20,6 @@ mod user_store;
 pub use archive::S3Archive;
 #[cfg(feature = "local")]
 pub use connection::{Connection, EMULATOR_REGION, config_loader};
-pub use endpoint_cache::CachedEndpoints;
 pub use parameters::{Pacer, SsmParameters};
 pub use queue::SqsQueue;
 pub use user_store::DynamoUserStore;
@@ -48,6 +47,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::config::{ConfigError, Lookup, required};
 use crate::error::PortError;
+use endpoint_cache::CachedEndpoints;
 
 /// How long the SDK may spend on one call: per attempt, in all, and how many
 /// attempts. A budget keeps a caller with a deadline (Cognito's 5 s for a

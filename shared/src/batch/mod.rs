@@ -28,6 +28,19 @@ use serde::Serialize;
 use crate::domain::{ChangeKind, ChangeMessage, UserId, Version};
 use crate::stream::compare_sequence_numbers;
 
+/// The one line a consumer logs for a change it is done with: the user by
+/// id (never by email), the version, what came of it, and the sign-up's
+/// trace, so that one user's way through the pipeline can be followed.
+pub fn log_done(consumer: &str, message: &ChangeMessage, fate: &Fate) {
+    tracing::info!(
+        user_id = %message.user_id(),
+        version = %message.version,
+        outcome = %fate.label(),
+        trace = message.trace_header.as_deref().unwrap_or_default(),
+        "{consumer}"
+    );
+}
+
 /// Why a record needed no write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -69,7 +69,11 @@ fn run(arches: &[Arch], explicit: bool) -> Result<bool, String> {
             );
             continue;
         }
-        println!("building {} for {}", FUNCTIONS.join(", "), arch.name);
+        println!(
+            "building {} for {}",
+            release::PACKAGES.join(", "),
+            arch.name
+        );
         release::build(&release::PACKAGES, arch.flag, &release::out_dir(arch.name))
             .map_err(|err| format!("{}: {err}", arch.name))?;
         for function in FUNCTIONS {

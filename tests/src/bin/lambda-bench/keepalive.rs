@@ -3,13 +3,12 @@
 //! and an access log from which the calls a function made are counted.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::{Child, ChildStdin, Command};
 
 use aws_config::SdkConfig;
 use onboard_shared::aws::Connection;
-use onboard_tests::{Venv, workspace};
+use onboard_tests::{Venv, start_server, workspace};
 
 /// The name the benchmark's own calls carry in their user agent.
 const HARNESS: &str = "lambda-bench";
@@ -39,30 +38,14 @@ impl KeepAliveEmulator {
         if tls {
             command.arg("--tls").arg(dir);
         }
-        let mut process = command
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|err| format!("the emulator did not start: {err}"))?;
-        let stdin = process.stdin.take();
-        let mut first = String::new();
-        if let Some(stdout) = process.stdout.take() {
-            BufReader::new(stdout)
-                .read_line(&mut first)
-                .map_err(|err| format!("reading the emulator's URL: {err}"))?;
-        }
-        let url = first.trim().to_owned();
-        if !url.starts_with("http") {
-            let _ = process.kill();
-            return Err(format!("the emulator printed no URL (got {url:?})"));
-        }
+        let scheme = if tls { "https" } else { "http" };
+        let (process, stdin, url) = start_server(&mut command, &format!("{scheme}://127.0.0.1:"))?;
         Ok(Self {
             url,
             certificate: tls.then(|| dir.join("cert.pem")),
             access_log,
             process,
-            stdin,
+            stdin: Some(stdin),
         })
     }
 

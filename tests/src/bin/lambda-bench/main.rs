@@ -151,6 +151,8 @@ impl Options {
 /// A set of release binaries, `<dir>/<package>/bootstrap`.
 #[derive(Debug, Clone)]
 struct Build {
+    /// "this" or "against", in the start-up table.
+    short: &'static str,
     label: String,
     dir: PathBuf,
 }
@@ -187,11 +189,13 @@ fn run(options: &Options) -> Result<(), String> {
         release::build(&PACKAGES, None, &release::out_dir("x86_64"))?;
     }
     let mut builds = vec![Build {
+        short: "this",
         label: "this build".to_owned(),
         dir: release::out_dir("x86_64"),
     }];
     if let Some(dir) = &options.against {
         builds.push(Build {
+            short: "against",
             label: format!("against {}", dir.display()),
             dir: dir.clone(),
         });
@@ -273,10 +277,7 @@ fn run(options: &Options) -> Result<(), String> {
         for build in &builds {
             contenders.push(start_up::Contender {
                 name: if builds.len() > 1 {
-                    format!(
-                        "{function} ({})",
-                        build.label.split(' ').next().unwrap_or("")
-                    )
+                    format!("{function} ({})", build.short)
                 } else {
                     (*function).to_owned()
                 },
@@ -419,7 +420,7 @@ fn spawn(
     }
     let mut command: Command = match group {
         Some(group) => group.wrap(&command),
-        None => process::on_cpu(process::FUNCTION_CPU, &command),
+        None => process::on_cpu(process::FUNCTION_CPU, command),
     };
     // Log lines and metric documents are written as in Lambda, and dropped.
     command

@@ -90,14 +90,12 @@ pub fn cpus() -> usize {
 
 /// `command`, run on `cpu` alone (with `taskset`), where there is more than
 /// one CPU.
-pub fn on_cpu(cpu: usize, command: &Command) -> Command {
+pub fn on_cpu(cpu: usize, command: Command) -> Command {
     if cpus() < 2 {
-        return clone(command, command.get_program(), &[]);
+        return command;
     }
     let cpu = cpu.to_string();
-    let mut wrapped = clone(command, "taskset".as_ref(), &["-c".as_ref(), cpu.as_ref()]);
-    wrapped.arg(command.get_program()).args(command.get_args());
-    wrapped
+    run_through("taskset", &["-c".as_ref(), cpu.as_ref()], &command)
 }
 
 /// Moves every thread of `pid` (and what it starts later) off the
@@ -120,21 +118,22 @@ pub fn keep_off_function_cpu(pid: u32) -> Result<(), String> {
     }
 }
 
-/// A new command running `program` with `args` first, with `command`'s
-/// environment (and only that, when `command` cleared its own).
-fn clone(command: &Command, program: &std::ffi::OsStr, args: &[&std::ffi::OsStr]) -> Command {
-    let mut clone = Command::new(program);
-    clone.args(args);
-    if program == command.get_program() {
-        clone.args(command.get_args());
-    }
-    clone.env_clear();
+/// `command` started by `launcher` with `args` before it (`taskset -c 0
+/// program ...`), with `command`'s environment (and only that, when
+/// `command` cleared its own).
+fn run_through(launcher: &str, args: &[&std::ffi::OsStr], command: &Command) -> Command {
+    let mut wrapped = Command::new(launcher);
+    wrapped
+        .args(args)
+        .arg(command.get_program())
+        .args(command.get_args());
+    wrapped.env_clear();
     for (key, value) in command.get_envs() {
         if let Some(value) = value {
-            clone.env(key, value);
+            wrapped.env(key, value);
         }
     }
-    clone
+    wrapped
 }
 
 /// Lambda gives a function CPU in proportion to its memory: one whole vCPU
@@ -180,17 +179,15 @@ impl CpuShare {
     /// then becomes the program, so its very first instruction is held.
     pub fn wrap(&self, command: &Command) -> Command {
         let procs = self.dir.join("cgroup.procs");
-        let mut wrapped = clone(
-            command,
-            "/bin/sh".as_ref(),
+        run_through(
+            "/bin/sh",
             &[
                 "-c".as_ref(),
                 r#"echo $$ > "$0" && exec "$@""#.as_ref(),
                 procs.as_os_str(),
             ],
-        );
-        wrapped.arg(command.get_program()).args(command.get_args());
-        wrapped
+            command,
+        )
     }
 }
 
