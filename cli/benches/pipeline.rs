@@ -199,6 +199,7 @@ async fn replay_throughput(
         settings: Settings::default(),
         json: true,
         progress: false,
+        fit: onboard_cli::output::Fit::WIDE,
         stack: None,
     };
     let start = Instant::now();

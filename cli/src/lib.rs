@@ -23,6 +23,8 @@
 //! - [`ops`]: `onboard queues` and `onboard dlq`: depths, peek, redrive,
 //!   purge.
 //! - [`sqs_calls`]: the SQS calls `dev` and the operations share.
+//! - [`output`]: printing for a person or a pipe (`outln!`), quiet when
+//!   the reader goes away.
 
 pub mod dev;
 pub mod doctor;
@@ -30,6 +32,7 @@ pub mod event_source;
 pub mod hosted_ui;
 pub mod input;
 pub mod ops;
+pub mod output;
 pub mod pipeline;
 pub mod queue_roles;
 pub mod reconcile;

@@ -77,6 +77,10 @@ async fn main() -> ExitCode {
     // A replay's or an operation's report says what happened, so the
     // handlers' own log lines (standard error) only show with RUST_LOG=info;
     // the running services log what they do.
+    // `dev` logs one line per batch: the functions' own lines (one per
+    // change or per batch, as in Lambda) only with RUST_LOG=info.
+    const FUNCTIONS_QUIET: &str = "info,stream_router=warn,archive_consumer=warn,\
+        publish_consumer=warn,onboard_shared::batch=warn,onboard_shared::telemetry=warn";
     let default_level = match cli.command {
         Command::Replay(_) => "error",
         Command::Queues(_)
@@ -84,7 +88,8 @@ async fn main() -> ExitCode {
         | Command::Reconcile(_)
         | Command::Token(_)
         | Command::Doctor(_) => "warn",
-        Command::Dev(_) | Command::Signup(_) | Command::Serve(_) => "info",
+        Command::Dev(_) => FUNCTIONS_QUIET,
+        Command::Signup(_) | Command::Serve(_) => "info",
     };
     // The SDK's credential chain warns of each provider it tried (with raw
     // HTTP responses); the credentials check says the outcome in one line.
@@ -98,7 +103,10 @@ async fn main() -> ExitCode {
             Ok(clean) => ExitCode::from(u8::from(!clean)),
             Err(err) => report("queues", Err(err)),
         },
-        Command::Dlq(args) => report("dlq", cmd::dlq::run(args.command).await),
+        Command::Dlq(args) => match cmd::dlq::run(args.command).await {
+            Ok(clean) => ExitCode::from(u8::from(!clean)),
+            Err(err) => report("dlq", Err(err)),
+        },
         Command::Token(args) => report("token", cmd::token::run(args).await),
         Command::Reconcile(args) => match cmd::reconcile::run(args).await {
             Ok(matches) => ExitCode::from(u8::from(!matches)),

@@ -18,7 +18,7 @@ use archive_consumer::Archiver;
 use chrono::Utc;
 use onboard_shared::batch::ItemReport;
 use onboard_shared::local::{
-    FileParameters, FolderArchive, LocalMessage, LocalTable, MemoryQueue, crash_point,
+    FileParameters, FolderArchive, LocalMessage, LocalTable, MemoryQueue, crash_point, naming,
 };
 use onboard_shared::ports::{MessageQueue, ParameterStore, UserStore};
 use onboard_shared::published::ParameterPrefix;
@@ -58,6 +58,27 @@ pub struct DeadLettered {
     pub message: LocalMessage,
 }
 
+/// A dead-letter file whose last line a crash cut short, mended on open:
+/// the cut line is dropped (replaying the same input writes that dead
+/// letter again).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Repair {
+    pub path: PathBuf,
+    /// The bytes of the cut line that were dropped.
+    pub dropped_bytes: usize,
+}
+
+impl std::fmt::Display for Repair {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "repaired {}: dropped its last line, {} bytes cut short by a crash (replaying the same input writes that dead letter again)",
+            self.path.display(),
+            self.dropped_bytes
+        )
+    }
+}
+
 /// The local state and the handlers wired over it.
 pub struct LocalPipeline {
     pub settings: Settings,
@@ -74,6 +95,8 @@ pub struct LocalPipeline {
     lock: Option<std::fs::File>,
     /// Fingerprints of the dead letters already in the DLQ files.
     seen_dead_letters: HashSet<u64>,
+    /// The dead-letter files mended when the state was opened.
+    pub repairs: Vec<Repair>,
 }
 
 impl std::fmt::Debug for LocalPipeline {
@@ -89,7 +112,7 @@ impl LocalPipeline {
     /// second pipeline on the same folder (another replay) is refused until
     /// this one is dropped, so two runs never interleave their writes.
     pub fn open(state: &Path, prefix: ParameterPrefix, settings: Settings) -> io::Result<Self> {
-        std::fs::create_dir_all(state)?;
+        std::fs::create_dir_all(state).map_err(|err| naming(state, err))?;
         let lock = hold(state)?;
         let mut pipeline = Self::build(
             LocalTable::open(state.join("table.json"))?,
@@ -99,7 +122,8 @@ impl LocalPipeline {
             settings,
             Some(state.join("oversized")),
         );
-        pipeline.seen_dead_letters = load_dead_letter_fingerprints(&state.join("dead-letters"))?;
+        (pipeline.seen_dead_letters, pipeline.repairs) =
+            load_dead_letter_fingerprints(&state.join("dead-letters"))?;
         pipeline.state = Some(state.to_owned());
         pipeline.lock = Some(lock);
         Ok(pipeline)
@@ -167,6 +191,7 @@ impl LocalPipeline {
             state: None,
             lock: None,
             seen_dead_letters: HashSet::new(),
+            repairs: Vec::new(),
         }
     }
 
@@ -276,11 +301,13 @@ impl LocalPipeline {
 
 /// Takes the state folder's lock (`.lock` in it), or says who holds it.
 fn hold(state: &Path) -> io::Result<std::fs::File> {
+    let path = state.join(".lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
-        .open(state.join(".lock"))?;
+        .open(&path)
+        .map_err(|err| naming(&path, err))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => Err(io::Error::new(
@@ -320,51 +347,64 @@ fn fingerprint(queue: &str, message: &LocalMessage) -> u64 {
     hasher.finish()
 }
 
-fn load_dead_letter_fingerprints(dir: &Path) -> io::Result<HashSet<u64>> {
+/// The fingerprints of the dead letters the DLQ files hold, and the files
+/// whose cut last line was dropped.
+fn load_dead_letter_fingerprints(dir: &Path) -> io::Result<(HashSet<u64>, Vec<Repair>)> {
     let mut seen = HashSet::new();
+    let mut repairs = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(seen),
-        Err(err) => return Err(err),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok((seen, repairs)),
+        Err(err) => return Err(naming(dir, err)),
     };
     for entry in entries {
-        let path = entry?.path();
+        let path = entry.map_err(|err| naming(dir, err))?.path();
         // `<queue>.jsonl`
         let queue = path
             .file_stem()
             .and_then(|stem| stem.to_str())
             .unwrap_or_default()
             .to_owned();
-        let mut text = std::fs::read_to_string(&path)?;
+        let mut text = std::fs::read_to_string(&path).map_err(|err| naming(&path, err))?;
         // A line without its end is an append a crash cut short: it is
-        // dropped (the dead letter is written again by the next run).
+        // dropped, and said so.
         if !text.is_empty() && !text.ends_with('\n') {
             let whole = text.rfind('\n').map_or(0, |end| end + 1);
+            repairs.push(Repair {
+                path: path.clone(),
+                dropped_bytes: text.len() - whole,
+            });
             text.truncate(whole);
             std::fs::OpenOptions::new()
                 .write(true)
-                .open(&path)?
-                .set_len(whole as u64)?;
+                .open(&path)
+                .and_then(|file| file.set_len(whole as u64))
+                .map_err(|err| naming(&path, err))?;
         }
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        for (number, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
             let message: LocalMessage = serde_json::from_str(line).map_err(|err| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!("{}: {err}", path.display()),
+                    format!("{} line {}: {err}", path.display(), number + 1),
                 )
             })?;
             seen.insert(fingerprint(&queue, &message));
         }
     }
-    Ok(seen)
+    Ok((seen, repairs))
 }
 
 fn append_dead_letters(dir: &Path, queue: &str, messages: &[LocalMessage]) -> io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    std::fs::create_dir_all(dir).map_err(|err| naming(dir, err))?;
+    let path = dir.join(format!("{queue}.jsonl"));
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.join(format!("{queue}.jsonl")))?;
+        .open(&path)
+        .map_err(|err| naming(&path, err))?;
     let mut buffer = Vec::new();
     for message in messages {
         serde_json::to_writer(&mut buffer, message).map_err(io::Error::other)?;

@@ -3,7 +3,7 @@
 //! role, its dead-letter queue and where that DLQ's messages go back to are
 //! said once.
 
-use onboard_shared::error::shown_name;
+use onboard_shared::reason::shown_name;
 
 /// Every queue of the stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

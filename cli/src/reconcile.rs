@@ -204,7 +204,7 @@ pub async fn table_rows(client: &dynamodb::Client, table: &str) -> Result<Vec<Ro
                 .cloned()
                 .unwrap_or_default();
             let user = serde_dynamo::from_item::<_, User>(item)
-                .map_err(|err| onboard_shared::error::without_input_values(&err.to_string()));
+                .map_err(|err| onboard_shared::reason::without_input_values(&err.to_string()));
             rows.push(Row { user_id, user });
         }
     }

@@ -110,6 +110,8 @@ fn a_missing_path_is_an_error_on_standard_error_with_exit_code_two() {
 
 #[test]
 fn every_stack_command_without_credentials_says_so_in_one_line_and_exits_two() {
+    // A folder with no local state: nothing hints at an emulator.
+    let nowhere = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
     for args in [
         &["queues"][..],
         &["dlq", "peek", "archive"],
@@ -118,6 +120,7 @@ fn every_stack_command_without_credentials_says_so_in_one_line_and_exits_two() {
         &["token", "--email", "zoe@example.com", "--password", "x"],
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_onboard"))
+            .current_dir(&nowhere)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", env!("CARGO_TARGET_TMPDIR"))
@@ -135,7 +138,41 @@ fn every_stack_command_without_credentials_says_so_in_one_line_and_exits_two() {
             "{args:?}: {stderr}"
         );
         assert!(text(&output.stdout).is_empty(), "{args:?}");
+        assert!(!stderr.contains("--endpoint-url"), "{args:?}: {stderr}");
     }
+}
+
+#[test]
+fn without_credentials_in_a_folder_used_with_an_emulator_the_line_names_the_endpoint_flag() {
+    // GIVEN a folder where a replay kept its local state
+    let folder = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    let replay = Command::new(env!("CARGO_BIN_EXE_onboard"))
+        .current_dir(folder.path())
+        .args(["replay", "--state", ".onboard/state"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/cognito"))
+        .output()
+        .unwrap_or_else(|err| panic!("{err}"));
+    succeeded(&replay);
+    // WHEN a stack command runs there with no endpoint and no credentials
+    let output = Command::new(env!("CARGO_BIN_EXE_onboard"))
+        .current_dir(folder.path())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env!("CARGO_TARGET_TMPDIR"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_REGION", "eu-west-1")
+        .arg("queues")
+        .output()
+        .unwrap_or_else(|err| panic!("{err}"));
+    // THEN its one line also says how to reach an emulator
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("no AWS credentials were found")
+            && stderr.contains("--endpoint-url URL (or AWS_ENDPOINT_URL)"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -433,5 +470,92 @@ fn a_crash_at_every_write_boundary_then_a_rerun_ends_where_a_clean_run_does() {
     let _ = writeln!(
         std::io::stderr(),
         "crashes: a crash at each of {boundaries} write boundaries, each rerun ended as a clean run"
+    );
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_replay_quietly_and_its_state_is_still_saved() {
+    // GIVEN a replay of many records whose output is read one line, then closed
+    let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    let input = dir.path().join("records.jsonl");
+    std::fs::write(&input, generated_records(500)).unwrap_or_else(|err| panic!("{err}"));
+    let state = dir.path().join("state");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_onboard"))
+        .args(["replay", "--no-progress", "--state"])
+        .arg(&state)
+        .arg(&input)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|err| panic!("onboard did not start: {err}"));
+    let mut stdout = child.stdout.take().unwrap_or_else(|| unreachable!());
+    let mut first = [0u8; 6];
+    std::io::Read::read_exact(&mut stdout, &mut first).unwrap_or_else(|err| panic!("{err}"));
+    assert_eq!(&first, b"SOURCE");
+    // WHEN the reader goes away (as `| head -1` does)
+    drop(stdout);
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|err| panic!("{err}"));
+    // THEN no panic, no message, exit 0, and every user is in the state
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    let archived = state_files(&state)
+        .keys()
+        .filter(|k| k.starts_with("archive/users/"))
+        .count();
+    assert_eq!(archived, 500);
+}
+
+#[test]
+fn a_dead_letter_file_cut_short_by_a_crash_is_repaired_and_the_replay_says_where() {
+    // GIVEN a state whose router DLQ file ends in a line a crash cut short
+    let state = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    succeeded(&onboard(
+        state.path(),
+        &["dynamodb/batch-with-poison-records.json"],
+    ));
+    let file = state.path().join("dead-letters/router-dlq.jsonl");
+    let whole = std::fs::read_to_string(&file).unwrap_or_else(|err| panic!("{err}"));
+    let cut = &whole[..whole.len() - 10];
+    std::fs::write(&file, cut).unwrap_or_else(|err| panic!("{err}"));
+    let dropped = cut.len() - cut.rfind('\n').map_or(0, |end| end + 1);
+
+    // WHEN the next replay opens the state
+    let stdout = succeeded(&onboard(state.path(), &["cognito"]));
+
+    // THEN it says it dropped the cut line, of which file, and the file is whole again
+    assert!(
+        stdout.contains(&format!(
+            "repaired {}: dropped its last line, {dropped} bytes cut short by a crash",
+            file.display()
+        )),
+        "{stdout}"
+    );
+    let repaired = std::fs::read_to_string(&file).unwrap_or_else(|err| panic!("{err}"));
+    assert!(repaired.ends_with('\n') && whole.starts_with(&repaired));
+    let json = succeeded(&onboard(state.path(), &["--json", "cognito"]));
+    let report: serde_json::Value =
+        serde_json::from_str(&json).unwrap_or_else(|err| panic!("{err}: {json}"));
+    assert_eq!(report["repairs"], serde_json::json!([]), "repaired once");
+}
+
+#[test]
+fn a_state_file_that_cannot_be_read_is_named_in_the_error() {
+    // GIVEN a state folder whose table.json is a folder
+    let state = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    std::fs::create_dir(state.path().join("table.json")).unwrap_or_else(|err| panic!("{err}"));
+    // WHEN a replay opens it
+    let output = onboard(state.path(), &["cognito"]);
+    // THEN the one line names the file and the reason
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{}: Is a directory",
+            state.path().join("table.json").display()
+        )),
+        "{stderr}"
     );
 }

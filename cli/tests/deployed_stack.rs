@@ -189,7 +189,7 @@ async fn the_deployed_template_is_operated_by_its_stack_name_alone() {
     assert_eq!(code, Some(0), "{err}");
     assert!(
         moved.contains(&format!(
-            "moved 1 message(s) from {stack}-archive-dlq to {stack}-archive"
+            "moved 1 message from {stack}-archive-dlq to {stack}-archive"
         )),
         "{moved}"
     );

@@ -7,6 +7,7 @@
 //! needs); Lambda's side, the rules, is the real code.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+use onboard_shared::reason::Reason;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -59,7 +60,7 @@ fn sequence_numbers(records: &[Box<RawValue>]) -> Vec<u32> {
         .collect()
 }
 
-type Script = Box<dyn Fn(&[u32], usize) -> Result<DynamoDbEventResponse, String> + Send + Sync>;
+type Script = Box<dyn Fn(&[u32], usize) -> Result<DynamoDbEventResponse, Reason> + Send + Sync>;
 
 /// A stream function that answers as its script says (given the batch's
 /// sequence numbers and the call's number) and remembers each batch.
@@ -70,7 +71,7 @@ struct Router {
 
 impl Router {
     fn new(
-        script: impl Fn(&[u32], usize) -> Result<DynamoDbEventResponse, String> + Send + Sync + 'static,
+        script: impl Fn(&[u32], usize) -> Result<DynamoDbEventResponse, Reason> + Send + Sync + 'static,
     ) -> Self {
         Self {
             script: Box::new(script),
@@ -98,7 +99,7 @@ impl StreamFunction for Router {
     }
 }
 
-fn failures(ids: &[Option<&str>]) -> Result<DynamoDbEventResponse, String> {
+fn failures(ids: &[Option<&str>]) -> Result<DynamoDbEventResponse, Reason> {
     let mut response = DynamoDbEventResponse::default();
     response.batch_item_failures = ids
         .iter()
@@ -111,7 +112,7 @@ fn failures(ids: &[Option<&str>]) -> Result<DynamoDbEventResponse, String> {
     Ok(response)
 }
 
-fn success() -> Result<DynamoDbEventResponse, String> {
+fn success() -> Result<DynamoDbEventResponse, Reason> {
     failures(&[])
 }
 
@@ -132,7 +133,7 @@ impl OnFailureDestination for Destination {
         "router-dlq"
     }
 
-    async fn send(&self, discarded: &Discarded<'_>) -> Result<(), String> {
+    async fn send(&self, discarded: &Discarded<'_>) -> Result<(), Reason> {
         self.sent.lock().unwrap().push((
             discarded.condition,
             sequence_numbers(discarded.records),
@@ -225,7 +226,7 @@ async fn a_function_error_bisects_the_batch_and_splitting_spends_no_retry() {
     // Record 3 makes any batch that holds it fail as a whole.
     let router = Router::new(|batch, _| {
         if batch.contains(&3) {
-            Err("Unhandled: record 3".to_owned())
+            Err(Reason::fixed("Unhandled: record 3"))
         } else {
             success()
         }
@@ -278,7 +279,7 @@ async fn maximum_retry_attempts_bounds_the_retries_then_the_destination_takes_th
     for fate in &fates[1..] {
         assert!(
             matches!(&fate.fate, Fate::DeadLettered { queue, reason, .. }
-                if queue == "router-dlq" && reason.starts_with("retries exhausted")),
+                if queue == "router-dlq" && reason.as_str().starts_with("retries exhausted")),
             "{fate:?}"
         );
     }
@@ -338,7 +339,7 @@ async fn the_on_failure_destination_receives_lambda_s_invocation_record() {
         stream_arn: stream_arn.to_owned(),
         shard_id: "shardId-0001".to_owned(),
     };
-    let router = Router::new(|_, _| Err("Unhandled".to_owned()));
+    let router = Router::new(|_, _| Err(Reason::fixed("Unhandled")));
     let settings = StreamSettings {
         maximum_retry_attempts: 1,
         bisect_batch_on_function_error: false,
@@ -413,7 +414,7 @@ async fn the_on_failure_destination_receives_lambda_s_invocation_record() {
 
 // ------------------------------------------------------------- the queues
 
-type QueueScript = Box<dyn Fn(&SqsEvent, usize) -> Result<SqsBatchResponse, String> + Send + Sync>;
+type QueueScript = Box<dyn Fn(&SqsEvent, usize) -> Result<SqsBatchResponse, Reason> + Send + Sync>;
 
 /// A consumer that answers as its script says and remembers, for each
 /// call, every message's body and `ApproximateReceiveCount`.
@@ -424,7 +425,7 @@ struct Consumer {
 
 impl Consumer {
     fn new(
-        script: impl Fn(&SqsEvent, usize) -> Result<SqsBatchResponse, String> + Send + Sync + 'static,
+        script: impl Fn(&SqsEvent, usize) -> Result<SqsBatchResponse, Reason> + Send + Sync + 'static,
     ) -> Self {
         Self {
             script: Box::new(script),
@@ -469,7 +470,7 @@ impl QueueFunction for Consumer {
 }
 
 /// The response that lists the messages whose body is in `bodies`.
-fn failing_bodies(event: &SqsEvent, bodies: &[&str]) -> Result<SqsBatchResponse, String> {
+fn failing_bodies(event: &SqsEvent, bodies: &[&str]) -> Result<SqsBatchResponse, Reason> {
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = event
         .records
@@ -544,7 +545,7 @@ async fn a_failed_invocation_returns_every_message() {
     let (queue, dlq) = queue_with(&["a", "b", "c"]).await;
     let consumer = Consumer::new(|event, call| {
         if call == 1 {
-            Err("Unhandled".to_owned())
+            Err(Reason::fixed("Unhandled"))
         } else {
             failing_bodies(event, &[])
         }

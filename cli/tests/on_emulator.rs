@@ -183,10 +183,10 @@ async fn queues_and_dlq_commands_report_redrive_and_refuse_to_purge_unasked() {
     // `dlq redrive` empties the DLQ into the archive queue; again, it moves nothing
     let (code, out, err) = run(&stack, &["dlq", "redrive", "archive"]);
     assert_eq!(code, Some(0), "{err}");
-    assert!(out.contains("moved 3 message(s)"), "{out}");
+    assert!(out.contains("moved 3 messages"), "{out}");
     let (code, out, err) = run(&stack, &["dlq", "redrive", "archive"]);
     assert_eq!(code, Some(0), "{err}");
-    assert!(out.contains("moved 0 message(s)"), "{out}");
+    assert!(out.contains("moved 0 messages"), "{out}");
     let (code, table, _) = run(&stack, &["queues"]);
     assert_eq!(code, Some(0), "{table}");
 
@@ -200,4 +200,52 @@ async fn queues_and_dlq_commands_report_redrive_and_refuse_to_purge_unasked() {
     let (code, out, err) = run(&stack, &["dlq", "purge", "archive", "--yes"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("purged"), "{out}");
+}
+
+#[tokio::test]
+async fn bootstrap_on_existing_queues_says_which_settings_it_changed() {
+    // GIVEN a stack bootstrapped with the stack's own queue settings
+    let names = Names::for_stack(&unique("boot"), ParameterPrefix::parse("/onboard").unwrap());
+    let sdk = emulator().sdk_config().await;
+    let first = stack::bootstrap(&sdk, &names, stack::QueueSettings::default(), true)
+        .await
+        .unwrap();
+    assert!(
+        first.iter().all(|made| made.status == "created"),
+        "{first:?}"
+    );
+
+    // WHEN it is bootstrapped again with a shorter visibility timeout and
+    // fewer receives before the DLQ
+    let quick = stack::QueueSettings {
+        visibility_timeout: Duration::from_secs(5),
+        max_receive_count: 3,
+        ..stack::QueueSettings::default()
+    };
+    let again = stack::bootstrap(&sdk, &names, quick, true).await.unwrap();
+
+    // THEN each source queue says it changed, from what to what; the rest exist
+    let archive = names.queue(onboard_cli::queue_roles::QueueRole::Archive);
+    let made = again.iter().find(|made| made.name == archive).unwrap();
+    assert_eq!(made.status, "changed", "{made:?}");
+    assert!(
+        made.detail.contains("VisibilityTimeout 180 → 5")
+            && made.detail.contains("maxReceiveCount 5 → 3"),
+        "{made:?}"
+    );
+    assert_eq!(
+        again.iter().filter(|made| made.status == "changed").count(),
+        2
+    );
+    assert!(
+        again
+            .iter()
+            .filter(|made| made.status != "changed")
+            .all(|made| made.status == "exists"),
+        "{again:?}"
+    );
+
+    // AND the same settings once more change nothing
+    let same = stack::bootstrap(&sdk, &names, quick, true).await.unwrap();
+    assert!(same.iter().all(|made| made.status == "exists"), "{same:?}");
 }

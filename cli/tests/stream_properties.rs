@@ -4,6 +4,7 @@
 //! destination, never lost. Seeded; each prints how many cases it ran.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+use onboard_shared::reason::Reason;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -33,7 +34,7 @@ fn the_stream_response_names_the_lowest_failed_sequence_number() {
                     .map(|(sequence, failed)| {
                         let fate = if *failed {
                             Fate::Failed {
-                                reason: "throttled".into(),
+                                reason: Reason::fixed("throttled"),
                             }
                         } else {
                             Fate::Applied
@@ -129,7 +130,7 @@ impl StreamFunction for Scripted {
             }
         }
         let response = if crashed {
-            Err("Unhandled".to_owned())
+            Err(Reason::fixed("Unhandled"))
         } else {
             let mut response = DynamoDbEventResponse::default();
             response.batch_item_failures = failed
@@ -157,7 +158,7 @@ impl OnFailureDestination for Kept {
         "router-dlq"
     }
 
-    async fn send(&self, discarded: &Discarded<'_>) -> Result<(), String> {
+    async fn send(&self, discarded: &Discarded<'_>) -> Result<(), Reason> {
         self.0
             .lock()
             .unwrap()

@@ -17,6 +17,8 @@
 //! - [`published`]: the parameter the publisher writes and the greeting reads.
 //! - [`config`] and [`telemetry`]: read once, set up once, at start.
 //! - [`error`]: port errors that say whether a retry can help.
+//! - [`reason`]: why a record failed or was refused, as a [`reason::Reason`]
+//!   that can hold no input value and no email.
 
 pub mod aws;
 pub mod batch;
@@ -27,5 +29,6 @@ pub mod error;
 pub mod local;
 pub mod ports;
 pub mod published;
+pub mod reason;
 pub mod stream;
 pub mod telemetry;

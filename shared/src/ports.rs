@@ -8,6 +8,7 @@ use async_trait::async_trait;
 
 use crate::domain::{Revision, User, UserId};
 use crate::error::PortError;
+use crate::reason::Reason;
 
 /// What a conditional write of a new user found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +43,8 @@ pub struct Attribute {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingMessage {
     /// Unique within one call; echoed back in [`SendFailure::id`].
+    /// [`crate::batch::send_all`] sets it: its callers know each message by
+    /// a key of their own.
     pub id: String,
     pub body: String,
     pub attributes: Vec<Attribute>,
@@ -69,7 +72,7 @@ pub struct SendFailure {
     pub id: String,
     /// False when the queue blamed the entry itself (SQS's `SenderFault`).
     pub retryable: bool,
-    pub reason: String,
+    pub reason: Reason,
 }
 
 /// A queue that messages can be sent to.
@@ -95,7 +98,10 @@ pub trait MessageQueue: Send + Sync {
 /// What the archive holds for a user, enough to decide and guard a write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArchiveHead {
-    pub revision: Revision,
+    /// The revision the object holds; `None` for an object onboard did not
+    /// write (no version metadata), which ranks below every revision
+    /// (`None < Some(_)`), so the first change of its user replaces it.
+    pub revision: Option<Revision>,
     /// The object's entity tag: a write is made conditional on it.
     pub etag: String,
 }

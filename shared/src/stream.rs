@@ -28,7 +28,7 @@ pub enum DecodeError {
     Record(#[source] serde_json::Error),
     #[error(
         "unknown eventName {} (expected INSERT, MODIFY or REMOVE)",
-        crate::error::quoted_name(.0)
+        crate::reason::quoted_name(.0)
     )]
     UnknownEventName(String),
     #[error("the record has no SequenceNumber")]

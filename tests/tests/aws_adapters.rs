@@ -160,11 +160,14 @@ async fn messages_go_out_in_calls_of_at_most_ten_entries_and_all_arrive() {
     let client = sqs::Client::new(&sdk);
     let queue = queue(&client, "archive").await;
     let messages: Vec<_> = (0..25)
-        .map(|i| OutgoingMessage {
-            trace_header: None,
-            id: i.to_string(),
-            body: format!("message {i}"),
-            attributes: vec![],
+        .map(|i| {
+            let message = OutgoingMessage {
+                trace_header: None,
+                id: String::new(),
+                body: format!("message {i}"),
+                attributes: vec![],
+            };
+            (i, message)
         })
         .collect();
 
@@ -191,11 +194,14 @@ async fn large_messages_go_out_in_calls_of_at_most_one_mebibyte_and_all_arrive()
     let client = sqs::Client::new(&sdk);
     let queue = queue(&client, "archive").await;
     let messages: Vec<_> = (0..5)
-        .map(|i| OutgoingMessage {
-            trace_header: None,
-            id: i.to_string(),
-            body: format!("{i}{}", "x".repeat(300 * 1024)),
-            attributes: vec![],
+        .map(|i| {
+            let message = OutgoingMessage {
+                trace_header: None,
+                id: String::new(),
+                body: format!("{i}{}", "x".repeat(300 * 1024)),
+                attributes: vec![],
+            };
+            (i, message)
         })
         .collect();
     let (calls, _) = batch::chunk(messages.clone());
@@ -235,9 +241,12 @@ async fn sqs_refusing_a_call_fails_each_entry_with_its_reason() {
         "gone",
         format!("{}/123456789012/gone", emulator().url()),
     );
-    let failures = batch::send_all(&gone, eleven[..3].to_vec()).await;
-    assert_eq!(failures.len(), 3);
-    assert!(failures.values().all(|f| !f.retryable), "{failures:?}");
+    let three: Vec<_> = eleven[..3].iter().cloned().enumerate().collect();
+    let failures = batch::send_all(&gone, three).await;
+    let mut keys: Vec<usize> = failures.iter().map(|(key, _)| *key).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, [0, 1, 2], "each failure known by its sender's key");
+    assert!(failures.iter().all(|(_, f)| !f.retryable), "{failures:?}");
 }
 
 #[tokio::test]
@@ -271,7 +280,7 @@ async fn archive_writes_are_guarded_by_the_object_entity_tag() {
         Conditional::Conflict
     );
     let head = archive.head(&id).await.unwrap().unwrap();
-    assert_eq!(head.revision, v1);
+    assert_eq!(head.revision, Some(v1));
     // A writer that read an older object loses too.
     assert_eq!(
         archive
@@ -287,7 +296,7 @@ async fn archive_writes_are_guarded_by_the_object_entity_tag() {
             .unwrap(),
         Conditional::Written
     );
-    assert_eq!(archive.head(&id).await.unwrap().unwrap().revision, v2);
+    assert_eq!(archive.head(&id).await.unwrap().unwrap().revision, Some(v2));
 }
 
 #[tokio::test]
@@ -337,6 +346,55 @@ async fn the_archive_consumer_on_s3_ends_at_the_newest_version_whatever_the_orde
         )),
         "{again:?}"
     );
+}
+
+#[tokio::test]
+async fn an_object_onboard_did_not_write_ranks_below_a_new_user_s_first_change() {
+    // GIVEN an object at the user's key without onboard's version metadata
+    // (put there by hand, or by another tool)
+    let sdk = emulator().sdk_config().await;
+    let client = s3_client(&sdk, true);
+    let bucket = bucket(&client).await;
+    let key = format!("users/{ADA}.json");
+    client
+        .put_object()
+        .bucket(&bucket)
+        .key(&key)
+        .body(b"{\"someone\":\"else\"}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let archiver = Archiver {
+        archive: Arc::new(S3Archive::new(client.clone(), &bucket)),
+        dead_letters: Arc::new(queue(&sqs::Client::new(&sdk), "archive-dlq").await),
+    };
+
+    // WHEN the user's `created` change (version 1) arrives
+    let mut created = sqs_event(OUT_OF_ORDER);
+    created.records = vec![created.records[1].clone()];
+    let report = archive_consumer::handle(&archiver, &created).await;
+
+    // THEN it replaces the foreign object: applied, not skipped as a duplicate
+    assert_eq!(report.items[0].fate, Fate::Applied, "{report:?}");
+    let object = client
+        .get_object()
+        .bucket(&bucket)
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        object
+            .metadata
+            .as_ref()
+            .unwrap()
+            .get("onboard-version")
+            .map(String::as_str),
+        Some("1")
+    );
+    let body: serde_json::Value =
+        serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(body["user"]["name"], "Ada Lovelace");
 }
 
 #[tokio::test]
@@ -425,6 +483,17 @@ async fn poison_messages_reach_the_dead_letter_queue_with_their_reason() {
         .collect();
     assert!(!dead.is_empty());
     assert!(report.failed().next().is_none(), "{report:?}");
+    // AND each dead letter names the message id it was received as (the one
+    // the consumer's log names), which `dlq peek` shows beside its own
+    let peeked = onboard_cli::ops::peek(&sqs, dlq.url(), 10).await.unwrap();
+    let mut received_as: Vec<_> = peeked
+        .iter()
+        .filter_map(|m| m.received_as.clone())
+        .collect();
+    let mut expected: Vec<_> = dead.iter().map(|item| item.id.clone()).collect();
+    received_as.sort();
+    expected.sort();
+    assert_eq!(received_as, expected);
     let letters = receive_all(&sqs, dlq.url()).await;
     assert_eq!(letters.len(), dead.len());
     assert!(letters.iter().any(|(body, _)| body == "this is not json"));

@@ -30,8 +30,8 @@ fn records() -> Vec<Box<RawValue>> {
         .records
 }
 
-/// A parameter store whose writes are always throttled.
-struct Throttled;
+/// A parameter store whose writes are always throttled, with this message.
+struct Throttled(&'static str);
 
 #[async_trait]
 impl ParameterStore for Throttled {
@@ -41,7 +41,7 @@ impl ParameterStore for Throttled {
     async fn put(&self, _: &str, _: &str) -> Result<(), PortError> {
         Err(PortError::Throttled {
             operation: "PutParameter",
-            source: "Rate exceeded".into(),
+            source: self.0.into(),
         })
     }
 }
@@ -57,7 +57,7 @@ async fn a_message_that_keeps_failing_moves_to_its_dlq_after_max_receive_count()
         ..Settings::default()
     };
     let mut pipeline = pipeline(settings);
-    pipeline.publisher.parameters = Arc::new(Throttled);
+    pipeline.publisher.parameters = Arc::new(Throttled("Rate exceeded"));
     // WHEN a batch is routed and the queues drained
     pipeline.route(&records()).await;
     let consumed = pipeline.drain().await;
@@ -73,6 +73,7 @@ async fn a_message_that_keeps_failing_moves_to_its_dlq_after_max_receive_count()
                 assert_eq!(queue, "publish-dlq");
                 assert!(
                     reason
+                        .as_str()
                         .starts_with("received 3 times; last failure: PutParameter was throttled"),
                     "{reason}"
                 );
@@ -90,6 +91,50 @@ async fn a_message_that_keeps_failing_moves_to_its_dlq_after_max_receive_count()
     let dead = pipeline.flush().unwrap();
     assert_eq!(dead.iter().filter(|d| d.queue == "publish-dlq").count(), 5);
     assert!(dead.iter().all(|d| d.message.receive_count == 3));
+}
+
+#[tokio::test]
+async fn the_redrive_policy_s_dead_letter_holds_no_input_value_of_the_last_failure() {
+    // GIVEN a publish consumer whose writes fail for now with a message that
+    // quotes what it was given (an email, a quoted value)
+    let settings = Settings {
+        queue: QueueSettings {
+            max_receive_count: 2,
+            ..QueueSettings::default()
+        },
+        ..Settings::default()
+    };
+    let mut pipeline = pipeline(settings);
+    pipeline.publisher.parameters = Arc::new(Throttled(
+        r#"Rate exceeded for ada.king@example.net at "Ada King""#,
+    ));
+    // WHEN its messages keep failing until the queue's redrive policy moves them
+    pipeline.route(&records()).await;
+    let consumed = pipeline.drain().await;
+    let dead = pipeline.flush().unwrap();
+    // THEN neither the fates nor the local dead letters carry the input
+    let letters: Vec<_> = dead.iter().filter(|d| d.queue == "publish-dlq").collect();
+    assert_eq!(letters.len(), 5);
+    for letter in letters {
+        let reason = letter
+            .message
+            .attribute(onboard_shared::batch::REASON_ATTRIBUTE)
+            .unwrap();
+        assert!(
+            reason.starts_with("received 2 times; last failure: PutParameter was throttled"),
+            "{reason}"
+        );
+        assert!(
+            !reason.contains("ada.king") && !reason.contains("Ada King"),
+            "{reason}"
+        );
+    }
+    for c in consumed.iter().filter(|c| c.consumer == Consumer::Publish) {
+        let Fate::DeadLettered { reason, .. } = &c.item.fate else {
+            panic!("{:?}", c.item.fate)
+        };
+        assert!(!reason.as_str().contains("ada.king"), "{reason}");
+    }
 }
 
 /// A queue that fails the first `failures` calls as a whole, then works.
@@ -155,7 +200,7 @@ async fn a_stream_batch_that_exhausts_its_retries_goes_to_the_on_failure_destina
         match &fate.fate {
             Fate::DeadLettered { queue, reason, .. } => {
                 assert_eq!(queue, "router-dlq");
-                assert!(reason.starts_with("retries exhausted"), "{reason}");
+                assert!(reason.as_str().starts_with("retries exhausted"), "{reason}");
             }
             other => panic!("{other:?}"),
         }

@@ -197,6 +197,7 @@ async fn the_routers_dead_letters_go_through_the_router_again() {
     // THEN the good record reached both queues, and the broken one is back
     // in the DLQ, once, with its new reason
     assert_eq!((done.moved, done.dead_lettered_again), (1, 1));
+    assert_eq!(done.left, 1, "the one that failed again is in the DLQ");
     assert_eq!(depth(&stack, &stack.queues.archive.url).await.0, 1);
     assert_eq!(depth(&stack, &stack.queues.publish.url).await.0, 1);
     let left = receive_all(&stack.sqs, &stack.queues.router_dlq.url).await;
@@ -254,7 +255,7 @@ impl StreamFunction for AlwaysFails {
         _: &[Box<serde_json::value::RawValue>],
     ) -> Invoked<aws_lambda_events::event::streams::DynamoDbEventResponse> {
         Invoked {
-            response: Err("Unhandled".to_owned()),
+            response: Err(onboard_shared::reason::Reason::fixed("Unhandled")),
             report: onboard_shared::batch::BatchReport::default(),
         }
     }
@@ -361,6 +362,7 @@ async fn a_batch_lambda_gave_up_on_is_fetched_from_the_stream_saved_and_routed()
         settings: onboard_cli::event_source::Settings::default(),
         json: true,
         progress: false,
+        fit: onboard_cli::output::Fit::WIDE,
         stack: None,
     };
     let mut out = Vec::new();

@@ -183,7 +183,9 @@ fn classified(report: &BatchReport, dead_letters: &MemoryQueue) -> Result<(), Te
     for item in &report.items {
         match &item.fate {
             Fate::Applied | Fate::Skipped { .. } => {}
-            Fate::DeadLettered { reason, .. } => prop_assert!(!reason.contains(EMAIL), "{reason}"),
+            Fate::DeadLettered { reason, .. } => {
+                prop_assert!(!reason.as_str().contains(EMAIL), "{reason}")
+            }
             Fate::Failed { reason } => prop_assert!(false, "a record left failed: {reason}"),
         }
     }

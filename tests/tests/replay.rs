@@ -24,6 +24,7 @@ fn options(state: &Path, paths: &[&str]) -> Options {
         settings: Settings::default(),
         json: true,
         progress: false,
+        fit: onboard_cli::output::Fit::WIDE,
         stack: None,
     }
 }

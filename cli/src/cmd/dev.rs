@@ -1,5 +1,6 @@
 //! `onboard dev`: the local Lambda service, on an emulator.
 
+use onboard_cli::outln;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -55,9 +56,12 @@ pub async fn run(args: DevArgs) -> Result<(), CommandError> {
     if args.bootstrap {
         let made = stack::bootstrap(&sdk, &names, args.rules.settings().queue, true).await?;
         for resource in made {
-            println!(
+            outln!(
                 "{:<8} {:<11} {:<24} {}",
-                resource.status, resource.kind, resource.name, resource.detail
+                resource.status,
+                resource.kind,
+                resource.name,
+                resource.detail
             );
         }
     }

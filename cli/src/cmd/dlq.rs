@@ -1,10 +1,13 @@
 //! `onboard dlq`: peek into a DLQ, redrive it, or purge it.
 
+use onboard_cli::{out, outln};
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 use onboard_cli::ops;
+use onboard_cli::plural;
 use onboard_cli::stack::StackArgs;
+use onboard_shared::reason::mask_emails;
 
 use super::CommandError;
 use super::connect;
@@ -68,7 +71,9 @@ pub enum DlqCommand {
     },
 }
 
-pub async fn run(command: DlqCommand) -> Result<(), CommandError> {
+/// Runs the command; `false` when a redrive moved nothing and something
+/// failed again.
+pub async fn run(command: DlqCommand) -> Result<bool, CommandError> {
     match command {
         DlqCommand::Peek {
             stack,
@@ -88,21 +93,34 @@ pub async fn run(command: DlqCommand) -> Result<(), CommandError> {
             let mut messages = ops::peek(&stack.sqs, &url, max).await?;
             if !unmasked {
                 for m in &mut messages {
-                    m.body = ops::mask_emails(&m.body);
-                    m.reason = m.reason.as_deref().map(ops::mask_emails);
+                    m.body = mask_emails(&m.body);
+                    m.reason = m.reason.as_deref().map(mask_emails);
                 }
             }
             if json {
-                println!(
+                outln!(
                     "{:#}",
                     serde_json::json!({ "queue": url, "messages": messages })
                 );
-                return Ok(());
+                return Ok(true);
             }
-            println!("{} message(s) in {url} (still there):", messages.len());
+            if messages.is_empty() {
+                outln!("no messages in {url}");
+                return Ok(true);
+            }
+            outln!(
+                "{} in {url} (still there; each `dlq peek` and, on an emulator, each `queues` read counts as a receive):",
+                plural(messages.len(), "message")
+            );
             for m in &messages {
-                println!();
-                println!("message {}", m.message_id);
+                outln!();
+                match &m.received_as {
+                    Some(received_as) => outln!(
+                        "message {} (received as {received_as}: the id the function's log names)",
+                        m.message_id
+                    ),
+                    None => outln!("message {}", m.message_id),
+                }
                 let what = match &m.decoded {
                     ops::Decoded::Change {
                         user_id,
@@ -129,16 +147,19 @@ pub async fn run(command: DlqCommand) -> Result<(), CommandError> {
                     ),
                     ops::Decoded::Raw => "not a change message".to_owned(),
                 };
-                println!("  {what}");
-                println!(
-                    "  received {} time(s); sent {}; first received {}",
-                    m.receive_count,
+                outln!("  {what}");
+                outln!(
+                    "  received {}; sent {}; first received {}",
+                    plural(
+                        usize::try_from(m.receive_count).unwrap_or(usize::MAX),
+                        "time"
+                    ),
                     m.sent.map_or_else(|| "?".to_owned(), |t| t.to_rfc3339()),
                     m.first_receive
                         .map_or_else(|| "?".to_owned(), |t| t.to_rfc3339())
                 );
                 if let Some(reason) = &m.reason {
-                    println!(
+                    outln!(
                         "  reason: {reason}{}",
                         m.dead_lettered_by
                             .as_deref()
@@ -147,10 +168,10 @@ pub async fn run(command: DlqCommand) -> Result<(), CommandError> {
                     );
                 }
                 if matches!(m.decoded, ops::Decoded::Raw) {
-                    println!("  body: {}", m.body);
+                    outln!("  body: {}", m.body);
                 }
             }
-            Ok(())
+            Ok(true)
         }
         DlqCommand::Redrive {
             stack,
@@ -169,11 +190,12 @@ pub async fn run(command: DlqCommand) -> Result<(), CommandError> {
             if dry_run {
                 let messages = ops::peek(&stack.sqs, &dlq.queue.url, 1000).await?;
                 let count = max.map_or(messages.len() as u64, |m| m.min(messages.len() as u64));
-                println!(
-                    "would move {count} message(s) from {} to {target}; moved nothing",
+                outln!(
+                    "would move {} from {} to {target}; moved nothing",
+                    plural(usize::try_from(count).unwrap_or(usize::MAX), "message"),
                     dlq.queue.name
                 );
-                return Ok(());
+                return Ok(true);
             }
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
@@ -195,45 +217,31 @@ pub async fn run(command: DlqCommand) -> Result<(), CommandError> {
             let result = ops::redrive(&stack, &dlq, &options, &progress).await;
             bar.finish_and_clear();
             let done = result?;
-            println!(
-                "moved {} message(s) from {} to {target} ({}){}; {} left in the DLQ",
-                done.moved,
-                dlq.queue.name,
-                done.method,
-                if done.dead_lettered_again > 0 {
-                    format!(
-                        "; {} failed again and are back in the DLQ with the new reason",
-                        done.dead_lettered_again
-                    )
-                } else {
-                    String::new()
-                },
-                done.left
-            );
+            outln!("{}", done.summary(&dlq.queue.name, &target));
             for path in &done.recovered {
-                println!(
+                outln!(
                     "saved the records of a failed stream batch to {} (onboard replay takes it)",
                     path.display()
                 );
             }
             if done.unrecoverable > 0 {
-                println!(
-                    "{} on-failure message(s) name records the stream no longer holds; they stay in the DLQ",
-                    done.unrecoverable
+                outln!(
+                    "{} name records the stream no longer holds; they stay in the DLQ",
+                    plural(done.unrecoverable as usize, "on-failure message")
                 );
             }
-            Ok(())
+            Ok(!done.nothing_moved_and_some_failed())
         }
         DlqCommand::Purge { stack, name, yes } => {
             let stack = connect(&stack).await?;
             let dlq = ops::find_dlq(&stack, &name)?;
             if !yes && !confirm(&format!("Delete every message of {}?", dlq.queue.name))? {
-                println!("nothing deleted");
-                return Ok(());
+                outln!("nothing deleted");
+                return Ok(true);
             }
             ops::purge(&stack.sqs, &dlq.queue).await?;
-            println!("purged {}", dlq.queue.name);
-            Ok(())
+            outln!("purged {}", dlq.queue.name);
+            Ok(true)
         }
     }
 }
@@ -246,7 +254,7 @@ fn confirm(question: &str) -> Result<bool, CommandError> {
             "{question} Say so with --yes (no terminal to ask on)"
         )));
     }
-    print!("{question} Type yes to go on: ");
+    out!("{question} Type yes to go on: ");
     std::io::stdout().flush()?;
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer)?;

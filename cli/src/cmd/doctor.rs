@@ -2,6 +2,8 @@
 
 use clap::Args;
 use onboard_cli::doctor::{self, Health};
+use onboard_cli::outln;
+use onboard_cli::output::Fit;
 use onboard_cli::plural;
 use onboard_cli::stack::StackArgs;
 
@@ -14,6 +16,9 @@ pub struct DoctorArgs {
     /// Print JSON instead of the screen.
     #[arg(long)]
     pub json: bool,
+    /// Keep every line whole instead of fitting the terminal's width.
+    #[arg(long)]
+    pub wide: bool,
 }
 
 /// Runs every check; true when none found trouble.
@@ -23,16 +28,15 @@ pub async fn run(args: DoctorArgs) -> Result<bool, CommandError> {
     if args.json {
         let mut document = serde_json::to_value(&diagnosis).unwrap_or_default();
         document["healthy"] = healthy.into();
-        println!("{document:#}");
+        outln!("{document:#}");
         return Ok(healthy);
     }
-    println!(
+    outln!(
         "onboard doctor: stack `{}` on {}",
         diagnosis.stack,
         diagnosis.endpoint.as_deref().unwrap_or("AWS")
     );
-    let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::NOTHING);
+    let mut table = Fit::stdout(args.wide).table();
     for check in &diagnosis.checks {
         let mark = match check.health {
             Health::Ok => "ok",
@@ -41,16 +45,16 @@ pub async fn run(args: DoctorArgs) -> Result<bool, CommandError> {
         };
         table.add_row([mark, &check.name, &check.detail]);
     }
-    println!("{table}");
+    outln!("{table}");
     let troubles = diagnosis
         .checks
         .iter()
         .filter(|c| c.health == Health::Trouble)
         .count();
     if troubles == 0 {
-        println!("Healthy: the stack can work.");
+        outln!("Healthy: the stack can work.");
     } else {
-        println!("{} found trouble.", plural(troubles, "check"));
+        outln!("{} found trouble.", plural(troubles, "check"));
     }
     Ok(healthy)
 }

@@ -1,9 +1,11 @@
 //! `onboard queues`: every queue and DLQ of a stack, once or watched.
 
+use onboard_cli::{out, outln};
 use std::time::Duration;
 
 use clap::Args;
 use onboard_cli::ops;
+use onboard_cli::output::Fit;
 use onboard_cli::stack::StackArgs;
 
 use super::CommandError;
@@ -19,6 +21,9 @@ pub struct QueuesArgs {
     /// Refresh in place every few seconds, showing how the depths move.
     #[arg(long)]
     pub watch: bool,
+    /// Keep every line whole instead of fitting the terminal's width.
+    #[arg(long)]
+    pub wide: bool,
     /// Seconds between refreshes with --watch.
     #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub interval: u64,
@@ -27,6 +32,7 @@ pub struct QueuesArgs {
 /// Shows the queues; true when every DLQ is empty.
 pub async fn run(args: QueuesArgs) -> Result<bool, CommandError> {
     let stack = connect(&args.stack).await?;
+    let fit = Fit::stdout(args.wide);
     let cloudwatch = aws_sdk_cloudwatch::Client::new(&stack.sdk);
     let empty_dlqs = |statuses: &[ops::QueueStatus]| {
         statuses
@@ -41,9 +47,9 @@ pub async fn run(args: QueuesArgs) -> Result<bool, CommandError> {
                 "queues": statuses,
                 "dead_letters": statuses.iter().filter(|s| s.is_dlq).map(|s| s.visible).sum::<u64>(),
             });
-            println!("{document:#}");
+            outln!("{document:#}");
         } else {
-            println!("{}", queue_table(&statuses, None));
+            outln!("{}", queue_table(&statuses, None, fit));
         }
         return Ok(empty_dlqs(&statuses));
     }
@@ -52,14 +58,14 @@ pub async fn run(args: QueuesArgs) -> Result<bool, CommandError> {
     loop {
         let statuses = ops::statuses(&stack, &cloudwatch).await?;
         // Clear the screen and draw again from the top.
-        print!("\x1b[H\x1b[2J");
-        println!(
+        out!("\x1b[H\x1b[2J");
+        outln!(
             "{}  {}  (every {} s, Ctrl-C stops)",
             chrono::Utc::now().format("%H:%M:%S"),
             stack.names.table,
             args.interval
         );
-        println!("{}", queue_table(&statuses, previous.as_deref()));
+        outln!("{}", queue_table(&statuses, previous.as_deref(), fit));
         let clean = empty_dlqs(&statuses);
         previous = Some(statuses);
         tokio::select! {
@@ -72,6 +78,7 @@ pub async fn run(args: QueuesArgs) -> Result<bool, CommandError> {
 fn queue_table(
     statuses: &[ops::QueueStatus],
     previous: Option<&[ops::QueueStatus]>,
+    fit: Fit,
 ) -> comfy_table::Table {
     let delta = |queue: &str, now: u64, pick: fn(&ops::QueueStatus) -> u64| {
         let before = previous.and_then(|p| p.iter().find(|s| s.queue == queue).map(pick));
@@ -82,8 +89,7 @@ fn queue_table(
             _ => now.to_string(),
         }
     };
-    let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::NOTHING);
+    let mut table = fit.table();
     table.set_header([
         "QUEUE",
         "NAME",

@@ -4,6 +4,8 @@
 use aws_sdk_cognitoidentityprovider as cognito;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use onboard_cli::outln;
+use onboard_cli::output::Fit;
 use onboard_cli::plural;
 use onboard_cli::reconcile::{self, Finding, Pace, Report};
 use onboard_cli::stack::{self, StackArgs, find_user_pool};
@@ -25,6 +27,9 @@ pub struct ReconcileArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Keep every line whole instead of fitting the terminal's width.
+    #[arg(long)]
+    pub wide: bool,
 }
 
 fn positive_rate(raw: &str) -> Result<f64, String> {
@@ -77,9 +82,9 @@ pub async fn run(args: ReconcileArgs) -> Result<bool, CommandError> {
     bar.finish_and_clear();
 
     if args.json {
-        println!("{:#}", serde_json::to_value(&report).unwrap_or_default());
+        outln!("{:#}", serde_json::to_value(&report).unwrap_or_default());
     } else {
-        print(&report, args.fix);
+        print(&report, args.fix, Fit::stdout(args.wide));
     }
     Ok(report.remaining() == 0)
 }
@@ -98,16 +103,15 @@ fn progress(hidden: bool) -> ProgressBar {
     bar
 }
 
-fn print(report: &Report, fixed: bool) {
-    println!(
+fn print(report: &Report, fixed: bool, fit: Fit) {
+    outln!(
         "The pool has {} and the table {}; {} match.",
         plural(report.pool_users, "user"),
         plural(report.rows, "row"),
         report.in_step
     );
     if !report.entries.is_empty() {
-        let mut table = comfy_table::Table::new();
-        table.load_preset(comfy_table::presets::NOTHING);
+        let mut table = fit.table();
         table.set_header(["USER ID", "POOL STATUS", "FINDING", "FIX"]);
         for entry in &report.entries {
             let finding = match &entry.finding {
@@ -122,13 +126,13 @@ fn print(report: &Report, fixed: bool) {
                 }
             };
             table.add_row([
-                entry.user_id.clone(),
+                fit.id(&entry.user_id),
                 entry.status.clone().unwrap_or_else(|| "-".to_owned()),
                 finding,
                 entry.fixed.clone().unwrap_or_else(|| "-".to_owned()),
             ]);
         }
-        println!("{table}");
+        outln!("{table}");
     }
     let missing = report.count(|f| matches!(f, Finding::Missing { .. }));
     let gone = report.count(|f| matches!(f, Finding::Gone));
@@ -140,9 +144,9 @@ fn print(report: &Report, fixed: bool) {
     if other > 0 {
         summary.push_str(&format!("; unreadable or unrecordable: {other}"));
     }
-    println!("{summary}.");
+    outln!("{summary}.");
     if fixed {
-        println!(
+        outln!(
             "Recorded {} through the trigger's code path{}.",
             report.recorded,
             if report.fix_failed > 0 {
@@ -152,6 +156,6 @@ fn print(report: &Report, fixed: bool) {
             }
         );
     } else if missing > 0 {
-        println!("`onboard reconcile --fix` records the missing users.");
+        outln!("`onboard reconcile --fix` records the missing users.");
     }
 }

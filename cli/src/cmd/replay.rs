@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
+use onboard_cli::output::{Fit, UntilClosed};
 use onboard_cli::replay::{self, Options, StackTarget};
 use onboard_cli::stack::StackArgs;
 use onboard_shared::error::error_chain;
@@ -42,6 +43,9 @@ pub struct ReplayArgs {
     /// Never draw a progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Keep every line whole instead of fitting the terminal's width.
+    #[arg(long)]
+    pub wide: bool,
 }
 
 /// Replays, and says how it went in the exit status: 0 when every record
@@ -76,10 +80,15 @@ pub async fn run(args: ReplayArgs, endpoint_given: bool) -> ExitCode {
         settings: args.rules.settings(),
         json: args.json,
         progress: !args.no_progress,
+        fit: Fit::stdout(args.wide),
     };
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    match replay::run(&options, &mut out).await {
+    // A reader that goes away (`| head`) ends the report, not the replay:
+    // the state is still saved, then the command ends quietly.
+    let mut out = UntilClosed::new(std::io::BufWriter::new(stdout.lock()));
+    let result = replay::run(&options, &mut out).await;
+    match result {
+        Ok(_) if out.reader_left() => ExitCode::SUCCESS,
         Ok(summary) if summary.succeeded() => ExitCode::SUCCESS,
         Ok(_) => ExitCode::from(1),
         Err(err) => {

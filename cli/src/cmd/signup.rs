@@ -1,6 +1,7 @@
 //! `onboard signup`: a confirmed sign-up and its trigger, on a stack.
 
 use clap::Args;
+use onboard_cli::outln;
 use onboard_cli::signup;
 use onboard_cli::stack::StackArgs;
 
@@ -31,6 +32,6 @@ pub async fn run(args: SignupArgs) -> Result<(), CommandError> {
         outcome = ?signed.outcome,
         "signed up and confirmed"
     );
-    println!("{}", signed.sub);
+    outln!("{}", signed.sub);
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! `onboard token`: prints a user's ID token, for
 //! `curl -H "Authorization: $(onboard token --email E)" .../hello`.
 
+use onboard_cli::outln;
 use std::io::{BufRead, IsTerminal};
 
 use aws_sdk_cognitoidentityprovider as cognito;
@@ -42,7 +43,7 @@ pub async fn run(args: TokenArgs) -> Result<(), CommandError> {
         new_password.or_else(|| secret("New password: ").ok().flatten())
     })
     .await?;
-    println!("{token}");
+    outln!("{token}");
     Ok(())
 }
 

@@ -15,9 +15,10 @@
 //!   ([`crate::event_source::queue`]); the queue's redrive policy moves a
 //!   message that keeps failing to its DLQ.
 //!
-//! One log line per batch, naming users by id only. A failing call (the
-//! emulator went away) is logged and retried after a pause; the service
-//! runs until it is told to stop.
+//! One log line per batch, naming users by id only: the functions' own
+//! lines (one per change, as they log in Lambda) show with
+//! `RUST_LOG=info`. A failing call (the emulator went away) is logged and
+//! retried after a pause; the service runs until it is told to stop.
 //!
 //! Each shard's position is saved after every routed batch (in
 //! `.onboard/dev-checkpoints.json` by default), so a restart goes on after
@@ -163,6 +164,7 @@ async fn poll_stream(
             routed,
             dead_lettered = dead,
             failed,
+            users = %users(&report),
             "stream batch → router"
         );
     }
@@ -179,6 +181,17 @@ pub(crate) fn tally(report: &BatchReport) -> (usize, usize, usize) {
         }
     }
     counts
+}
+
+/// The users of a batch by id (never by email), each once, in order.
+pub(crate) fn users(report: &BatchReport) -> String {
+    let mut ids: Vec<&str> = Vec::new();
+    for id in report.items.iter().filter_map(|item| item.user_id.as_ref()) {
+        if !ids.contains(&id.as_str()) {
+            ids.push(id.as_str());
+        }
+    }
+    ids.join(",")
 }
 
 /// The ARN Lambda would name a function by, in the stream's region and

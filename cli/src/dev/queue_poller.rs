@@ -116,6 +116,7 @@ impl QueuePoller {
             done = applied,
             dead_lettered = dead,
             returned = event.records.len() - done.len(),
+            users = %super::users(&invoked.report),
             "queue batch → {function}",
         );
         Ok(true)

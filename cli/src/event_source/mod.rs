@@ -19,6 +19,7 @@
 //! `cli/tests/event_source_rules.rs`, named after the AWS behaviour it proves
 //! and citing the AWS page it comes from.
 
+use onboard_shared::reason::Reason;
 use std::time::Duration;
 
 pub mod on_failure;
@@ -107,7 +108,7 @@ impl Default for QueueSettings {
 /// rules never read it).
 #[derive(Debug, Clone)]
 pub struct Invoked<R> {
-    /// The partial batch response, or the function error.
-    pub response: Result<R, String>,
+    /// The partial batch response, or why the function failed as a whole.
+    pub response: Result<R, Reason>,
     pub report: onboard_shared::batch::BatchReport,
 }

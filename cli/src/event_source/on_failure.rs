@@ -14,6 +14,7 @@ use std::sync::Arc;
 use chrono::{DateTime, SecondsFormat, Utc};
 use onboard_shared::batch::{Fate, ItemReport, ReasonClass, dead_letter_all};
 use onboard_shared::ports::{MessageQueue, OutgoingMessage};
+use onboard_shared::reason::Reason;
 use serde_json::json;
 
 use super::stream::Position;
@@ -44,11 +45,11 @@ pub struct Discarded<'a> {
     pub condition: Condition,
     pub records: &'a [Box<RawValue>],
     /// Why each record failed, for a destination that keeps the records.
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Reason>,
     /// Invocations that carried these records.
     pub invocations: u32,
     /// The last function error, when the invocation failed as a whole.
-    pub function_error: Option<String>,
+    pub function_error: Option<Reason>,
     pub first_sequence_number: Option<String>,
     pub last_sequence_number: Option<String>,
     pub first_arrival: Option<DateTime<Utc>>,
@@ -60,7 +61,7 @@ pub trait OnFailureDestination {
     /// The name reports show (the queue's).
     fn name(&self) -> &str;
     /// Sends one discarded range. An error leaves its records failed.
-    fn send(&self, discarded: &Discarded<'_>) -> impl Future<Output = Result<(), String>>;
+    fn send(&self, discarded: &Discarded<'_>) -> impl Future<Output = Result<(), Reason>>;
 }
 
 /// Sends discarded ranges to the destination and says what became of them.
@@ -75,9 +76,9 @@ impl<D: OnFailureDestination> GiveUp<'_, D> {
         &mut self,
         range: std::ops::Range<usize>,
         condition: Condition,
-        reasons: Vec<String>,
+        reasons: Vec<Reason>,
         invocations: u32,
-        function_error: Option<String>,
+        function_error: Option<Reason>,
     ) -> Vec<ItemReport> {
         let positions = &self.positions[range.clone()];
         let discarded = Discarded {
@@ -103,7 +104,10 @@ impl<D: OnFailureDestination> GiveUp<'_, D> {
                         class: ReasonClass::Exhausted,
                     },
                     Err(error) => Fate::Failed {
-                        reason: format!("{reason}; and it could not be sent to the on-failure destination: {error}"),
+                        reason: reason.and(
+                            "; and it could not be sent to the on-failure destination: ",
+                            error,
+                        ),
                     },
                 };
                 ItemReport::new(position.sequence_number.clone().unwrap_or_default(), fate)
@@ -129,7 +133,7 @@ impl OnFailureDestination for RecordsWithReasons {
         self.0.name()
     }
 
-    async fn send(&self, discarded: &Discarded<'_>) -> Result<(), String> {
+    async fn send(&self, discarded: &Discarded<'_>) -> Result<(), Reason> {
         let letters = discarded
             .records
             .iter()
@@ -230,7 +234,7 @@ impl OnFailureDestination for InvocationRecords {
         self.queue.name()
     }
 
-    async fn send(&self, discarded: &Discarded<'_>) -> Result<(), String> {
+    async fn send(&self, discarded: &Discarded<'_>) -> Result<(), Reason> {
         let message = OutgoingMessage {
             trace_header: None,
             id: "0".to_owned(),
@@ -243,9 +247,9 @@ impl OnFailureDestination for InvocationRecords {
             Ok(failed) => Err(failed
                 .into_iter()
                 .map(|f| f.reason)
-                .collect::<Vec<_>>()
-                .join("; ")),
-            Err(err) => Err(err.chain()),
+                .reduce(|all, next| all.and("; ", &next))
+                .unwrap_or(Reason::fixed("the queue did not take it"))),
+            Err(err) => Err(Reason::of_error(&err)),
         }
     }
 }

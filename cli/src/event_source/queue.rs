@@ -19,6 +19,7 @@
 //! next receive: the outcome is the same, and the dead letter can carry the
 //! last failure's reason.
 
+use onboard_shared::reason::Reason;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,7 +42,7 @@ impl QueueFunction for Archiver {
     async fn invoke(&self, event: &SqsEvent) -> Invoked<SqsBatchResponse> {
         let report = archive_consumer::handle(self, event).await;
         Invoked {
-            response: report.sqs_response().map_err(|err| err.to_string()),
+            response: report.sqs_response().map_err(|err| Reason::of_error(&err)),
             report,
         }
     }
@@ -51,7 +52,7 @@ impl QueueFunction for Publisher {
     async fn invoke(&self, event: &SqsEvent) -> Invoked<SqsBatchResponse> {
         let report = publish_consumer::handle(self, event).await;
         Invoked {
-            response: report.sqs_response().map_err(|err| err.to_string()),
+            response: report.sqs_response().map_err(|err| Reason::of_error(&err)),
             report,
         }
     }
@@ -102,12 +103,12 @@ pub struct Settled {
     /// Lambda deletes it.
     pub returned: Vec<bool>,
     /// Why the whole batch failed, when it did.
-    pub batch_failure: Option<String>,
+    pub batch_failure: Option<Reason>,
 }
 
 /// Reads the response as Lambda does.
-pub fn settle(event: &SqsEvent, response: &Result<SqsBatchResponse, String>) -> Settled {
-    let every = |reason: String| Settled {
+pub fn settle(event: &SqsEvent, response: &Result<SqsBatchResponse, Reason>) -> Settled {
+    let every = |reason: Reason| Settled {
         returned: vec![true; event.records.len()],
         batch_failure: Some(reason),
     };
@@ -124,10 +125,14 @@ pub fn settle(event: &SqsEvent, response: &Result<SqsBatchResponse, String>) -> 
     for failure in failures {
         let id = failure.item_identifier.as_str();
         if id.is_empty() {
-            return every("a batch item failure has an empty itemIdentifier".to_owned());
+            return every(Reason::fixed(
+                "a batch item failure has an empty itemIdentifier",
+            ));
         }
         if !ids.contains(&id) {
-            return every(format!("itemIdentifier {id} is no message id of the batch"));
+            return every(Reason::scrubbed(format_args!(
+                "itemIdentifier {id} is no message id of the batch"
+            )));
         }
         listed.insert(id);
     }
@@ -237,15 +242,15 @@ impl LocalQueuePoller {
             let last = match (&item.fate, &settled.batch_failure) {
                 (Fate::Failed { reason }, _) => reason.clone(),
                 (_, Some(failure)) => failure.clone(),
-                _ => "the batch failed as a whole".to_owned(),
+                _ => Reason::fixed("the batch failed as a whole"),
             };
-            let reason = format!(
+            let reason = Reason::scrubbed(format_args!(
                 "received {} times; last failure: {last}",
                 message.receive_count
-            );
+            ));
             message
                 .attributes
-                .insert(batch::REASON_ATTRIBUTE.to_owned(), reason.clone());
+                .insert(batch::REASON_ATTRIBUTE.to_owned(), reason.to_string());
             message.attributes.insert(
                 batch::SOURCE_ATTRIBUTE.to_owned(),
                 "redrive-policy".to_owned(),

@@ -23,6 +23,7 @@
 //! read back from, so its destination receives the records themselves, each
 //! with its reason.
 
+use onboard_shared::reason::Reason;
 use std::cmp::Ordering;
 use std::time::Duration;
 
@@ -49,7 +50,9 @@ impl StreamFunction for stream_router::Router {
     async fn invoke(&self, records: &[Box<RawValue>]) -> Invoked<DynamoDbEventResponse> {
         let report = stream_router::handle(self, records).await;
         Invoked {
-            response: report.stream_response().map_err(|err| err.to_string()),
+            response: report
+                .stream_response()
+                .map_err(|err| Reason::of_error(&err)),
             report,
         }
     }
@@ -119,10 +122,10 @@ enum Outcome {
     /// Checkpoint before the record at this offset; retry from it.
     FailedFrom(usize),
     /// The batch failed as a whole.
-    FunctionError(String),
+    FunctionError(Reason),
 }
 
-fn outcome(response: &Result<DynamoDbEventResponse, String>, positions: &[Position]) -> Outcome {
+fn outcome(response: &Result<DynamoDbEventResponse, Reason>, positions: &[Position]) -> Outcome {
     let failures = match response {
         Err(error) => return Outcome::FunctionError(error.clone()),
         Ok(response) => &response.batch_item_failures,
@@ -134,17 +137,17 @@ fn outcome(response: &Result<DynamoDbEventResponse, String>, positions: &[Positi
             .as_deref()
             .filter(|id| !id.is_empty())
         else {
-            return Outcome::FunctionError(
-                "a batch item failure has a null or empty itemIdentifier".to_owned(),
-            );
+            return Outcome::FunctionError(Reason::fixed(
+                "a batch item failure has a null or empty itemIdentifier",
+            ));
         };
         let Some(at) = positions
             .iter()
             .position(|p| p.sequence_number.as_deref() == Some(id))
         else {
-            return Outcome::FunctionError(format!(
+            return Outcome::FunctionError(Reason::scrubbed(format_args!(
                 "itemIdentifier {id} is no sequence number of the batch"
-            ));
+            )));
         };
         lowest = Some(lowest.map_or(at, |low| {
             let (a, b) = (&positions[at], &positions[low]);
@@ -279,7 +282,7 @@ impl StreamPoller {
             }
             let reasons = (retry_from..segment.end)
                 .map(|index| {
-                    exhausted_reason(&invoked.report, index - segment.start, error.as_deref())
+                    exhausted_reason(&invoked.report, index - segment.start, error.as_ref())
                 })
                 .collect();
             let settled = give_up
@@ -301,7 +304,7 @@ impl StreamPoller {
                     ItemReport::new(
                         position.sequence_number.clone().unwrap_or_default(),
                         Fate::Failed {
-                            reason: "not delivered".to_owned(),
+                            reason: Reason::fixed("not delivered"),
                         },
                     )
                 })
@@ -321,11 +324,11 @@ impl StreamPoller {
             .count()
     }
 
-    fn age_reason(&self) -> String {
-        format!(
+    fn age_reason(&self) -> Reason {
+        Reason::scrubbed(format_args!(
             "record age exceeded: older than MaximumRecordAgeInSeconds ({} s) when read",
             self.settings.maximum_record_age.as_secs()
-        )
+        ))
     }
 }
 
@@ -341,11 +344,11 @@ fn finished(report: &BatchReport, offset: usize, position: &Position) -> ItemRep
     }
 }
 
-fn exhausted_reason(report: &BatchReport, offset: usize, error: Option<&str>) -> String {
+fn exhausted_reason(report: &BatchReport, offset: usize, error: Option<&Reason>) -> Reason {
     match (report.items.get(offset).map(|item| &item.fate), error) {
-        (Some(Fate::Failed { reason }), _) => format!("retries exhausted: {reason}"),
-        (_, Some(error)) => format!("retries exhausted: {error}"),
-        _ => "retries exhausted after an earlier record failed".to_owned(),
+        (Some(Fate::Failed { reason }), _) => reason.clone().after("retries exhausted: "),
+        (_, Some(error)) => error.clone().after("retries exhausted: "),
+        _ => Reason::fixed("retries exhausted after an earlier record failed"),
     }
 }
 
@@ -370,7 +373,7 @@ mod tests {
             .collect()
     }
 
-    fn failing(ids: &[Option<&str>]) -> Result<DynamoDbEventResponse, String> {
+    fn failing(ids: &[Option<&str>]) -> Result<DynamoDbEventResponse, Reason> {
         let mut response = DynamoDbEventResponse::default();
         response.batch_item_failures = ids
             .iter()

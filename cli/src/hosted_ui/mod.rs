@@ -223,7 +223,7 @@ async fn signup(State(ui): State<Arc<HostedUi>>, Form(form): Form<SignUpForm>) -
     let code = confirmation_code();
     // The real hosted UI emails this code; here the person reads it where
     // `onboard serve` runs. The user is named by id, never by email.
-    println!("hosted UI: confirmation code for user {sub}: {code}");
+    crate::outln!("hosted UI: confirmation code for user {sub}: {code}");
     let session = random_token(24);
     lock(&ui.pending).insert(
         session.clone(),

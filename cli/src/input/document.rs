@@ -9,7 +9,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use onboard_shared::error::without_input_values;
+use onboard_shared::reason::without_input_values;
 
 use super::Sender;
 use super::kind::record_kind;

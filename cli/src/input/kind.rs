@@ -4,7 +4,7 @@ use aws_lambda_events::event::apigw::ApiGatewayProxyRequest;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use onboard_shared::error::{shown_name, without_input_values};
+use onboard_shared::reason::{shown_name, without_input_values};
 
 use crate::queue_roles::Consumer;
 

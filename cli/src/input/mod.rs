@@ -13,6 +13,7 @@ mod lines;
 #[cfg(test)]
 mod tests;
 
+use onboard_shared::reason::Reason;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -59,7 +60,7 @@ pub enum Input {
         /// The line as it was (invalid UTF-8 replaced).
         text: String,
         /// Why, with the line's number.
-        reason: String,
+        reason: Reason,
     },
     /// The file ended; `records` is how many it held.
     End { records: usize },
@@ -200,6 +201,9 @@ impl<'a> Sender<'a> {
 
     /// A line that cannot be read, kept with its reason.
     fn unreadable(&mut self, text: String, reason: String) -> Result<(), String> {
+        // What a parser said of the line may quote it: scrubbed here, where
+        // it becomes a reason.
+        let reason = Reason::scrubbed(reason);
         self.single(|index| Input::Unreadable {
             index,
             text,

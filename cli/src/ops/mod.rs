@@ -28,7 +28,7 @@ mod status;
 
 use onboard_shared::error::BoxError;
 
-pub use peek::{Decoded, MASKED_EMAIL, Peeked, decode, mask_emails, peek, purge};
+pub use peek::{Decoded, Peeked, decode, peek, purge};
 pub use redrive::{RedriveOptions, Redriven, redrive};
 pub use status::{OLD_MESSAGE, QueueStatus, statuses};
 

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use onboard_shared::aws::sqs;
-use onboard_shared::batch::{REASON_ATTRIBUTE, SOURCE_ATTRIBUTE};
+use onboard_shared::batch::{REASON_ATTRIBUTE, RECEIVED_AS_ATTRIBUTE, SOURCE_ATTRIBUTE};
 use onboard_shared::domain::{ChangeKind, ChangeMessage};
 use serde::Serialize;
 use sqs::types::MessageSystemAttributeName as System;
@@ -55,46 +55,12 @@ pub struct Peeked {
     /// Why it was dead-lettered, and by which part.
     pub reason: Option<String>,
     pub dead_lettered_by: Option<String>,
+    /// The id it had where the function received it (the one its log
+    /// names); absent when SQS's redrive policy moved it, keeping its id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub received_as: Option<String>,
     #[serde(flatten)]
     pub decoded: Decoded,
-}
-
-/// What stands in for an email address in what `dlq peek` shows.
-pub const MASKED_EMAIL: &str = "«email»";
-
-/// A text with every email address in it masked: dead letters are records
-/// as they arrived, and a person's address stays in the queue unless asked.
-pub fn mask_emails(text: &str) -> String {
-    let local = |c: char| c.is_alphanumeric() || "._%+-".contains(c);
-    let domain = |c: char| c.is_alphanumeric() || ".-".contains(c);
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let mut i = 0;
-    while i < chars.len() {
-        if chars[i] == '@' {
-            let start = (0..i).rev().take_while(|&j| local(chars[j])).last();
-            let end = (i + 1..chars.len())
-                .take_while(|&j| domain(chars[j]))
-                .last()
-                .map(|j| j + 1);
-            if let (Some(start), Some(end)) = (start, end) {
-                let host: String = chars[i + 1..end].iter().collect();
-                let host = host.trim_end_matches('.');
-                if host.contains('.') && !host.starts_with('.') {
-                    // Take back the local part already copied out.
-                    for _ in start..i {
-                        out.pop();
-                    }
-                    out.push_str(MASKED_EMAIL);
-                    i += 1 + host.chars().count();
-                    continue;
-                }
-            }
-        }
-        out.push(chars[i]);
-        i += 1;
-    }
-    out
 }
 
 /// Decodes a dead letter's body: a change message, a stream record, or
@@ -198,6 +164,7 @@ pub(super) async fn receive(
                 first_receive: millis(system.get(&System::ApproximateFirstReceiveTimestamp)),
                 reason: attribute(REASON_ATTRIBUTE),
                 dead_lettered_by: attribute(SOURCE_ATTRIBUTE),
+                received_as: attribute(RECEIVED_AS_ATTRIBUTE),
                 body,
             });
         }
@@ -296,14 +263,5 @@ mod tests {
         assert!(matches!(decode(info), Decoded::StreamBatchInfo { .. }));
         assert_eq!(decode("this is not json"), Decoded::Raw);
         assert_eq!(decode(r#"{"kind":"created"}"#), Decoded::Raw);
-    }
-
-    #[test]
-    fn emails_in_a_body_are_masked_and_the_rest_kept() {
-        let body = r#"{"email":"ada.king+test@example.net","note":"mail me at zoë@exämple.org.","at":"@home","v":"a@b"}"#;
-        assert_eq!(
-            mask_emails(body),
-            r#"{"email":"«email»","note":"mail me at «email».","at":"@home","v":"a@b"}"#
-        );
     }
 }

@@ -6,12 +6,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use onboard_shared::aws::sqs;
-use onboard_shared::batch::{REASON_ATTRIBUTE, SOURCE_ATTRIBUTE};
+use onboard_shared::batch::{REASON_ATTRIBUTE, RECEIVED_AS_ATTRIBUTE, SOURCE_ATTRIBUTE};
 use serde::Serialize;
 
 use super::peek::{Peeked, delete, receive, release};
 use super::route_again::route_again;
 use super::{Dlq, OpsError, Source, call};
+use crate::plural;
 use crate::sqs_calls::depth;
 use crate::stack::{QueueRef, Stack, queue_arn};
 
@@ -23,7 +24,8 @@ pub struct Redriven {
     /// Router dead letters that failed again: a new dead letter with the
     /// new reason replaced each.
     pub dead_lettered_again: u64,
-    /// Messages left in the DLQ to try again later.
+    /// Messages in the DLQ when the redrive ended: those it left, those
+    /// that failed again, and any that arrived meanwhile.
     pub left: u64,
     /// Lambda's on-failure metadata whose records are gone from the stream.
     pub unrecoverable: u64,
@@ -31,6 +33,36 @@ pub struct Redriven {
     pub recovered: Vec<std::path::PathBuf>,
     /// `StartMessageMoveTask`, or the move of our own.
     pub method: &'static str,
+}
+
+impl Redriven {
+    /// Nothing moved and something failed again or could not be fetched:
+    /// the command says so with its exit status.
+    pub fn nothing_moved_and_some_failed(&self) -> bool {
+        self.moved == 0 && self.dead_lettered_again + self.unrecoverable > 0
+    }
+
+    /// What the redrive did, in one sentence, from `dlq` to `target`.
+    pub fn summary(&self, dlq: &str, target: &str) -> String {
+        let mut text = format!(
+            "moved {} from {dlq} to {target} ({})",
+            plural(self.moved as usize, "message"),
+            self.method
+        );
+        if self.dead_lettered_again > 0 {
+            let (is, their) = if self.dead_lettered_again == 1 {
+                ("is", "its")
+            } else {
+                ("are", "their")
+            };
+            text.push_str(&format!(
+                "; {} failed again and {is} back in the DLQ with {their} new reason",
+                self.dead_lettered_again
+            ));
+        }
+        text.push_str(&format!("; {} left in the DLQ", self.left));
+        text
+    }
 }
 
 /// How a redrive runs.
@@ -292,6 +324,7 @@ fn copy_attributes(message: &Peeked) -> Option<HashMap<String, sqs::types::Messa
     for (name, value) in [
         (REASON_ATTRIBUTE, &message.reason),
         (SOURCE_ATTRIBUTE, &message.dead_lettered_by),
+        (RECEIVED_AS_ATTRIBUTE, &message.received_as),
     ] {
         if let Some(value) = value {
             attributes.insert(name, value.clone());
@@ -309,4 +342,38 @@ fn copy_attributes(message: &Peeked) -> Option<HashMap<String, sqs::types::Messa
         })
         .collect();
     (!converted.is_empty()).then_some(converted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_redrive_where_everything_failed_again_says_they_are_all_still_there() {
+        let done = Redriven {
+            dead_lettered_again: 3,
+            left: 3,
+            method: "routed again",
+            ..Redriven::default()
+        };
+        assert_eq!(
+            done.summary("router-dlq", "the router"),
+            "moved 0 messages from router-dlq to the router (routed again); \
+             3 failed again and are back in the DLQ with their new reason; 3 left in the DLQ"
+        );
+        assert!(done.nothing_moved_and_some_failed());
+        let one = Redriven {
+            moved: 1,
+            dead_lettered_again: 1,
+            left: 1,
+            method: "routed again",
+            ..Redriven::default()
+        };
+        assert_eq!(
+            one.summary("router-dlq", "the router"),
+            "moved 1 message from router-dlq to the router (routed again); \
+             1 failed again and is back in the DLQ with its new reason; 1 left in the DLQ"
+        );
+        assert!(!one.nothing_moved_and_some_failed());
+    }
 }

@@ -129,10 +129,8 @@ pub(super) async fn route_again(
             break;
         }
     }
-    done.left = depth(&stack.sqs, &dlq.queue.url)
-        .await?
-        .visible
-        .saturating_sub(done.dead_lettered_again);
+    // Everything there now: what waits, and what failed again.
+    done.left = depth(&stack.sqs, &dlq.queue.url).await?.visible;
     Ok(done)
 }
 

@@ -3,6 +3,7 @@
 //! trigger and API Gateway requests to the greeting; then each consumer's
 //! fate onto the row of the record it came from.
 
+use onboard_shared::reason::Reason;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -172,7 +173,7 @@ impl Replay<'_> {
         source: &Arc<str>,
         index: usize,
         text: &str,
-        reason: String,
+        reason: Reason,
     ) -> Vec<Row> {
         let mut row = Row::new(source, index, "line");
         row.router = Some(self.target.dead_letter_input(text, &reason).await);

@@ -27,6 +27,7 @@ use tokio::sync::mpsc;
 
 use crate::event_source::Settings;
 use crate::input::{self, Input};
+use crate::output::Fit;
 use crate::pipeline::LocalPipeline;
 use crate::stack::{Names, Stack, StackError};
 use inputs::Replay;
@@ -45,6 +46,8 @@ pub struct Options {
     pub json: bool,
     /// Draw a progress bar on standard error (for long replays on a terminal).
     pub progress: bool,
+    /// The width the table fits (none: lines whole).
+    pub fit: Fit,
     /// Replay into a stack's real resources instead of the local state.
     pub stack: Option<StackTarget>,
 }
@@ -99,7 +102,7 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
         ),
     };
     let progress = progress_bar(options, &files);
-    let mut printer = Printer::new(options.json, out, progress.clone())?;
+    let mut printer = Printer::new(options.json, options.fit, out, progress.clone())?;
     let mut replay = Replay {
         target,
         prefix: &options.prefix,
@@ -211,6 +214,7 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
         parameters: &parameters,
         location: target.location(options),
         remote: target.is_remote(),
+        repairs: target.repairs(),
     })?;
     Ok(summary)
 }

@@ -9,7 +9,8 @@ use onboard_shared::batch::{self, Fate, Skip};
 use super::report::{
     ArchivedReport, DeadLetterReport, FileReport, ParameterReport, Response, Row, Summary, Tally,
 };
-use crate::pipeline::DeadLettered;
+use crate::output::{self, Fit};
+use crate::pipeline::{DeadLettered, Repair};
 use crate::plural;
 use onboard_shared::local::OVERSIZED_KEY;
 
@@ -24,43 +25,125 @@ pub(super) struct Finish<'a> {
     pub(super) location: String,
     /// The changes went to a stack, whose consumers write on their own.
     pub(super) remote: bool,
+    /// The local state's files mended when it was opened.
+    pub(super) repairs: &'a [Repair],
 }
 
 /// Writes the report as a table or as one JSON document, a chunk of rows at
 /// a time.
 pub(super) struct Printer<'w> {
     json: bool,
+    columns: Columns,
+    fit: Fit,
     out: &'w mut dyn Write,
     progress: Option<ProgressBar>,
     rows_written: usize,
     refusals: Vec<(String, String)>,
+    /// Each dead letter of the table's rows: the row's record, the queue
+    /// and the reason.
+    dead_letters: Vec<(String, String, String)>,
 }
 
-const SOURCE_WIDTH: usize = 44;
-const EVENT_WIDTH: usize = 30;
+/// The table's columns: SOURCE, EVENT, USER, VER, ROUTER, ARCHIVE, PUBLISH.
+const HEADERS: [&str; 7] = [
+    "SOURCE", "EVENT", "USER", "VER", "ROUTER", "ARCHIVE", "PUBLISH",
+];
+/// Each column's width with its lines whole (a UUID is 36 characters).
+const FULL: [usize; 7] = [44, 30, 36, 3, 16, 20, 20];
+/// Each column's least width, for an 80-column terminal: an id keeps its
+/// two ends, a source its file name's end and record number.
+const LEAST: [usize; 7] = [12, 10, 13, 3, 10, 9, 9];
+/// The widths the room above the least goes to first: the fates whole
+/// (`DLQ archive-dlq`), before the source and the event grow.
+const FATES_WHOLE: [usize; 7] = [14, 12, 13, 3, 14, 15, 15];
+const GAP: &str = "  ";
+
+/// The widths of the table's columns, fitted to a width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Columns([usize; 7]);
+
+impl Columns {
+    /// The full widths, or, on a narrower width, each column's least
+    /// width, and the room left shared out: up to [`FATES_WHOLE`] first,
+    /// then towards [`FULL`], each column in proportion to what it lacks.
+    fn fit(width: Option<usize>) -> Self {
+        let gaps = GAP.len() * (FULL.len() - 1);
+        let Some(width) = width.filter(|&w| w < FULL.iter().sum::<usize>() + gaps) else {
+            return Columns(FULL);
+        };
+        let mut widths = LEAST;
+        let mut room = width.saturating_sub(gaps + LEAST.iter().sum::<usize>());
+        for target in [FATES_WHOLE, FULL] {
+            let lacking: usize = (0..7).map(|i| target[i] - widths[i]).sum();
+            if lacking == 0 {
+                continue;
+            }
+            let give = room.min(lacking);
+            let mut given = 0;
+            for i in 0..7 {
+                let share = (target[i] - widths[i]) * give / lacking;
+                widths[i] += share;
+                given += share;
+            }
+            // What rounding left, a column at a time.
+            for i in (0..7).cycle().take(7 * 7) {
+                if given == give {
+                    break;
+                }
+                if widths[i] < target[i] {
+                    widths[i] += 1;
+                    given += 1;
+                }
+            }
+            room -= given;
+        }
+        Columns(widths)
+    }
+
+    fn line(&self, cells: [&str; 7]) -> String {
+        let mut line = String::new();
+        for (i, cell) in cells.into_iter().enumerate() {
+            let width = self.0[i];
+            let cell = match i {
+                0 => output::cut_start(cell, width),
+                2 => output::cut_middle(cell, width),
+                _ => output::cut_end(cell, width),
+            };
+            if i > 0 {
+                line.push_str(GAP);
+            }
+            if i == 3 {
+                line.push_str(&format!("{cell:>width$}"));
+            } else {
+                line.push_str(&format!("{cell:<width$}"));
+            }
+        }
+        line.truncate(line.trim_end().len());
+        line
+    }
+}
 
 impl<'w> Printer<'w> {
     pub(super) fn new(
         json: bool,
+        fit: Fit,
         out: &'w mut dyn Write,
         progress: Option<ProgressBar>,
     ) -> io::Result<Self> {
         let printer = Self {
             json,
+            columns: Columns::fit(fit.width),
+            fit,
             out,
             progress,
             rows_written: 0,
             refusals: Vec::new(),
+            dead_letters: Vec::new(),
         };
         if json {
             printer.out.write_all(b"{\"records\":[")?;
         } else {
-            let header = format!(
-                "{:<SOURCE_WIDTH$}  {:<EVENT_WIDTH$}  {:<36}  {:>3}  {:<16}  {:<20}  {:<20}\n",
-                "SOURCE", "EVENT", "USER", "VER", "ROUTER", "ARCHIVE", "PUBLISH"
-            );
-            printer.out.write_all(header.trim_end().as_bytes())?;
-            printer.out.write_all(b"\n")?;
+            writeln!(printer.out, "{}", printer.columns.line(HEADERS))?;
         }
         Ok(printer)
     }
@@ -74,18 +157,34 @@ impl<'w> Printer<'w> {
                 }
                 serde_json::to_writer(&mut buffer, row).map_err(io::Error::other)?;
             } else {
-                writeln!(buffer, "{}", table_line(row).trim_end())?;
+                writeln!(buffer, "{}", self.columns.line_of(row))?;
                 if let Some(response) = &row.response {
-                    writeln!(buffer, "    → {}", response_line(response))?;
+                    writeln!(
+                        buffer,
+                        "{}",
+                        self.fit.wrap(&response_line(response), "    → ")
+                    )?;
                 }
                 // A trigger's outcome too long for its column (a rejection's
                 // reason) is shown whole, under its line.
                 if let Some(trigger) = row
                     .trigger
                     .as_ref()
-                    .filter(|t| t.chars().count() > EVENT_WIDTH)
+                    .filter(|t| t.chars().count() > self.columns.0[1])
                 {
-                    writeln!(buffer, "    → {trigger}")?;
+                    writeln!(buffer, "{}", self.fit.wrap(trigger, "    → "))?;
+                }
+                for fate in [&row.router, &row.archive, &row.publish]
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Fate::DeadLettered { queue, reason, .. } = fate {
+                        self.dead_letters.push((
+                            format!("{}#{}", row.source, row.index),
+                            queue.clone(),
+                            reason.to_string(),
+                        ));
+                    }
                 }
             }
             self.rows_written += 1;
@@ -121,6 +220,7 @@ impl<'w> Printer<'w> {
                 "files": finish.files,
                 "summary": finish.summary,
                 "state": finish.location,
+                "repairs": finish.repairs,
             });
             // Close the records array and splice in the other fields.
             let rest = rest.to_string();
@@ -132,18 +232,15 @@ impl<'w> Printer<'w> {
         let s = finish.summary;
         let out = self.out;
         writeln!(out)?;
+        for repair in finish.repairs {
+            writeln!(out, "{repair}")?;
+        }
         for (path, reason) in &self.refusals {
             writeln!(out, "not replayed: {path}: {reason}")?;
         }
-        for d in finish.dead_letters {
-            writeln!(
-                out,
-                "dead letter in {}: {}",
-                d.queue,
-                d.message
-                    .attribute(batch::REASON_ATTRIBUTE)
-                    .unwrap_or("no reason given")
-            )?;
+        for (record, queue, reason) in &self.dead_letters {
+            let line = format!("dead letter in {queue}, from {record}: {reason}");
+            writeln!(out, "{}", self.fit.wrap(&line, ""))?;
         }
         // A stack's consumers run on their own: only the router's part is known here.
         let consumers = if finish.remote {
@@ -155,18 +252,18 @@ impl<'w> Printer<'w> {
                 tally_text(&s.publish, "written")
             )
         };
-        writeln!(
-            out,
+        let totals = format!(
             "{} from {}{}: router {}{consumers}.",
             plural(s.records, "record"),
             plural(s.files - s.refused_files, "file"),
             if s.refused_files > 0 {
-                format!(" ({} files not replayed)", s.refused_files)
+                format!(" ({} not replayed)", plural(s.refused_files, "file"))
             } else {
                 String::new()
             },
             tally_text(&s.router, "routed"),
-        )?;
+        );
+        writeln!(out, "{}", self.fit.wrap(&totals, ""))?;
         if s.failed() > 0 {
             writeln!(
                 out,
@@ -216,8 +313,8 @@ impl<'w> Printer<'w> {
         if s.dead_letters > 0 {
             writeln!(
                 out,
-                "{} dead letters, kept with their reasons.",
-                s.dead_letters
+                "{}, kept with their reasons.",
+                plural(s.dead_letters, "dead letter")
             )?;
         }
         for kept in finish
@@ -278,27 +375,26 @@ fn fate_cell(fate: Option<&Fate>, applied: &str) -> String {
     }
 }
 
-fn table_line(row: &Row) -> String {
-    let mut source = format!("{}#{}", row.source, row.index);
-    if source.chars().count() > SOURCE_WIDTH {
-        let skip = source.chars().count() - (SOURCE_WIDTH - 1);
-        source = format!("…{}", source.chars().skip(skip).collect::<String>());
+impl Columns {
+    fn line_of(&self, row: &Row) -> String {
+        let source = format!("{}#{}", row.source, row.index);
+        let event = match (&row.trigger, row.kind) {
+            (Some(trigger), _) => trigger.clone(),
+            (None, Some(kind)) => kind.as_str().to_owned(),
+            (None, None) if row.input == "sqs" => "not a change message".to_owned(),
+            (None, None) => "not routable".to_owned(),
+        };
+        let version = row.version.map_or("-".to_owned(), |v| v.to_string());
+        self.line([
+            &source,
+            &event,
+            row.user_id.as_ref().map_or("-", |u| u.as_str()),
+            &version,
+            &fate_cell(row.router.as_ref(), "routed"),
+            &fate_cell(row.archive.as_ref(), "written"),
+            &fate_cell(row.publish.as_ref(), "written"),
+        ])
     }
-    let event = match (&row.trigger, row.kind) {
-        (Some(trigger), _) => trigger.clone(),
-        (None, Some(kind)) => kind.as_str().to_owned(),
-        (None, None) if row.input == "sqs" => "not a change message".to_owned(),
-        (None, None) => "not routable".to_owned(),
-    };
-    let event: String = event.chars().take(EVENT_WIDTH).collect();
-    format!(
-        "{source:<SOURCE_WIDTH$}  {event:<EVENT_WIDTH$}  {:<36}  {:>3}  {:<16}  {:<20}  {:<20}",
-        row.user_id.as_ref().map_or("-", |u| u.as_str()),
-        row.version.map_or("-".to_owned(), |v| v.to_string()),
-        fate_cell(row.router.as_ref(), "routed"),
-        fate_cell(row.archive.as_ref(), "written"),
-        fate_cell(row.publish.as_ref(), "written"),
-    )
 }
 
 /// Bytes of a response body the table shows.
@@ -329,4 +425,40 @@ fn kept_at(body: &str) -> Option<String> {
     pointer[OVERSIZED_KEY]["location"]
         .as_str()
         .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_columns_fit_a_narrow_terminal_and_keep_their_full_widths_on_a_wide_one() {
+        let cells = [
+            "fixtures/dynamodb/batch-with-poison-records.json#12",
+            "rejected: the confirmed user cannot be recorded",
+            "1b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9",
+            "12",
+            "DLQ router-dlq",
+            "skipped: no change to the user",
+            "written",
+        ];
+        for width in [80, 100, 120, 160] {
+            let line = Columns::fit(Some(width)).line(cells);
+            assert!(line.chars().count() <= width, "{width}: {line}");
+            assert!(line.contains(".json#12"), "{line}");
+        }
+        let narrow = Columns::fit(Some(100)).line(cells);
+        assert!(
+            narrow.contains("1b2c3d…d7e8f9"),
+            "an id cut in the middle: {narrow}"
+        );
+        assert!(narrow.contains("DLQ router-dlq"), "a fate whole: {narrow}");
+        assert_eq!(Columns::fit(None), Columns(FULL));
+        assert_eq!(Columns::fit(Some(400)), Columns(FULL));
+        let wide = Columns::fit(None).line(cells);
+        assert!(
+            wide.contains("1b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9"),
+            "{wide}"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! or a stack's own resources (its consumers, Lambda or `onboard dev`, take
 //! it from there).
 
+use onboard_shared::reason::Reason;
 use onboard_shared::telemetry::trace;
 use std::collections::BTreeMap;
 use std::io;
@@ -22,7 +23,7 @@ use super::Options;
 use crate::event_source::Settings;
 use crate::event_source::on_failure::RecordsWithReasons;
 use crate::event_source::stream::{Clock, StreamPoller};
-use crate::pipeline::{self, Consumed, DeadLettered, LocalPipeline, SignUp};
+use crate::pipeline::{self, Consumed, DeadLettered, LocalPipeline, Repair, SignUp};
 use crate::queue_roles::Consumer;
 use crate::stack::Stack;
 
@@ -123,19 +124,26 @@ impl Target {
                 let outgoing = messages
                     .iter()
                     .enumerate()
-                    .map(|(index, message)| OutgoingMessage {
-                        trace_header: message.attributes.get(trace::SQS_ATTRIBUTE).cloned(),
-                        id: index.to_string(),
-                        body: message.body.clone().unwrap_or_default(),
-                        attributes: Vec::new(),
+                    .map(|(index, message)| {
+                        let outgoing = OutgoingMessage {
+                            trace_header: message.attributes.get(trace::SQS_ATTRIBUTE).cloned(),
+                            id: String::new(),
+                            body: message.body.clone().unwrap_or_default(),
+                            attributes: Vec::new(),
+                        };
+                        (index, outgoing)
                     })
                     .collect();
                 batch::send_all(queue.as_ref(), outgoing)
                     .await
                     .into_iter()
-                    .map(|(id, failure)| {
-                        let index: usize = id.parse().unwrap_or_default();
-                        let reason = format!("not sent to {}: {}", queue.name(), failure.reason);
+                    .map(|(index, failure)| {
+                        let reason = Reason::scrubbed(format_args!(
+                            "not sent to {}: {}",
+                            queue.name(),
+                            failure.reason
+                        ));
+                        let id = messages[index].message_id.clone().unwrap_or_default();
                         (index, ItemReport::new(id, Fate::Failed { reason }))
                     })
                     .collect()
@@ -145,7 +153,7 @@ impl Target {
 
     /// Dead-letters input that is no event to the router's DLQ, with its
     /// reason; its fate (failed, if even that send failed).
-    pub(super) async fn dead_letter_input(&self, text: &str, reason: &str) -> Fate {
+    pub(super) async fn dead_letter_input(&self, text: &str, reason: &Reason) -> Fate {
         let queue = match self {
             Target::Local { pipeline, .. } => pipeline.router.dead_letters.clone(),
             Target::Stack { router, .. } => router.dead_letters.clone(),
@@ -154,11 +162,11 @@ impl Target {
             queue.as_ref(),
             REPLAY_INPUT,
             batch::ReasonClass::Unreadable,
-            [(text, reason.to_owned())],
+            [(text, reason.clone())],
         )
         .await;
         fates.into_iter().next().unwrap_or(Fate::Failed {
-            reason: reason.to_owned(),
+            reason: reason.clone(),
         })
     }
 
@@ -198,6 +206,14 @@ impl Target {
         match self {
             Target::Local { pipeline, .. } => pipeline.flush(),
             Target::Stack { .. } => Ok(Vec::new()),
+        }
+    }
+
+    /// The local state's files mended when it was opened.
+    pub(super) fn repairs(&self) -> &[Repair] {
+        match self {
+            Target::Local { pipeline, .. } => &pipeline.repairs,
+            Target::Stack { .. } => &[],
         }
     }
 

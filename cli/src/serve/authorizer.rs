@@ -5,6 +5,12 @@
 //! key not seen yet), the pool's issuer, the app client as audience,
 //! `token_use` = `id`, and an `exp` still ahead. The claims reach the
 //! function as API Gateway passes them: strings.
+//!
+//! A request with more than one `Authorization` header is refused (401)
+//! whatever the values: AWS does not document which of them a Cognito
+//! authorizer checks (the proxy event's `headers` keeps the last, the
+//! `multiValueHeaders` all), and a server that checks one value while the
+//! function reads another would greet one user as another.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -23,6 +29,8 @@ const KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(30);
 pub enum AuthError {
     #[error("no token in the Authorization header")]
     Missing,
+    #[error("more than one Authorization header: which one to check is ambiguous")]
+    Ambiguous,
     #[error("the token is not a JWT: {0}")]
     Malformed(String),
     #[error("the token is signed with {0:?}, not RS256")]
@@ -169,16 +177,28 @@ async fn fetch_keys(
     Ok(keys)
 }
 
-/// The token in an `Authorization` header: bare or after `Bearer `.
-pub(super) fn token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+/// The token in the one `Authorization` header: bare or after `Bearer `.
+/// Two or more such headers are refused, whatever they hold.
+pub(super) fn token(headers: &HeaderMap) -> Result<&str, AuthError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let (Some(value), None) = (values.next(), values.next()) else {
+        return Err(if headers.contains_key(header::AUTHORIZATION) {
+            AuthError::Ambiguous
+        } else {
+            AuthError::Missing
+        });
+    };
+    let value = value.to_str().map_err(|_| AuthError::Missing)?.trim();
     let token = match value.split_once(' ') {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
         // The scheme and nothing after it.
         None if value.eq_ignore_ascii_case("bearer") => "",
         _ => value,
     };
-    (!token.is_empty()).then_some(token)
+    if token.is_empty() {
+        return Err(AuthError::Missing);
+    }
+    Ok(token)
 }
 
 /// Claims as API Gateway hands them to a REST API's function: strings.
@@ -206,11 +226,21 @@ mod tests {
             headers.insert(header::AUTHORIZATION, value.parse().unwrap());
             headers
         };
-        assert_eq!(token(&with("abc.def.ghi")), Some("abc.def.ghi"));
-        assert_eq!(token(&with("Bearer abc.def.ghi")), Some("abc.def.ghi"));
-        assert_eq!(token(&with("bearer  abc")), Some("abc"));
-        assert_eq!(token(&with("Bearer ")), None);
-        assert_eq!(token(&HeaderMap::new()), None);
+        assert_eq!(token(&with("abc.def.ghi")).ok(), Some("abc.def.ghi"));
+        assert_eq!(token(&with("Bearer abc.def.ghi")).ok(), Some("abc.def.ghi"));
+        assert_eq!(token(&with("bearer  abc")).ok(), Some("abc"));
+        assert!(matches!(token(&with("Bearer ")), Err(AuthError::Missing)));
+        assert!(matches!(token(&HeaderMap::new()), Err(AuthError::Missing)));
+    }
+
+    #[test]
+    fn two_authorization_headers_are_ambiguous_even_when_they_agree() {
+        for (first, second) in [("abc.def.ghi", "not-a-jwt"), ("abc.def.ghi", "abc.def.ghi")] {
+            let mut headers = HeaderMap::new();
+            headers.append(header::AUTHORIZATION, first.parse().unwrap());
+            headers.append(header::AUTHORIZATION, second.parse().unwrap());
+            assert!(matches!(token(&headers), Err(AuthError::Ambiguous)));
+        }
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub async fn run(
     };
     let greeter = Greeter::from_config(&config, &sdk).map_err(ServeError::Config)?;
     let (listener, address) = bind(options.port).await?;
-    println!(
+    crate::outln!(
         "serving GET /hello on http://{address}/hello (user pool {})",
         pool.pool_id
     );
@@ -123,7 +123,7 @@ pub async fn run(
                 tracing::error!(error = %err, "the local hosted UI stopped");
             }
         });
-        println!(
+        crate::outln!(
             "serving the sign-in page on {page_url} with a local hosted UI on http://{auth_address} (sign-up codes are printed here)"
         );
         Some(PageSettings {
@@ -213,8 +213,8 @@ async fn hello(
 ) -> Response {
     let now = chrono::Utc::now().timestamp().max(0).unsigned_abs();
     let verified = match token(&headers) {
-        Some(token) => state.authorizer.verify(token, now).await,
-        None => Err(AuthError::Missing),
+        Ok(token) => state.authorizer.verify(token, now).await,
+        Err(err) => Err(err),
     };
     let claims = match verified {
         Ok(claims) => claims,

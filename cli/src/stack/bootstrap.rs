@@ -1,6 +1,7 @@
 //! `onboard dev --bootstrap`: the stack's resources created on an endpoint,
-//! idempotently: what exists is left as it is (a queue's attributes are set
-//! again, so its redrive policy always holds).
+//! idempotently: what exists is left as it is, but for a queue whose
+//! visibility timeout or redrive policy differs from the settings asked
+//! for: those are set, and said (`changed`, from what to what).
 
 use std::collections::HashMap;
 
@@ -17,14 +18,15 @@ use crate::queue_roles::QueueRole;
 pub struct Made {
     pub kind: &'static str,
     pub name: String,
-    /// `created` or `exists`.
+    /// `created`, `exists`, or `changed` (a queue's settings were set).
     pub status: &'static str,
     /// The URL, ARN or id a person needs.
     pub detail: String,
 }
 
 /// Creates the stack's resources on an endpoint, leaving what exists as it
-/// is (queue attributes are set again, so the redrive policy always holds).
+/// is but for a queue's settings that differ from `settings`, which are set
+/// and said.
 /// The queues take the visibility timeout and `maxReceiveCount` of
 /// `settings` (the stack's own by default).
 pub async fn bootstrap(
@@ -123,17 +125,33 @@ pub async fn users_table(client: &dynamodb::Client, name: &str) -> Result<Made, 
     })
 }
 
-/// Creates a queue, or sets the attributes of the one that exists. Returns
-/// it and its ARN.
+/// Creates a queue, or sets those attributes of the one that exists that
+/// differ. Returns it, with what changed in its detail, and its ARN.
 async fn ensure_queue(
     client: &sqs::Client,
     name: &str,
     attributes: HashMap<sqs::types::QueueAttributeName, String>,
 ) -> Result<(Made, String), StackError> {
-    let (url, status) = match client.get_queue_url().queue_name(name).send().await {
+    let (url, status, changed) = match client.get_queue_url().queue_name(name).send().await {
         Ok(found) => {
             let url = found.queue_url.unwrap_or_default();
-            if !attributes.is_empty() {
+            let current = if attributes.is_empty() {
+                HashMap::new()
+            } else {
+                client
+                    .get_queue_attributes()
+                    .queue_url(&url)
+                    .set_attribute_names(Some(attributes.keys().cloned().collect()))
+                    .send()
+                    .await
+                    .map_err(|err| StackError::call(format!("GetQueueAttributes {name}"), err))?
+                    .attributes
+                    .unwrap_or_default()
+            };
+            let changes = attribute_changes(&current, &attributes);
+            if changes.is_empty() {
+                (url, "exists", Vec::new())
+            } else {
                 client
                     .set_queue_attributes()
                     .queue_url(&url)
@@ -141,8 +159,8 @@ async fn ensure_queue(
                     .send()
                     .await
                     .map_err(|err| StackError::call(format!("SetQueueAttributes {name}"), err))?;
+                (url, "changed", changes)
             }
-            (url, "exists")
         }
         Err(_) => {
             let created = client
@@ -152,19 +170,63 @@ async fn ensure_queue(
                 .send()
                 .await
                 .map_err(|err| StackError::call(format!("CreateQueue {name}"), err))?;
-            (created.queue_url.unwrap_or_default(), "created")
+            (created.queue_url.unwrap_or_default(), "created", Vec::new())
         }
     };
     let arn = queue_arn(client, &url).await?;
+    let detail = if changed.is_empty() {
+        url
+    } else {
+        format!("{url} ({})", changed.join(", "))
+    };
     Ok((
         Made {
             kind: "queue",
             name: name.to_owned(),
             status,
-            detail: url,
+            detail,
         },
         arn,
     ))
+}
+
+/// Each wanted attribute that differs from the queue's, as `name from → to`.
+/// A redrive policy is compared by what it says (its DLQ and its
+/// `maxReceiveCount`, a number or a string), not by its spelling.
+fn attribute_changes(
+    current: &HashMap<sqs::types::QueueAttributeName, String>,
+    wanted: &HashMap<sqs::types::QueueAttributeName, String>,
+) -> Vec<String> {
+    use sqs::types::QueueAttributeName;
+    let policy = |text: &str| {
+        let value: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+        let count = match &value["maxReceiveCount"] {
+            serde_json::Value::String(count) => count.clone(),
+            serde_json::Value::Null => "none".to_owned(),
+            other => other.to_string(),
+        };
+        let dlq = value["deadLetterTargetArn"].as_str().unwrap_or("none");
+        (dlq.to_owned(), count)
+    };
+    let mut changes = Vec::new();
+    let mut names: Vec<_> = wanted.keys().collect();
+    names.sort_by_key(|name| name.as_str());
+    for name in names {
+        let to = &wanted[name];
+        let from = current.get(name).map(String::as_str).unwrap_or("none");
+        if *name == QueueAttributeName::RedrivePolicy {
+            let ((from_dlq, from_count), (to_dlq, to_count)) = (policy(from), policy(to));
+            if from_count != to_count {
+                changes.push(format!("maxReceiveCount {from_count} → {to_count}"));
+            }
+            if from_dlq != to_dlq {
+                changes.push(format!("dead-letter queue {from_dlq} → {to_dlq}"));
+            }
+        } else if from != to {
+            changes.push(format!("{} {from} → {to}", name.as_str()));
+        }
+    }
+    changes
 }
 
 async fn archive_bucket(
@@ -181,16 +243,22 @@ async fn archive_bucket(
                 .build(),
         );
     }
-    let status = match request.send().await {
-        Ok(_) => "created",
-        Err(err)
-            if err
-                .as_service_error()
-                .is_some_and(|e| e.is_bucket_already_owned_by_you()) =>
-        {
-            "exists"
+    // In us-east-1 CreateBucket answers 200 for a bucket its caller already
+    // owns, as for a new one: ask first, so an existing bucket says so.
+    let status = if client.head_bucket().bucket(name).send().await.is_ok() {
+        "exists"
+    } else {
+        match request.send().await {
+            Ok(_) => "created",
+            Err(err)
+                if err
+                    .as_service_error()
+                    .is_some_and(|e| e.is_bucket_already_owned_by_you()) =>
+            {
+                "exists"
+            }
+            Err(err) => return Err(StackError::call(format!("CreateBucket {name}"), err)),
         }
-        Err(err) => return Err(StackError::call(format!("CreateBucket {name}"), err)),
     };
     // Every archived change stays retrievable, as in the deployed stack.
     client

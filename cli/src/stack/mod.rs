@@ -24,6 +24,7 @@
 mod bootstrap;
 mod cognito;
 mod identity;
+mod local;
 mod names;
 
 use archive_consumer::Archiver;

@@ -108,7 +108,20 @@ impl StackArgs {
     /// Outputs gave the names), and who the calls are made as.
     pub async fn resolve_deployed(&self) -> Result<Resolved, StackError> {
         let sdk = self.connection().load().await;
-        let caller = super::caller(&sdk).await?;
+        let caller = match super::caller(&sdk).await {
+            Ok(caller) => caller,
+            Err(StackError::Credentials(line)) if self.endpoint_url.is_none() => {
+                return Err(StackError::Credentials(super::local::with_endpoint_hint(
+                    line,
+                )));
+            }
+            Err(err) => return Err(err),
+        };
+        if self.connection().is_loopback()
+            && let Some(url) = &self.endpoint_url
+        {
+            super::local::remember_endpoint(url);
+        }
         let derived = Names::for_stack(&self.stack, default_parameter_prefix());
         let (names, deployed) =
             match stack_outputs(&cloudformation::Client::new(&sdk), &self.stack).await? {

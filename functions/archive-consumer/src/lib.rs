@@ -16,10 +16,11 @@
 mod lambda;
 pub use lambda::invoke;
 
+use std::cmp::Ordering;
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use onboard_shared::batch::{self, BatchReport, Fate, Outcome, Skip};
+use onboard_shared::batch::{self, BatchReport, ChangeConsumer, Fate, Outcome, Skip, Ticket};
 use onboard_shared::domain::{ChangeKind, ChangeMessage, User, UserId, Version};
 use onboard_shared::error::PortError;
 use onboard_shared::ports::{ArchiveStore, Conditional, MessageQueue, WriteCondition};
@@ -80,32 +81,35 @@ impl<'a> ArchivedUser<'a> {
 
 /// Archives one SQS batch and reports the fate of every message.
 pub async fn handle(archiver: &Archiver, event: &SqsEvent) -> BatchReport {
-    let mut decoded = batch::decode_sqs(event);
-    let by_user = decoded.take_by_user();
-    let mut settlement = decoded.settlement;
+    batch::consume(archiver, event).await
+}
 
-    // One user's changes are applied in order, one at a time; users in parallel.
-    let results = futures::future::join_all(by_user.into_values().map(|mut changes| async move {
-        changes.sort_by_key(|(_, message)| message.revision());
-        let mut results = Vec::with_capacity(changes.len());
-        for (index, message) in changes {
-            let result = archive_one(archiver.archive.as_ref(), &message).await;
-            results.push((index, message, result));
-        }
-        results
-    }))
-    .await;
+impl ChangeConsumer for Archiver {
+    /// One user's changes are applied in order, one at a time.
+    type Key = UserId;
+    const NAME: &'static str = "archive";
+    const SOURCE: &'static str = SOURCE;
+    /// Users side by side: each write is one user's object.
+    const GROUPS_AT_ONCE: bool = true;
 
-    for (index, message, result) in results.into_iter().flatten() {
-        let outcome = Outcome::from(result);
-        if let Outcome::Done(fate) = &outcome {
-            batch::log_done("archive", &message, fate);
-        }
-        settlement.settle(index, outcome);
+    fn key(&self, message: &ChangeMessage) -> UserId {
+        message.user_id().clone()
     }
-    settlement
-        .finish(archiver.dead_letters.as_ref(), SOURCE)
-        .await
+
+    async fn apply(&self, changes: &[(Ticket, ChangeMessage)]) -> Vec<(Ticket, Outcome)> {
+        let mut in_order: Vec<&(Ticket, ChangeMessage)> = changes.iter().collect();
+        in_order.sort_by_key(|(_, message)| message.revision());
+        let mut outcomes = Vec::with_capacity(changes.len());
+        for (ticket, message) in in_order {
+            let result = archive_one(self.archive.as_ref(), message).await;
+            outcomes.push((*ticket, Outcome::from(result)));
+        }
+        outcomes
+    }
+
+    fn dead_letters(&self) -> &dyn MessageQueue {
+        self.dead_letters.as_ref()
+    }
 }
 
 /// Writes one change unless the archive already holds it or something newer.
@@ -132,15 +136,16 @@ async fn archive_one(
     }
     for _ in 0..MAX_CONFLICTS {
         let condition = match archive.head(user).await? {
-            Some(head) if head.revision == revision => {
-                return Ok(Fate::Skipped {
-                    why: Skip::Duplicate,
-                });
-            }
-            Some(head) if head.revision > revision => {
-                return Ok(Fate::Skipped { why: Skip::Stale });
-            }
-            Some(head) => WriteCondition::Matches(head.etag),
+            // A foreign object (no revision) ranks below every change.
+            Some(head) => match head.revision.cmp(&Some(revision)) {
+                Ordering::Equal => {
+                    return Ok(Fate::Skipped {
+                        why: Skip::Duplicate,
+                    });
+                }
+                Ordering::Greater => return Ok(Fate::Skipped { why: Skip::Stale }),
+                Ordering::Less => WriteCondition::Matches(head.etag),
+            },
             None => WriteCondition::Absent,
         };
         match archive.put(user, revision, &body, condition).await? {

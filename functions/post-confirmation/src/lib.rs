@@ -29,7 +29,7 @@ pub enum TriggerError {
     /// parser's own message is not kept as the source.
     #[error(
         "the event is not a Cognito post-confirmation event: {}",
-        onboard_shared::error::without_input_values(&.0.to_string())
+        onboard_shared::reason::without_input_values(&.0.to_string())
     )]
     NotAnEvent(serde_json::Error),
     #[error("the confirmed user cannot be recorded: {0}")]

@@ -18,8 +18,8 @@ pub use lambda::invoke;
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use onboard_shared::batch::{self, BatchReport, Fate, Outcome, Skip};
-use onboard_shared::domain::ChangeMessage;
+use onboard_shared::batch::{self, BatchReport, ChangeConsumer, Fate, Outcome, Skip, Ticket};
+use onboard_shared::domain::{ChangeMessage, UserId};
 use onboard_shared::error::PortError;
 use onboard_shared::ports::{MessageQueue, ParameterStore};
 use onboard_shared::published::{ParameterPrefix, PublishedName};
@@ -45,39 +45,46 @@ impl std::fmt::Debug for Publisher {
 
 /// Publishes one SQS batch and reports the fate of every message.
 pub async fn handle(publisher: &Publisher, event: &SqsEvent) -> BatchReport {
-    let mut decoded = batch::decode_sqs(event);
-    let by_user = decoded.take_by_user();
-    let mut settlement = decoded.settlement;
+    batch::consume(publisher, event).await
+}
 
-    // Users one after the other: the writes are paced anyway, and a slow
-    // store slows this batch rather than throttling every other consumer.
-    for changes in by_user.into_values() {
-        let Some((newest, message)) = changes.iter().max_by_key(|(_, m)| m.revision()) else {
-            continue;
-        };
-        let outcome = Outcome::from(publish_one(publisher, message).await);
-        match &outcome {
-            Outcome::Done(fate) => batch::log_done("publish", message, fate),
-            Outcome::Retry(reason) => {
-                tracing::warn!(user_id = %message.user_id(), error = %reason, "publish failed; it will be retried");
-            }
-            Outcome::Reject(..) => {}
-        }
-        // The older changes of the user share the newest one's write.
-        for (index, _) in &changes {
-            let shared = if index == newest {
-                outcome.clone()
-            } else {
-                outcome.sharing(Fate::Skipped {
-                    why: Skip::Superseded,
-                })
-            };
-            settlement.settle(*index, shared);
-        }
+impl ChangeConsumer for Publisher {
+    /// All the changes of one user in a batch become one write.
+    type Key = UserId;
+    const NAME: &'static str = "publish";
+    const SOURCE: &'static str = SOURCE;
+    /// Users one after the other: the writes are paced anyway, and a slow
+    /// store slows this batch rather than throttling every other consumer.
+    const GROUPS_AT_ONCE: bool = false;
+
+    fn key(&self, message: &ChangeMessage) -> UserId {
+        message.user_id().clone()
     }
-    settlement
-        .finish(publisher.dead_letters.as_ref(), SOURCE)
-        .await
+
+    async fn apply(&self, changes: &[(Ticket, ChangeMessage)]) -> Vec<(Ticket, Outcome)> {
+        let Some((newest, message)) = changes.iter().max_by_key(|(_, m)| m.revision()) else {
+            return Vec::new();
+        };
+        let outcome = Outcome::from(publish_one(self, message).await);
+        // The older changes of the user share the newest one's write.
+        changes
+            .iter()
+            .map(|(ticket, _)| {
+                let shared = if ticket == newest {
+                    outcome.clone()
+                } else {
+                    outcome.sharing(Fate::Skipped {
+                        why: Skip::Superseded,
+                    })
+                };
+                (*ticket, shared)
+            })
+            .collect()
+    }
+
+    fn dead_letters(&self) -> &dyn MessageQueue {
+        self.dead_letters.as_ref()
+    }
 }
 
 /// Writes the user's name parameter unless it already holds this revision or
@@ -222,7 +229,7 @@ mod tests {
         json["Records"].as_array_mut().unwrap().truncate(1);
         let report = handle(&publisher, &serde_json::from_value(json).unwrap()).await;
         assert!(
-            matches!(&report.items[0].fate, Fate::DeadLettered { reason, .. } if reason.contains("4096"))
+            matches!(&report.items[0].fate, Fate::DeadLettered { reason, .. } if reason.as_str().contains("4096"))
         );
         assert_eq!(dead_letters.len(), 1);
     }

@@ -15,10 +15,10 @@ pub use lambda::invoke;
 use std::sync::Arc;
 
 use onboard_shared::batch::{
-    self, BatchReport, Fate, ItemReport, Outcome, ReasonClass, Settlement, Skip,
+    self, BatchReport, Fate, Outcome, ReasonClass, Settlement, Skip, Ticket,
 };
-use onboard_shared::error::error_chain;
 use onboard_shared::ports::{MessageQueue, OutgoingMessage, SendFailure};
+use onboard_shared::reason::Reason;
 use onboard_shared::stream::decode_raw;
 use onboard_shared::telemetry::trace;
 use serde_json::value::RawValue;
@@ -47,78 +47,62 @@ impl std::fmt::Debug for Router {
 /// Routes one stream batch (the `Records` of a [`RawStreamEvent`]) and
 /// reports the fate of every record.
 pub async fn handle(router: &Router, records: &[Box<RawValue>]) -> BatchReport {
-    let mut report = BatchReport::default();
+    let mut settlement = Settlement::new();
     let mut outgoing = Vec::with_capacity(records.len());
-    let mut refused = Vec::new();
     // This invocation's trace, for changes whose row carries none.
     let own_trace = trace::current();
 
-    for (index, raw) in records.iter().enumerate() {
+    for raw in records {
         match decode_raw(raw) {
             Ok(message) => {
-                outgoing.push(OutgoingMessage {
-                    id: index.to_string(),
+                let ticket = settlement.arrive(message.sequence_number.clone(), raw.get());
+                settlement.carries(ticket, &message);
+                let body = OutgoingMessage {
+                    id: String::new(),
                     body: message.to_json(),
                     attributes: Vec::new(),
                     // The sign-up's trace, else this invocation's.
                     trace_header: message.trace_header.clone().or_else(|| own_trace.clone()),
-                });
-                report.items.push(ItemReport::for_message(
-                    message.sequence_number.clone(),
-                    &message,
-                    Fate::Applied,
-                ));
-            }
-            // Nothing of the user changed: nothing to route, nothing wrong.
-            Err((id, err)) if err.is_no_change() => {
-                let mut item = ItemReport::new(
-                    id.sequence_number.unwrap_or_default(),
-                    Fate::Skipped {
-                        why: Skip::NoChange,
-                    },
-                );
-                item.event_id = id.event_id;
-                report.items.push(item);
+                };
+                outgoing.push((ticket, body));
             }
             Err((id, err)) => {
-                let reason = error_chain(&err);
-                let mut item = ItemReport::new(
-                    id.sequence_number.unwrap_or_default(),
-                    Fate::Failed {
-                        reason: reason.clone(),
-                    },
-                );
-                item.event_id = id.event_id;
-                report.items.push(item);
-                refused.push((index, reason));
+                let ticket = settlement.arrive(id.sequence_number.unwrap_or_default(), raw.get());
+                settlement.from_event(ticket, id.event_id);
+                let outcome = if err.is_no_change() {
+                    // Nothing of the user changed: nothing to route, nothing wrong.
+                    Outcome::Done(Fate::Skipped {
+                        why: Skip::NoChange,
+                    })
+                } else {
+                    Outcome::Reject(ReasonClass::Unreadable, Reason::of_error(&err))
+                };
+                settlement.settle(ticket, outcome);
             }
         }
     }
-    let mut settlement = Settlement::new(records.iter().map(|raw| raw.get()).collect(), report);
-    for (index, reason) in refused {
-        settlement.settle(index, Outcome::Reject(ReasonClass::Unreadable, reason));
-    }
 
+    let routed: Vec<Ticket> = outgoing.iter().map(|(ticket, _)| *ticket).collect();
     let to_publish = outgoing.clone();
     let (archive_failures, publish_failures) = tokio::join!(
         batch::send_all(router.archive.as_ref(), outgoing),
         batch::send_all(router.publish.as_ref(), to_publish),
     );
+    for ticket in routed {
+        settlement.settle(ticket, Outcome::Done(Fate::Applied));
+    }
     // A record a queue did not take is retried, or dead-lettered when the
     // queue refused it for good.
     for (queue, failures) in [
         (router.archive.name(), archive_failures),
         (router.publish.name(), publish_failures),
     ] {
-        for (id, failure) in failures {
-            let Ok(index) = id.parse::<usize>() else {
-                continue;
-            };
-            let reason = format!(
+        for (ticket, failure) in failures {
+            let reason = Reason::scrubbed(format_args!(
                 "the {queue} queue did not take the message: {}",
                 failure.reason
-            );
-            settlement.settle(index, Outcome::from(SendFailure { reason, ..failure }));
+            ));
+            settlement.settle(ticket, Outcome::from(SendFailure { reason, ..failure }));
         }
     }
 
@@ -356,7 +340,7 @@ mod failure_tests {
                 .map(|e| SendFailure {
                     id: e.id,
                     retryable: self.retryable,
-                    reason: "InternalError".into(),
+                    reason: Reason::fixed("InternalError"),
                 })
                 .collect())
         }

@@ -50,27 +50,18 @@ impl ArchiveStore for S3Archive {
         };
         let metadata = output.metadata.unwrap_or_default();
         // An object without our metadata was not written by the archive
-        // consumer: it is treated as older than any change.
-        let version = metadata
+        // consumer: it holds no revision, and ranks below every change.
+        let revision = metadata
             .get(VERSION_METADATA)
             .and_then(|v| v.parse::<u64>().ok())
-            .and_then(|v| Version::new(v).ok());
-        let etag = output.e_tag.unwrap_or_default();
-        Ok(Some(match version {
-            Some(version) => ArchiveHead {
-                revision: Revision {
-                    version,
-                    removed: metadata.get(REMOVED_METADATA).is_some_and(|v| v == "true"),
-                },
-                etag,
-            },
-            None => ArchiveHead {
-                revision: Revision {
-                    version: Version::FIRST,
-                    removed: false,
-                },
-                etag,
-            },
+            .and_then(|v| Version::new(v).ok())
+            .map(|version| Revision {
+                version,
+                removed: metadata.get(REMOVED_METADATA).is_some_and(|v| v == "true"),
+            });
+        Ok(Some(ArchiveHead {
+            revision,
+            etag: output.e_tag.unwrap_or_default(),
         }))
     }
 

@@ -11,6 +11,7 @@ use aws_sdk_sqs::types::{
 use super::classify;
 use crate::error::PortError;
 use crate::ports::{MessageQueue, OutgoingMessage, SendFailure};
+use crate::reason::Reason;
 
 /// An SQS queue, by URL (resolved once, at start).
 #[derive(Debug, Clone)]
@@ -112,7 +113,12 @@ pub(super) fn send_failures(
         .into_iter()
         .map(|failed| SendFailure {
             retryable: !failed.sender_fault,
-            reason: format!("{}: {}", failed.code, failed.message.unwrap_or_default()),
+            // SQS's message may echo what it refused: scrubbed.
+            reason: Reason::scrubbed(format_args!(
+                "{}: {}",
+                failed.code,
+                failed.message.unwrap_or_default()
+            )),
             id: failed.id,
         })
         .collect()

@@ -3,6 +3,7 @@
 use super::queue::{batch_entry, send_failures};
 use super::*;
 use crate::ports::SendFailure;
+use crate::reason::Reason;
 use aws_config::Region;
 use tokio::time::Instant;
 
@@ -129,12 +130,12 @@ fn entries_sqs_blames_on_the_sender_are_not_retried() {
             SendFailure {
                 id: "0".into(),
                 retryable: false,
-                reason: "InvalidParameterValue: details".into()
+                reason: Reason::fixed("InvalidParameterValue: details")
             },
             SendFailure {
                 id: "1".into(),
                 retryable: true,
-                reason: "InternalError: details".into()
+                reason: Reason::fixed("InternalError: details")
             }
         ]
     );

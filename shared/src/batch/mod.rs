@@ -9,16 +9,24 @@
 //! whole invocation when every record failed. A dead letter counts as failed
 //! only when its own send fails, so nothing is dropped silently.
 //!
-//! - [`send`]: `SendMessageBatch` calls within SQS's limits.
-//! - [`settle`]: the fold, and the dead letters it sends.
+//! - [`settle`]: the fold, through the [`Ticket`] each record is issued as
+//!   it arrives, and the dead letters it sends.
 //! - [`sqs`]: an SQS batch of change messages, decoded one by one.
+//! - [`consume`]: the sequence both consumers share (decode, group by the
+//!   consumer's key, apply, settle, finish).
+//! - [`send`]: `SendMessageBatch` calls within SQS's limits.
 
+mod consume;
 mod send;
 mod settle;
 mod sqs;
 
+pub use consume::{ChangeConsumer, consume};
 pub use send::{MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, chunk, send_all};
-pub use settle::{Outcome, REASON_ATTRIBUTE, SOURCE_ATTRIBUTE, Settlement, dead_letter_all};
+pub use settle::{
+    Outcome, REASON_ATTRIBUTE, RECEIVED_AS_ATTRIBUTE, SOURCE_ATTRIBUTE, Settlement, Ticket,
+    dead_letter_all,
+};
 pub use sqs::{DecodedBatch, decode_sqs};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
@@ -26,6 +34,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use serde::Serialize;
 
 use crate::domain::{ChangeKind, ChangeMessage, UserId, Version};
+use crate::reason::Reason;
 use crate::stream::compare_sequence_numbers;
 
 /// The one line a consumer logs for a change it is done with: the user by
@@ -95,11 +104,11 @@ pub enum Fate {
     /// The record can never succeed; it was sent to a dead-letter queue.
     DeadLettered {
         queue: String,
-        reason: String,
+        reason: Reason,
         class: ReasonClass,
     },
     /// The record failed for now and will be delivered again.
-    Failed { reason: String },
+    Failed { reason: Reason },
 }
 
 impl Fate {
@@ -169,7 +178,7 @@ pub struct BatchReport {
 #[error("all {count} records of the batch failed; the first because {first_reason}")]
 pub struct BatchFailed {
     pub count: usize,
-    pub first_reason: String,
+    pub first_reason: Reason,
 }
 
 impl BatchReport {
@@ -181,7 +190,7 @@ impl BatchReport {
         if !self.items.is_empty() && self.items.iter().all(|item| item.fate.is_failed()) {
             let first_reason = match &self.items[0].fate {
                 Fate::Failed { reason } => reason.clone(),
-                _ => String::new(),
+                _ => Reason::fixed(""),
             };
             return Err(BatchFailed {
                 count: self.items.len(),
@@ -236,7 +245,7 @@ mod tests {
 
     fn failed() -> Fate {
         Fate::Failed {
-            reason: "throttled".into(),
+            reason: Reason::fixed("throttled"),
         }
     }
 

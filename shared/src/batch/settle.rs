@@ -5,14 +5,21 @@
 
 use std::collections::HashMap;
 
-use super::{BatchReport, Fate, ReasonClass, send_all};
-use crate::error::{PortError, without_input_values};
+use super::{BatchReport, Fate, ItemReport, ReasonClass, send_all};
+use crate::domain::ChangeMessage;
+use crate::error::PortError;
 use crate::ports::{Attribute, MessageQueue, OutgoingMessage, SendFailure};
+use crate::reason::Reason;
 
 /// The message attribute that carries why a message was dead-lettered.
 pub const REASON_ATTRIBUTE: &str = "onboard.reason";
 /// The message attribute that names the part that dead-lettered a message.
 pub const SOURCE_ATTRIBUTE: &str = "onboard.source";
+/// The message attribute that carries the id the record had where it was
+/// received (the SQS message id, or the stream record's sequence number):
+/// the id the function's log names, while the dead letter has an id of its
+/// own.
+pub const RECEIVED_AS_ATTRIBUTE: &str = "onboard.received-as";
 /// Longest reason kept on a dead-letter message.
 const MAX_REASON_LEN: usize = 1000;
 
@@ -22,9 +29,9 @@ pub enum Outcome {
     /// It is done, with this fate (applied, or skipped).
     Done(Fate),
     /// It failed for now; a delivery later may succeed.
-    Retry(String),
+    Retry(Reason),
     /// It can never succeed as it is, for this class of reason.
-    Reject(ReasonClass, String),
+    Reject(ReasonClass, Reason),
 }
 
 impl Outcome {
@@ -42,8 +49,8 @@ impl From<Result<Fate, PortError>> for Outcome {
     fn from(result: Result<Fate, PortError>) -> Self {
         match result {
             Ok(fate) => Outcome::Done(fate),
-            Err(err) if err.is_retryable() => Outcome::Retry(err.chain()),
-            Err(err) => Outcome::Reject(ReasonClass::Refused, err.chain()),
+            Err(err) if err.is_retryable() => Outcome::Retry(Reason::of_error(&err)),
+            Err(err) => Outcome::Reject(ReasonClass::Refused, Reason::of_error(&err)),
         }
     }
 }
@@ -58,30 +65,66 @@ impl From<SendFailure> for Outcome {
     }
 }
 
-/// A batch being settled: each record's body as it arrived, and its fate so
-/// far (failed until settled, so a record nobody settles is retried rather
-/// than lost).
-#[derive(Debug)]
+/// A record's place in its [`Settlement`]: issued by the settlement when
+/// the record arrives, and the only way to settle it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ticket(usize);
+
+/// A batch being settled. It builds the report's items itself, one for
+/// each record as it arrives ([`Settlement::arrive`]), each pending (failed,
+/// so retried) until a handler settles it through its [`Ticket`]: a record
+/// nobody settles is retried, never reported done.
+#[derive(Debug, Default)]
 pub struct Settlement<'a> {
     arrived: Vec<&'a str>,
-    pub report: BatchReport,
+    report: BatchReport,
     poison: Vec<DeadLetter>,
 }
 
+/// What a record is until it is settled.
+const PENDING: Reason = Reason::fixed("not settled");
+
 impl<'a> Settlement<'a> {
-    /// `arrived[i]` is the body of `report.items[i]` as it arrived.
-    pub fn new(arrived: Vec<&'a str>, report: BatchReport) -> Self {
-        Self {
-            arrived,
-            report,
-            poison: Vec::new(),
-        }
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Takes in one record: the id Lambda wants back on failure (the SQS
+    /// message id, or the stream record's sequence number; empty when the
+    /// record did not even say) and its body as it arrived.
+    pub fn arrive(&mut self, id: impl Into<String>, body: &'a str) -> Ticket {
+        self.arrived.push(body);
+        self.report
+            .items
+            .push(ItemReport::new(id, Fate::Failed { reason: PENDING }));
+        Ticket(self.arrived.len() - 1)
+    }
+
+    /// Names on a record's report line the change it carries.
+    pub fn carries(&mut self, ticket: Ticket, message: &ChangeMessage) {
+        let item = &mut self.report.items[ticket.0];
+        *item = ItemReport::for_message(std::mem::take(&mut item.id), message, item.fate.clone());
+    }
+
+    /// Names on a record's report line the stream record it came from, for
+    /// a record that carries no change.
+    pub fn from_event(&mut self, ticket: Ticket, event_id: Option<String>) {
+        self.report.items[ticket.0].event_id = event_id;
+    }
+
+    /// The records taken in so far.
+    pub fn len(&self) -> usize {
+        self.arrived.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.arrived.is_empty()
     }
 
     /// Folds one record's outcome into its fate. A record refused twice
-    /// keeps its first reason; a refusal wins over a retry. A refusal's
-    /// reason loses any input value a parser quoted in it.
-    pub fn settle(&mut self, index: usize, outcome: impl Into<Outcome>) {
+    /// keeps its first reason; a refusal wins over a retry.
+    pub fn settle(&mut self, ticket: Ticket, outcome: impl Into<Outcome>) {
+        let index = ticket.0;
         match outcome.into() {
             Outcome::Done(fate) => self.report.items[index].fate = fate,
             Outcome::Retry(reason) => self.report.items[index].fate = Fate::Failed { reason },
@@ -90,9 +133,9 @@ impl<'a> Settlement<'a> {
                     self.poison.push(DeadLetter {
                         index,
                         class,
+                        // The body keeps the input; the reason never can.
                         body: self.arrived[index].to_owned(),
-                        // The body keeps the input; the reason never does.
-                        reason: without_input_values(&reason),
+                        reason,
                     });
                 }
             }
@@ -108,24 +151,18 @@ impl<'a> Settlement<'a> {
 }
 
 /// Dead-letters each body with its reason, as a batch's refused records
-/// are (kept apart when too big, reasons without input values), and returns
-/// each one's fate: dead-lettered, or failed when even that send failed.
+/// are (kept apart when too big), and returns each one's fate:
+/// dead-lettered, or failed when even that send failed.
 pub async fn dead_letter_all<'a>(
     queue: &dyn MessageQueue,
     source: &str,
     class: ReasonClass,
-    letters: impl IntoIterator<Item = (&'a str, String)>,
+    letters: impl IntoIterator<Item = (&'a str, Reason)>,
 ) -> Vec<Fate> {
-    let (bodies, reasons): (Vec<&str>, Vec<String>) = letters.into_iter().unzip();
-    let report = BatchReport {
-        items: bodies
-            .iter()
-            .map(|_| super::ItemReport::new("", Fate::Applied))
-            .collect(),
-    };
-    let mut settlement = Settlement::new(bodies, report);
-    for (index, reason) in reasons.into_iter().enumerate() {
-        settlement.settle(index, Outcome::Reject(class, reason));
+    let mut settlement = Settlement::new();
+    for (body, reason) in letters {
+        let ticket = settlement.arrive("", body);
+        settlement.settle(ticket, Outcome::Reject(class, reason));
     }
     let report = settlement.finish(queue, source).await;
     report.items.into_iter().map(|item| item.fate).collect()
@@ -139,7 +176,7 @@ struct DeadLetter {
     pub index: usize,
     pub class: ReasonClass,
     pub body: String,
-    pub reason: String,
+    pub reason: Reason,
 }
 
 /// Sends the dead letters in as few calls as possible and records each one's
@@ -153,46 +190,54 @@ async fn dead_letter(
     if letters.is_empty() {
         return;
     }
-    let mut reasons: HashMap<String, (usize, ReasonClass, String)> = HashMap::new();
+    let mut reasons: HashMap<usize, (ReasonClass, Reason)> = HashMap::new();
     let mut messages = Vec::with_capacity(letters.len());
     for letter in letters {
-        let mut reason = truncate(&letter.reason);
+        let mut reason = letter.reason.truncated(MAX_REASON_LEN);
         let bytes = letter.body.len();
         let mut body = letter.body;
         // Too big for a queue: kept elsewhere, where the queue can, and
         // dead-lettered as a pointer to it.
-        if body.len() + reason.len() + 64 > super::MAX_BATCH_BYTES
+        if body.len() + reason.as_str().len() + 64 > super::MAX_BATCH_BYTES
             && let Some(pointer) = queue.keep_oversized(&body).await
         {
             body = pointer;
-            reason = truncate(&format!(
+            reason = Reason::scrubbed(format_args!(
                 "{reason}; the record, {bytes} bytes, is kept apart (see the body)"
-            ));
+            ))
+            .truncated(MAX_REASON_LEN);
         }
-        reasons.insert(
-            letter.index.to_string(),
-            (letter.index, letter.class, reason.clone()),
-        );
-        messages.push(OutgoingMessage {
+        reasons.insert(letter.index, (letter.class, reason.clone()));
+        let mut attributes = vec![
+            Attribute {
+                name: REASON_ATTRIBUTE.to_owned(),
+                value: reason.to_string(),
+            },
+            Attribute {
+                name: SOURCE_ATTRIBUTE.to_owned(),
+                value: source.to_owned(),
+            },
+        ];
+        let received_as = &report.items[letter.index].id;
+        if !received_as.is_empty() {
+            attributes.push(Attribute {
+                name: RECEIVED_AS_ATTRIBUTE.to_owned(),
+                value: received_as.clone(),
+            });
+        }
+        let message = OutgoingMessage {
             // A dead letter ends its trace.
             trace_header: None,
-            id: letter.index.to_string(),
+            id: String::new(),
             body,
-            attributes: vec![
-                Attribute {
-                    name: REASON_ATTRIBUTE.to_owned(),
-                    value: reason,
-                },
-                Attribute {
-                    name: SOURCE_ATTRIBUTE.to_owned(),
-                    value: source.to_owned(),
-                },
-            ],
-        });
+            attributes,
+        };
+        messages.push((letter.index, message));
     }
-    let failures = send_all(queue, messages).await;
-    for (id, (index, class, reason)) in reasons {
-        let fate = match failures.get(&id) {
+    let failures: HashMap<usize, SendFailure> =
+        send_all(queue, messages).await.into_iter().collect();
+    for (index, (class, reason)) in reasons {
+        let fate = match failures.get(&index) {
             None => {
                 tracing::warn!(queue = queue.name(), item = %report.items[index].id, %reason, "dead-lettered a record");
                 Fate::DeadLettered {
@@ -202,35 +247,9 @@ async fn dead_letter(
                 }
             }
             Some(failure) => Fate::Failed {
-                reason: format!(
-                    "{reason}; and it could not be dead-lettered: {}",
-                    failure.reason
-                ),
+                reason: reason.and("; and it could not be dead-lettered: ", &failure.reason),
             },
         };
         report.items[index].fate = fate;
-    }
-}
-
-fn truncate(reason: &str) -> String {
-    if reason.len() <= MAX_REASON_LEN {
-        return reason.to_owned();
-    }
-    let mut end = MAX_REASON_LEN;
-    while !reason.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &reason[..end])
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_reasons_are_cut_on_a_character_boundary() {
-        let reason = "é".repeat(MAX_REASON_LEN);
-        let cut = truncate(&reason);
-        assert!(cut.len() <= MAX_REASON_LEN + '…'.len_utf8());
     }
 }

@@ -1,72 +1,45 @@
 //! An SQS batch of change messages, decoded one message at a time.
 
-use std::collections::BTreeMap;
-
 use aws_lambda_events::event::sqs::SqsEvent;
 
-use super::{BatchReport, Fate, ItemReport, Settlement};
-use crate::domain::{ChangeMessage, UserId};
+use super::{Outcome, ReasonClass, Settlement, Ticket};
+use crate::domain::ChangeMessage;
+use crate::reason::Reason;
 
 /// An SQS batch of change messages, decoded: the settlement of the whole
 /// batch (the messages that do not decode already refused), and the ones
-/// that decode, by their index.
+/// that decode, each with its ticket.
 #[derive(Debug)]
 pub struct DecodedBatch<'a> {
     pub settlement: Settlement<'a>,
-    pub messages: Vec<(usize, ChangeMessage)>,
-}
-
-impl DecodedBatch<'_> {
-    /// The decoded messages grouped by user, each group in arrival order:
-    /// both consumers settle one user's changes together.
-    pub fn take_by_user(&mut self) -> BTreeMap<UserId, Vec<(usize, ChangeMessage)>> {
-        let mut by_user: BTreeMap<UserId, Vec<(usize, ChangeMessage)>> = BTreeMap::new();
-        for (index, message) in std::mem::take(&mut self.messages) {
-            by_user
-                .entry(message.user_id().clone())
-                .or_default()
-                .push((index, message));
-        }
-        by_user
-    }
+    pub messages: Vec<(Ticket, ChangeMessage)>,
 }
 
 /// Decodes every message of an SQS batch on its own.
 pub fn decode_sqs(event: &SqsEvent) -> DecodedBatch<'_> {
-    let mut report = BatchReport::default();
-    let mut messages = Vec::new();
-    let mut refused = Vec::new();
-    let mut arrived = Vec::with_capacity(event.records.len());
-    for (index, record) in event.records.iter().enumerate() {
+    let mut settlement = Settlement::new();
+    let mut messages = Vec::with_capacity(event.records.len());
+    for record in &event.records {
         let id = record.message_id.clone().unwrap_or_default();
-        let pending = Fate::Failed {
-            reason: "not settled".to_owned(),
-        };
         let body = record.body.as_deref().unwrap_or_default();
-        arrived.push(body);
+        let ticket = settlement.arrive(id, body);
         match ChangeMessage::from_json(body) {
             Ok(mut message) => {
                 message.trace_header = record
                     .attributes
                     .get(crate::telemetry::trace::SQS_ATTRIBUTE)
                     .cloned();
-                report
-                    .items
-                    .push(ItemReport::for_message(id, &message, pending));
-                messages.push((index, message));
+                settlement.carries(ticket, &message);
+                messages.push((ticket, message));
             }
-            Err(err) => {
-                report.items.push(ItemReport::new(id, pending));
-                refused.push((index, format!("the body is not a change message: {err}")));
-            }
+            Err(err) => settlement.settle(
+                ticket,
+                Outcome::Reject(
+                    ReasonClass::Unreadable,
+                    Reason::of_error(&err).after("the body is not a change message: "),
+                ),
+            ),
         }
-    }
-    let mut settlement = Settlement::new(arrived, report);
-    for (index, reason) in refused {
-        settlement.settle(
-            index,
-            super::Outcome::Reject(super::ReasonClass::Unreadable, reason),
-        );
     }
     DecodedBatch {
         settlement,

@@ -132,7 +132,7 @@ impl ArchiveStore for FolderArchive {
         self.calls.count("HeadObject");
         Ok(self.index.read(|index| {
             index.get(user).map(|object| ArchiveHead {
-                revision: object.revision,
+                revision: Some(object.revision),
                 etag: object.etag.clone(),
             })
         }))

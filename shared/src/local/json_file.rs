@@ -67,15 +67,15 @@ impl<T: Serialize + DeserializeOwned + Default> JsonFile<T> {
 /// Writes a file atomically: a crash leaves the old file or the new one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
     if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent)?;
+        fs::create_dir_all(parent).map_err(|err| naming(parent, err))?;
     }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
     crash_point();
-    fs::write(&tmp, bytes)?;
+    fs::write(&tmp, bytes).map_err(|err| naming(&tmp, err))?;
     crash_point();
-    fs::rename(&tmp, path)?;
+    fs::rename(&tmp, path).map_err(|err| naming(path, err))?;
     crash_point();
     Ok(())
 }
@@ -110,6 +110,12 @@ fn read_json<T: DeserializeOwned + Default>(path: &Path) -> io::Result<T> {
             )
         }),
         Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(T::default()),
-        Err(err) => Err(err),
+        Err(err) => Err(naming(path, err)),
     }
+}
+
+/// The same error, its message led by the file it is about: the system's
+/// own ("Is a directory") names none.
+pub fn naming(path: &Path, err: io::Error) -> io::Error {
+    io::Error::new(err.kind(), format!("{}: {err}", path.display()))
 }

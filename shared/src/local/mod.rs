@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 pub use archive::{FolderArchive, LocalObject, REFUSED_PUT};
-pub use json_file::{JsonFile, crash_point, write_atomically};
+pub use json_file::{JsonFile, crash_point, naming, write_atomically};
 pub use parameters::FileParameters;
 pub use queue::{LocalMessage, MemoryQueue, OVERSIZED_KEY};
 pub use table::LocalTable;

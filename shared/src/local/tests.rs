@@ -81,7 +81,10 @@ async fn state_survives_a_flush_and_reopen() {
         Some("Zoë")
     );
     let archive = FolderArchive::open(dir.path().join("archive")).unwrap();
-    assert_eq!(archive.head(&id).await.unwrap().unwrap().revision, revision);
+    assert_eq!(
+        archive.head(&id).await.unwrap().unwrap().revision,
+        Some(revision)
+    );
     assert_eq!(archive.body(&id).unwrap().unwrap(), b"{}");
 }
 
