@@ -9,11 +9,14 @@ const LOCAL_DIR: &str = ".onboard";
 /// The loopback endpoint the last stack command here was given.
 const LAST_ENDPOINT: &str = ".onboard/endpoint";
 
-/// Notes a loopback endpoint given on the command line, for the hint.
-/// Best effort: a folder that cannot be written to only loses the hint.
+/// Notes a loopback endpoint given to a command run in a folder that keeps
+/// local state (`.onboard/`, which `replay` and `dev` make), for the hint;
+/// any other folder is left as it is. Best effort: a folder that cannot be
+/// written to only loses the hint.
 pub(super) fn remember_endpoint(url: &str) {
-    let _ = std::fs::create_dir_all(LOCAL_DIR)
-        .and_then(|()| std::fs::write(LAST_ENDPOINT, format!("{url}\n")));
+    if Path::new(LOCAL_DIR).is_dir() {
+        let _ = std::fs::write(LAST_ENDPOINT, format!("{url}\n"));
+    }
 }
 
 /// The credentials line, with the way to an emulator when this folder was
