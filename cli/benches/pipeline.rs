@@ -70,7 +70,7 @@ async fn router_cpu(template: &Value) {
     let mut elapsed = Duration::ZERO;
     for batch in &batches {
         let start = Instant::now();
-        let report = stream_router::handle(&router, batch).await;
+        let report = stream_router::handle(&router, batch, None).await;
         elapsed += start.elapsed();
         assert_eq!(report.failed().count(), 0);
         archive.drain();

@@ -329,7 +329,7 @@ pub async fn trigger(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        match post_confirmation::handle(users, event.clone(), Utc::now()).await {
+        match post_confirmation::handle(users, event.clone(), Utc::now(), None).await {
             Ok((_, outcome)) => return (Ok(outcome), attempts),
             Err(err) if err.is_retryable() && attempts < max_attempts => continue,
             Err(err) => return (Err(err), attempts),

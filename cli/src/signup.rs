@@ -140,7 +140,7 @@ pub(crate) async fn record(
         action: "building the trigger event",
         source: err.into(),
     })?;
-    let (_, outcome) = post_confirmation::handle(users, event, chrono::Utc::now()).await?;
+    let (_, outcome) = post_confirmation::handle(users, event, chrono::Utc::now(), None).await?;
     Ok((sub, outcome))
 }
 

@@ -20,9 +20,10 @@ use onboard_cli::event_source::on_failure::{
 use onboard_cli::event_source::queue::{self, LocalQueuePoller, QueueFunction};
 use onboard_cli::event_source::stream::{Clock, StreamFunction, StreamPoller};
 use onboard_cli::event_source::{Invoked, QueueSettings, StreamSettings};
-use onboard_shared::batch::{BatchReport, Fate, REASON_ATTRIBUTE, SOURCE_ATTRIBUTE};
+use onboard_shared::batch::{BatchReport, Fate};
 use onboard_shared::local::MemoryQueue;
 use onboard_shared::ports::{MessageQueue, OutgoingMessage};
+use onboard_shared::wire::{REASON_ATTRIBUTE, SOURCE_ATTRIBUTE};
 use serde_json::value::RawValue;
 
 // ------------------------------------------------------------ the stream

@@ -16,6 +16,8 @@
 //!   and dead-lettering.
 //! - [`published`]: the parameter the publisher writes and the greeting reads.
 //! - [`config`] and [`telemetry`]: read once, set up once, at start.
+//! - [`wire`]: the names of the attributes on rows and messages that other
+//!   parts read.
 //! - [`error`]: port errors that say whether a retry can help.
 //! - [`reason`]: why a record failed or was refused, as a [`reason::Reason`]
 //!   that can hold no input value and no email.
@@ -32,3 +34,4 @@ pub mod published;
 pub mod reason;
 pub mod stream;
 pub mod telemetry;
+pub mod wire;

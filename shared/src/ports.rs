@@ -25,7 +25,7 @@ pub trait UserStore: Send + Sync {
     async fn put_new(&self, user: &User) -> Result<PutNew, PortError>;
 
     /// The same, with the trace of the sign-up kept on the row (see
-    /// `telemetry::trace`); a store that keeps no traces ignores it.
+    /// `crate::wire`); a store that keeps no traces ignores it.
     async fn put_new_traced(&self, user: &User, trace: Option<&str>) -> Result<PutNew, PortError> {
         let _ = trace;
         self.put_new(user).await
@@ -72,6 +72,8 @@ pub struct SendFailure {
     pub id: String,
     /// False when the queue blamed the entry itself (SQS's `SenderFault`).
     pub retryable: bool,
+    /// The call was throttled (after the SDK's own retries).
+    pub throttled: bool,
     pub reason: Reason,
 }
 

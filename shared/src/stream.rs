@@ -99,12 +99,10 @@ pub fn decode(record: EventRecord) -> Result<ChangeMessage, DecodeError> {
 
     let trace_header = [&change.new_image, &change.old_image]
         .into_iter()
-        .find_map(
-            |image| match image.get(crate::telemetry::trace::ROW_ATTRIBUTE)? {
-                serde_dynamo::AttributeValue::S(header) => Some(header.clone()),
-                _ => None,
-            },
-        );
+        .find_map(|image| match image.get(crate::wire::TRACE_ROW_ATTRIBUTE)? {
+            serde_dynamo::AttributeValue::S(header) => Some(header.clone()),
+            _ => None,
+        });
     let user = match kind {
         ChangeKind::Created => image(change.new_image, "NewImage")?,
         ChangeKind::Removed => image(change.old_image, "OldImage")?,

@@ -36,7 +36,7 @@ use std::sync::{Mutex, OnceLock};
 use aws_config::SdkConfig;
 use aws_sdk_cognitoidentityprovider as cognito;
 use onboard_shared::aws::{Connection, EMULATOR_REGION, sqs};
-use onboard_shared::batch::REASON_ATTRIBUTE;
+use onboard_shared::wire::REASON_ATTRIBUTE;
 
 /// The emulator this test process talks to.
 #[derive(Debug)]

@@ -118,7 +118,7 @@ async fn the_redrive_policy_s_dead_letter_holds_no_input_value_of_the_last_failu
     for letter in letters {
         let reason = letter
             .message
-            .attribute(onboard_shared::batch::REASON_ATTRIBUTE)
+            .attribute(onboard_shared::wire::REASON_ATTRIBUTE)
             .unwrap();
         assert!(
             reason.starts_with("received 2 times; last failure: PutParameter was throttled"),

@@ -13,10 +13,11 @@ use std::time::Duration;
 use archive_consumer::Archiver;
 use aws_lambda_events::event::apigw::ApiGatewayProxyRequest;
 use aws_lambda_events::event::sqs::SqsEvent;
-use onboard_shared::batch::{BatchReport, Fate, REASON_ATTRIBUTE};
+use onboard_shared::batch::{BatchReport, Fate};
 use onboard_shared::local::{FileParameters, FolderArchive, LocalTable, MemoryQueue};
 use onboard_shared::published::ParameterPrefix;
 use onboard_shared::stream::RawStreamEvent;
+use onboard_shared::wire::REASON_ATTRIBUTE;
 use onboard_tests::property;
 use proptest::prelude::*;
 use publish_consumer::Publisher;
@@ -221,7 +222,7 @@ fn the_router_classifies_every_mutated_stream_record() {
                 publish: Arc::new(MemoryQueue::new("publish")),
                 dead_letters: dead_letters.clone(),
             };
-            let report = runtime.block_on(stream_router::handle(&router, &event.records));
+            let report = runtime.block_on(stream_router::handle(&router, &event.records, None));
             prop_assert_eq!(report.items.len(), event.records.len());
             classified(&report, &dead_letters)
         },
@@ -266,8 +267,12 @@ fn the_trigger_records_or_rejects_every_mutated_cognito_event_without_quoting_it
         mutated("cognito"),
         |event| {
             let table = LocalTable::in_memory();
-            let result =
-                runtime.block_on(post_confirmation::handle(&table, event, chrono::Utc::now()));
+            let result = runtime.block_on(post_confirmation::handle(
+                &table,
+                event,
+                chrono::Utc::now(),
+                None,
+            ));
             if let Err(err) = result {
                 let reason = onboard_shared::error::error_chain(&err);
                 prop_assert!(!reason.contains(EMAIL), "{reason}");

@@ -23,6 +23,7 @@ use onboard_shared::reason::Reason;
 use std::time::Duration;
 
 pub mod on_failure;
+mod position;
 pub mod queue;
 pub mod stream;
 

@@ -17,7 +17,7 @@ use onboard_shared::ports::{MessageQueue, OutgoingMessage};
 use onboard_shared::reason::Reason;
 use serde_json::json;
 
-use super::stream::Position;
+use super::position::Position;
 use serde_json::value::RawValue;
 
 /// The source the replay's dead letters name.

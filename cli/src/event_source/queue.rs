@@ -248,11 +248,12 @@ impl LocalQueuePoller {
                 "received {} times; last failure: {last}",
                 message.receive_count
             ));
-            message
-                .attributes
-                .insert(batch::REASON_ATTRIBUTE.to_owned(), reason.to_string());
             message.attributes.insert(
-                batch::SOURCE_ATTRIBUTE.to_owned(),
+                onboard_shared::wire::REASON_ATTRIBUTE.to_owned(),
+                reason.to_string(),
+            );
+            message.attributes.insert(
+                onboard_shared::wire::SOURCE_ATTRIBUTE.to_owned(),
                 "redrive-policy".to_owned(),
             );
             self.dlq.push(message);
@@ -289,7 +290,7 @@ fn received(mut message: LocalMessage) -> (Received, LocalMessage) {
     };
     if let Some(trace) = &message.trace_header {
         received.attributes.insert(
-            onboard_shared::telemetry::trace::SQS_ATTRIBUTE.to_owned(),
+            onboard_shared::wire::TRACE_MESSAGE_ATTRIBUTE.to_owned(),
             trace.clone(),
         );
     }

@@ -24,14 +24,15 @@
 //! with its reason.
 
 use onboard_shared::reason::Reason;
+
+use super::position::{Position, position};
 use std::cmp::Ordering;
 use std::time::Duration;
 
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use onboard_shared::batch::{BatchReport, Fate, ItemReport};
 use onboard_shared::stream::compare_sequence_numbers;
-use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::on_failure::{Condition, GiveUp, OnFailureDestination};
@@ -48,7 +49,7 @@ pub trait StreamFunction {
 
 impl StreamFunction for stream_router::Router {
     async fn invoke(&self, records: &[Box<RawValue>]) -> Invoked<DynamoDbEventResponse> {
-        let report = stream_router::handle(self, records).await;
+        let report = stream_router::handle(self, records, None).await;
         Invoked {
             response: report
                 .stream_response()
@@ -76,43 +77,6 @@ pub struct StreamPoller {
     pub clock: Clock,
     /// The pause before each retry (Lambda backs off; replay does not wait).
     pub retry_delay: Duration,
-}
-
-/// Where a record sits in its shard, read from the record itself.
-#[derive(Debug, Default, Clone)]
-pub(super) struct Position {
-    pub(super) sequence_number: Option<String>,
-    pub(super) created: Option<DateTime<Utc>>,
-}
-
-#[derive(Deserialize)]
-struct PositionRecord {
-    dynamodb: Option<PositionChange>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct PositionChange {
-    sequence_number: Option<String>,
-    approximate_creation_date_time: Option<f64>,
-}
-
-fn position(record: &RawValue) -> Position {
-    let Ok(PositionRecord {
-        dynamodb: Some(change),
-    }) = serde_json::from_str(record.get())
-    else {
-        return Position::default();
-    };
-    Position {
-        sequence_number: change.sequence_number,
-        created: change.approximate_creation_date_time.and_then(|secs| {
-            let millis = (secs * 1000.0).round();
-            // The cast is exact for any time a stream can hold.
-            #[allow(clippy::cast_possible_truncation)]
-            DateTime::from_timestamp_millis(millis as i64)
-        }),
-    }
 }
 
 /// How Lambda reads one response.

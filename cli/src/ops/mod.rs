@@ -17,13 +17,13 @@
 //!   skip), and a second run finishes the job. From the router's DLQ:
 //!   through the router again, as Lambda would have routed them.
 //!
-//! [`status`], [`peek`], [`redrive`] and [`route_again`] each hold one of
+//! [`status`], [`peek`] and [`redrive`] (with the router's own way back in
+//! `redrive::route_again`) each hold one of
 //! these; the SQS calls they share with `onboard dev` are in
 //! [`crate::sqs_calls`].
 
 mod peek;
 mod redrive;
-mod route_again;
 mod status;
 
 use onboard_shared::error::BoxError;

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, Utc};
 use onboard_shared::aws::sqs;
-use onboard_shared::batch::{REASON_ATTRIBUTE, RECEIVED_AS_ATTRIBUTE, SOURCE_ATTRIBUTE};
 use onboard_shared::domain::{ChangeKind, ChangeMessage};
+use onboard_shared::wire::{REASON_ATTRIBUTE, RECEIVED_AS_ATTRIBUTE, SOURCE_ATTRIBUTE};
 use serde::Serialize;
 use sqs::types::MessageSystemAttributeName as System;
 

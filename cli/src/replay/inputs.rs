@@ -10,10 +10,10 @@ use std::sync::Arc;
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::ApiGatewayProxyRequest;
 use aws_lambda_events::event::sqs::SqsMessage;
-use onboard_shared::batch::Fate;
+use onboard_shared::batch::{Fate, ItemReport};
 use onboard_shared::domain::{ChangeKind, UserId};
 use onboard_shared::published::ParameterPrefix;
-use onboard_shared::telemetry::metrics::{Counts, Function};
+use onboard_shared::telemetry::metrics::{Counts, Function, Metric};
 use post_confirmation::Outcome;
 use serde_json::value::RawValue;
 
@@ -45,9 +45,11 @@ impl Replay<'_> {
             .map(|offset| Row::new(source, first + offset, "stream"))
             .collect();
         let routed = self.target.route(&records).await;
-        rows.iter_mut()
-            .zip(routed)
-            .for_each(|(row, item)| row.routed(item));
+        for (row, item) in rows.iter_mut().zip(routed) {
+            self.summary
+                .metered(Function::StreamRouter, &beyond_fate(&item));
+            row.routed(item);
+        }
         self.drain(&mut rows).await;
         rows
     }
@@ -184,6 +186,13 @@ impl Replay<'_> {
     /// Drains both queues and attaches each consumer's fate to its row.
     async fn drain(&mut self, rows: &mut [Row]) {
         let consumed = self.target.drain().await;
+        for Consumed { consumer, item } in &consumed {
+            let function = match consumer {
+                Consumer::Archive => Function::ArchiveConsumer,
+                Consumer::Publish => Function::PublishConsumer,
+            };
+            self.summary.metered(function, &beyond_fate(item));
+        }
         settle(
             rows,
             consumed,
@@ -220,7 +229,7 @@ impl Replay<'_> {
                         .metrics
                         .entry(function)
                         .or_default()
-                        .merge(&Counts::of_fates(function, [fate]));
+                        .merge(&Counts::one(fate.metric(function)));
                 }
             }
         }
@@ -236,6 +245,16 @@ fn sqs_message(raw: &RawValue, index: usize) -> SqsMessage {
         message.message_id = Some(format!("replayed-{index}"));
         message
     })
+}
+
+/// What a record's final report counts beyond its fate: the conditional
+/// writes it lost and the calls that stayed throttled. (A delivery that
+/// failed and was retried reports nothing here, so neither do its calls.)
+fn beyond_fate(item: &ItemReport) -> Counts {
+    let mut counts = Counts::default();
+    counts.add(Metric::WriteConflicts, u64::from(item.write_conflicts));
+    counts.add(Metric::Throttles, u64::from(item.throttles));
+    counts
 }
 
 fn consumer_fate(row: &mut Row, consumer: Consumer) -> &mut Option<Fate> {

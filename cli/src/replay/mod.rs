@@ -22,7 +22,6 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use onboard_shared::published::ParameterPrefix;
-use onboard_shared::telemetry::metrics::{Counts, Function, Metric};
 use tokio::sync::mpsc;
 
 use crate::event_source::Settings;
@@ -180,15 +179,6 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
     summary.dead_letters = dead_letters.len();
     summary.archive_writes = archived.len();
     summary.parameter_writes = published.len();
-    // What no fate holds: the archive's lost conditional writes, and calls
-    // that stayed throttled (a stack's), under the function that made them.
-    let (conflicts, throttles) = onboard_shared::telemetry::metrics::tally::take();
-    let mut archive = Counts::default();
-    archive.add(Metric::WriteConflicts, conflicts);
-    summary.metered(Function::ArchiveConsumer, &archive);
-    let mut router = Counts::default();
-    router.add(Metric::Throttles, throttles);
-    summary.metered(Function::StreamRouter, &router);
     let values = target.parameter_values();
     let parameters: Vec<_> = published
         .iter()

@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use indicatif::ProgressBar;
-use onboard_shared::batch::{self, Fate, Skip};
+use onboard_shared::batch::{Fate, Skip};
 
 use super::report::{
     ArchivedReport, DeadLetterReport, FileReport, ParameterReport, Response, Row, Summary, Tally,
@@ -208,8 +208,8 @@ impl<'w> Printer<'w> {
                 .map(|d| DeadLetterReport {
                     queue: &d.queue,
                     message_id: &d.message.message_id,
-                    source: d.message.attribute(batch::SOURCE_ATTRIBUTE),
-                    reason: d.message.attribute(batch::REASON_ATTRIBUTE),
+                    source: d.message.attribute(onboard_shared::wire::SOURCE_ATTRIBUTE),
+                    reason: d.message.attribute(onboard_shared::wire::REASON_ATTRIBUTE),
                     kept_at: kept_at(&d.message.body),
                 })
                 .collect();

@@ -3,7 +3,6 @@
 //! it from there).
 
 use onboard_shared::reason::Reason;
-use onboard_shared::telemetry::trace;
 use std::collections::BTreeMap;
 use std::io;
 use std::sync::Arc;
@@ -110,7 +109,10 @@ impl Target {
                         body: message.body.clone().unwrap_or_default(),
                         attributes: BTreeMap::new(),
                         receive_count: 0,
-                        trace_header: message.attributes.get(trace::SQS_ATTRIBUTE).cloned(),
+                        trace_header: message
+                            .attributes
+                            .get(onboard_shared::wire::TRACE_MESSAGE_ATTRIBUTE)
+                            .cloned(),
                         sent_at: Utc::now(),
                     });
                 }
@@ -126,7 +128,10 @@ impl Target {
                     .enumerate()
                     .map(|(index, message)| {
                         let outgoing = OutgoingMessage {
-                            trace_header: message.attributes.get(trace::SQS_ATTRIBUTE).cloned(),
+                            trace_header: message
+                                .attributes
+                                .get(onboard_shared::wire::TRACE_MESSAGE_ATTRIBUTE)
+                                .cloned(),
                             id: String::new(),
                             body: message.body.clone().unwrap_or_default(),
                             attributes: Vec::new(),

@@ -20,11 +20,12 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use onboard_shared::batch::{self, BatchReport, ChangeConsumer, Fate, Outcome, Skip, Ticket};
+use onboard_shared::batch::{
+    self, BatchReport, ChangeConsumer, Fate, Outcome, Skip, Ticket, Worked,
+};
 use onboard_shared::domain::{ChangeKind, ChangeMessage, User, UserId, Version};
 use onboard_shared::error::PortError;
 use onboard_shared::ports::{ArchiveStore, Conditional, MessageQueue, WriteCondition};
-use onboard_shared::telemetry::metrics::tally;
 use serde::Serialize;
 
 /// The name this function gives itself on the dead letters it sends.
@@ -96,15 +97,20 @@ impl ChangeConsumer for Archiver {
         message.user_id().clone()
     }
 
-    async fn apply(&self, changes: &[(Ticket, ChangeMessage)]) -> Vec<(Ticket, Outcome)> {
+    async fn apply(&self, changes: &[(Ticket, ChangeMessage)]) -> Vec<Worked> {
         let mut in_order: Vec<&(Ticket, ChangeMessage)> = changes.iter().collect();
         in_order.sort_by_key(|(_, message)| message.revision());
-        let mut outcomes = Vec::with_capacity(changes.len());
+        let mut worked = Vec::with_capacity(changes.len());
         for (ticket, message) in in_order {
-            let result = archive_one(self.archive.as_ref(), message).await;
-            outcomes.push((*ticket, Outcome::from(result)));
+            let mut write_conflicts = 0;
+            let result = archive_one(self.archive.as_ref(), message, &mut write_conflicts).await;
+            worked.push(Worked {
+                ticket: *ticket,
+                outcome: Outcome::from(result),
+                write_conflicts,
+            });
         }
-        outcomes
+        worked
     }
 
     fn dead_letters(&self) -> &dyn MessageQueue {
@@ -119,9 +125,11 @@ impl ChangeConsumer for Archiver {
 /// that is refused (a redelivery, or the user is not new to the archive)
 /// is the object read, as every other change's is, and written over the
 /// revision read.
+/// Each write that lost to another writer is counted in `write_conflicts`.
 async fn archive_one(
     archive: &dyn ArchiveStore,
     message: &ChangeMessage,
+    write_conflicts: &mut u32,
 ) -> Result<Fate, PortError> {
     let user = message.user_id();
     let revision = message.revision();
@@ -151,7 +159,7 @@ async fn archive_one(
         match archive.put(user, revision, &body, condition).await? {
             Conditional::Written => return Ok(Fate::Applied),
             Conditional::Conflict => {
-                tally::write_conflict();
+                *write_conflicts += 1;
                 tracing::debug!(user_id = %user, "the object changed while writing; reading it again")
             }
         }
@@ -165,7 +173,9 @@ async fn archive_one(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use onboard_shared::domain::Revision;
     use onboard_shared::local::{FolderArchive, MemoryQueue};
+    use onboard_shared::ports::ArchiveHead;
 
     const OUT_OF_ORDER: &str = include_str!("../../../fixtures/sqs/changes-out-of-order.json");
     const POISON: &str = include_str!("../../../fixtures/sqs/batch-with-poison-messages.json");
@@ -269,6 +279,66 @@ mod tests {
         assert_eq!(stored(&archive, ADA)["version"], 2);
     }
 
+    /// An archive where another writer wins the first conditional write
+    /// over an existing object.
+    struct Raced {
+        inner: FolderArchive,
+        raced: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl ArchiveStore for Raced {
+        async fn head(&self, user: &UserId) -> Result<Option<ArchiveHead>, PortError> {
+            self.inner.head(user).await
+        }
+        async fn put(
+            &self,
+            user: &UserId,
+            revision: Revision,
+            body: &[u8],
+            condition: WriteCondition,
+        ) -> Result<Conditional, PortError> {
+            if matches!(condition, WriteCondition::Matches(_))
+                && !self.raced.swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                return Ok(Conditional::Conflict);
+            }
+            self.inner.put(user, revision, body, condition).await
+        }
+    }
+
+    #[tokio::test]
+    async fn a_write_lost_to_another_writer_is_counted_on_its_record_s_report() {
+        // GIVEN Ada archived at version 1, and a writer that wins her next write
+        let raced = Arc::new(Raced {
+            inner: FolderArchive::in_memory(),
+            raced: std::sync::atomic::AtomicBool::new(false),
+        });
+        let archiver = Archiver {
+            archive: raced.clone(),
+            dead_letters: Arc::new(MemoryQueue::new("archive-dlq")),
+        };
+        let batch = event(OUT_OF_ORDER);
+        let only = |index: usize| {
+            let mut one = batch.clone();
+            one.records = vec![batch.records[index].clone()];
+            one
+        };
+        handle(&archiver, &only(1)).await;
+        // WHEN her update to version 2 is archived
+        let report = handle(&archiver, &only(2)).await;
+        // THEN it is applied after one lost write, which its report counts
+        assert_eq!(report.items[0].fate, Fate::Applied);
+        assert_eq!(report.items[0].write_conflicts, 1);
+        use onboard_shared::telemetry::metrics::{Function, Metric};
+        assert_eq!(
+            report
+                .counts(Function::ArchiveConsumer)
+                .get(Metric::WriteConflicts),
+            1
+        );
+    }
+
     #[tokio::test]
     async fn poison_messages_are_dead_lettered_with_their_reason_and_the_rest_archived() {
         let (archiver, archive, dead_letters) = archiver();
@@ -281,11 +351,14 @@ mod tests {
         for letter in &letters {
             assert!(
                 letter
-                    .attribute(batch::REASON_ATTRIBUTE)
+                    .attribute(onboard_shared::wire::REASON_ATTRIBUTE)
                     .unwrap()
                     .starts_with("the body is not a change message")
             );
-            assert_eq!(letter.attribute(batch::SOURCE_ATTRIBUTE), Some(SOURCE));
+            assert_eq!(
+                letter.attribute(onboard_shared::wire::SOURCE_ATTRIBUTE),
+                Some(SOURCE)
+            );
         }
         assert!(
             report

@@ -9,7 +9,7 @@ use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyRes
 use lambda_runtime::{Error, LambdaEvent};
 use onboard_shared::aws::{SsmParameters, ssm_client};
 use onboard_shared::config::GreetingConfig;
-use onboard_shared::telemetry::metrics::{Counts, Emitter};
+use onboard_shared::telemetry::metrics::Emitter;
 
 use crate::Greeter;
 
@@ -37,12 +37,12 @@ pub async fn invoke(
     metrics: &Emitter,
     event: LambdaEvent<ApiGatewayProxyRequest>,
 ) -> Result<ApiGatewayProxyResponse, Error> {
-    let response = crate::handle(greeter, event.payload).await;
+    let answered = crate::answer(greeter, event.payload).await;
     let context = &event.context;
     metrics.record(
-        Counts::one(crate::metric(&response)),
+        answered.counts,
         &context.request_id,
         context.xray_trace_id.as_deref(),
     );
-    Ok(response)
+    Ok(answered.response)
 }

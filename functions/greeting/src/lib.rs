@@ -19,9 +19,10 @@ use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::http::{HeaderMap, HeaderValue, Method, header};
 use onboard_shared::domain::UserId;
+use onboard_shared::error::PortError;
 use onboard_shared::ports::ParameterStore;
 use onboard_shared::published::{ParameterPrefix, PublishedName};
-use onboard_shared::telemetry::metrics::Metric;
+use onboard_shared::telemetry::metrics::{Counts, Metric};
 use serde_json::{Value, json};
 
 mod sign_in;
@@ -105,10 +106,11 @@ impl Greeter {
     }
 
     /// The published display name, from the cache or the parameter store.
-    /// `None` when there is none (yet) or the store cannot be read now.
-    async fn published_name(&self, user: &UserId) -> Option<String> {
+    /// `None` when there is none (yet) or the store cannot be read now
+    /// (`Throttled` when it was throttled, for the metrics).
+    async fn published_name(&self, user: &UserId) -> Result<Option<String>, Throttled> {
         if let Some(cached) = self.cache.get(user) {
-            return cached;
+            return Ok(cached);
         }
         let parameter = self.prefix.name_parameter(user);
         match self.parameters.get(&parameter).await {
@@ -117,12 +119,15 @@ impl Greeter {
                     .and_then(|value| PublishedName::parse(&value).ok())
                     .and_then(|published| published.name);
                 self.cache.put(user.clone(), name.clone());
-                name
+                Ok(name)
             }
             Err(err) => {
                 // The greeting still works from the token's claims.
                 tracing::warn!(user_id = %user, error = %err.chain(), "could not read the name parameter");
-                None
+                match err {
+                    PortError::Throttled { .. } => Err(Throttled),
+                    _ => Ok(None),
+                }
             }
         }
     }
@@ -235,37 +240,68 @@ pub fn metric(response: &ApiGatewayProxyResponse) -> Metric {
 
 /// Answers one API Gateway request.
 pub async fn handle(greeter: &Greeter, request: ApiGatewayProxyRequest) -> ApiGatewayProxyResponse {
+    answer(greeter, request).await.response
+}
+
+/// The read of a name that Parameter Store throttled (after the SDK's own
+/// retries): the greeting falls back to the token's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttled;
+
+/// An answer, and what its metrics count.
+#[derive(Debug)]
+pub struct Answered {
+    pub response: ApiGatewayProxyResponse,
+    pub counts: Counts,
+}
+
+/// [`handle`], with what the invocation counts: the answer's metric, and
+/// a throttled read of the name.
+pub async fn answer(greeter: &Greeter, request: ApiGatewayProxyRequest) -> Answered {
+    let mut throttled = false;
     let mut response = if request.http_method != Method::GET && request.http_method != Method::HEAD
     {
         json_response(405, json!({ "message": "Method Not Allowed" }))
     } else if request.resource.as_deref() == Some("/") {
         sign_in_page(&request)
     } else {
-        greet(greeter, &request).await
+        let (response, was_throttled) = greet(greeter, &request).await;
+        throttled = was_throttled;
+        response
     };
     if let Some(origin) = &greeter.allowed_origin {
         response
             .headers
             .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
     }
-    response
+    let mut counts = Counts::one(metric(&response));
+    if throttled {
+        counts.add(Metric::Throttles, 1);
+    }
+    Answered { response, counts }
 }
 
-/// `GET /hello`: the greeting, for the user the authorizer vouched for.
-async fn greet(greeter: &Greeter, request: &ApiGatewayProxyRequest) -> ApiGatewayProxyResponse {
+/// `GET /hello`: the greeting, for the user the authorizer vouched for;
+/// and whether the read of the name was throttled.
+async fn greet(
+    greeter: &Greeter,
+    request: &ApiGatewayProxyRequest,
+) -> (ApiGatewayProxyResponse, bool) {
     let Some(claims) = claims(request) else {
-        return unauthorized();
+        return (unauthorized(), false);
     };
     let Some(user) = claims
         .get("sub")
         .and_then(Value::as_str)
         .and_then(|sub| UserId::parse(sub).ok())
     else {
-        return unauthorized();
+        return (unauthorized(), false);
     };
-    let name = match greeter.published_name(&user).await {
-        Some(name) => name,
-        None => name_from_claims(claims).unwrap_or_else(|| "there".to_owned()),
+    let published = greeter.published_name(&user).await;
+    let throttled = published.is_err();
+    let name = match published {
+        Ok(Some(name)) => name,
+        _ => name_from_claims(claims).unwrap_or_else(|| "there".to_owned()),
     };
     tracing::info!(user_id = %user, "greeted");
     if prefers_html(&request.headers) {
@@ -274,9 +310,10 @@ async fn greet(greeter: &Greeter, request: &ApiGatewayProxyRequest) -> ApiGatewa
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
         );
-        page
+        (page, throttled)
     } else {
-        json_response(200, json!({ "message": format!("Hello, {name}") }))
+        let message = json!({ "message": format!("Hello, {name}") });
+        (json_response(200, message), throttled)
     }
 }
 

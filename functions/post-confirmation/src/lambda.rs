@@ -7,7 +7,7 @@ use lambda_runtime::{Error, LambdaEvent};
 use onboard_shared::aws::{DynamoUserStore, dynamodb_client};
 use onboard_shared::config::PostConfirmationConfig;
 use onboard_shared::ports::UserStore;
-use onboard_shared::telemetry::metrics::{Counts, Emitter};
+use onboard_shared::telemetry::metrics::{Counts, Emitter, Metric};
 use serde_json::Value;
 
 /// The users table the config names.
@@ -21,12 +21,14 @@ pub async fn invoke(
     metrics: &Emitter,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
-    let result = crate::handle(users, event.payload, chrono::Utc::now()).await;
+    let context = &event.context;
+    let trace_header = context.xray_trace_id.as_deref();
+    let result = crate::handle(users, event.payload, chrono::Utc::now(), trace_header).await;
     let counts = match &result {
         Ok((_, outcome)) => Counts::one(outcome.metric()),
+        Err(err) if err.is_throttled() => Counts::one(Metric::Throttles),
         Err(_) => Counts::default(),
     };
-    let context = &event.context;
     metrics.record(
         counts,
         &context.request_id,

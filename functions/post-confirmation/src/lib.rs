@@ -19,7 +19,6 @@ use onboard_shared::domain::{DomainError, User, UserId};
 use onboard_shared::error::PortError;
 use onboard_shared::ports::{PutNew, UserStore};
 use onboard_shared::telemetry::metrics::Metric;
-use onboard_shared::telemetry::trace;
 use serde_json::Value;
 
 /// Why the trigger failed. Cognito shows the sign-up an error and may retry.
@@ -41,6 +40,11 @@ pub enum TriggerError {
 impl TriggerError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, TriggerError::Store(err) if err.is_retryable())
+    }
+
+    /// The table throttled the write (after the SDK's own retries).
+    pub fn is_throttled(&self) -> bool {
+        matches!(self, TriggerError::Store(PortError::Throttled { .. }))
     }
 }
 
@@ -64,14 +68,18 @@ impl Outcome {
 }
 
 /// Handles one trigger invocation and returns the event unchanged.
+/// `trace_header` is the invocation's own (Lambda's context gives it): it
+/// goes on the row, for the router to carry on to both queues (one sign-up,
+/// one trace).
 pub async fn handle(
     users: &dyn UserStore,
     event: Value,
     now: DateTime<Utc>,
+    trace_header: Option<&str>,
 ) -> Result<(Value, Outcome), TriggerError> {
     let parsed: CognitoEventUserPoolsPostConfirmation =
         serde_json::from_value(event.clone()).map_err(TriggerError::NotAnEvent)?;
-    let outcome = record(users, &parsed, now).await?;
+    let outcome = record(users, &parsed, now, trace_header).await?;
     Ok((event, outcome))
 }
 
@@ -80,6 +88,7 @@ pub async fn record(
     users: &dyn UserStore,
     event: &CognitoEventUserPoolsPostConfirmation,
     now: DateTime<Utc>,
+    trace_header: Option<&str>,
 ) -> Result<Outcome, TriggerError> {
     let header = &event.cognito_event_user_pools_header;
     if header.trigger_source == Some(TriggerSource::ConfirmForgotPassword) {
@@ -88,12 +97,7 @@ pub async fn record(
     }
     let user = User::from_cognito(&event.request.user_attributes, now)?;
     let id = user.user_id.clone();
-    // In Lambda the invocation's trace goes on the row, for the router to
-    // carry on to both queues (one sign-up, one trace).
-    match users
-        .put_new_traced(&user, trace::current().as_deref())
-        .await?
-    {
+    match users.put_new_traced(&user, trace_header).await? {
         PutNew::Created => {
             tracing::info!(user_id = %id, version = %user.version, "recorded the new user");
             Ok(Outcome::Recorded(id))
@@ -124,9 +128,13 @@ mod tests {
         // GIVEN an empty table
         let table = LocalTable::in_memory();
         // WHEN Cognito delivers the same trigger twice, then a password reset
-        let (returned, first) = handle(&table, event(SIGN_UP), Utc::now()).await.unwrap();
-        let (_, second) = handle(&table, event(SIGN_UP), Utc::now()).await.unwrap();
-        let (_, reset) = handle(&table, event(FORGOT_PASSWORD), Utc::now())
+        let (returned, first) = handle(&table, event(SIGN_UP), Utc::now(), None)
+            .await
+            .unwrap();
+        let (_, second) = handle(&table, event(SIGN_UP), Utc::now(), None)
+            .await
+            .unwrap();
+        let (_, reset) = handle(&table, event(FORGOT_PASSWORD), Utc::now(), None)
             .await
             .unwrap();
         // THEN one user at version 1, one PutItem per sign-up, and the event comes back as it was
@@ -146,7 +154,7 @@ mod tests {
     #[tokio::test]
     async fn an_event_without_sub_is_a_clear_error_and_writes_nothing() {
         let table = LocalTable::in_memory();
-        let err = handle(&table, event(WITHOUT_SUB), Utc::now())
+        let err = handle(&table, event(WITHOUT_SUB), Utc::now(), None)
             .await
             .unwrap_err();
         assert_eq!(
@@ -160,9 +168,14 @@ mod tests {
     #[tokio::test]
     async fn something_else_than_a_trigger_event_is_refused() {
         let table = LocalTable::in_memory();
-        let err = handle(&table, serde_json::json!({"hello": "world"}), Utc::now())
-            .await
-            .unwrap_err();
+        let err = handle(
+            &table,
+            serde_json::json!({"hello": "world"}),
+            Utc::now(),
+            None,
+        )
+        .await
+        .unwrap_err();
         assert!(matches!(err, TriggerError::NotAnEvent(_)), "{err}");
     }
 }

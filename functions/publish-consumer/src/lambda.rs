@@ -40,8 +40,8 @@ pub async fn invoke(
 ) -> Result<SqsBatchResponse, Error> {
     let report = crate::handle(publisher, &event.payload).await;
     let context = &event.context;
-    metrics.record_batch(
-        &report,
+    metrics.record(
+        report.counts(metrics.function()),
         &context.request_id,
         context.xray_trace_id.as_deref(),
     );

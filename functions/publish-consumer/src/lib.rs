@@ -18,7 +18,9 @@ pub use lambda::invoke;
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use onboard_shared::batch::{self, BatchReport, ChangeConsumer, Fate, Outcome, Skip, Ticket};
+use onboard_shared::batch::{
+    self, BatchReport, ChangeConsumer, Fate, Outcome, Skip, Ticket, Worked,
+};
 use onboard_shared::domain::{ChangeMessage, UserId};
 use onboard_shared::error::PortError;
 use onboard_shared::ports::{MessageQueue, ParameterStore};
@@ -61,7 +63,7 @@ impl ChangeConsumer for Publisher {
         message.user_id().clone()
     }
 
-    async fn apply(&self, changes: &[(Ticket, ChangeMessage)]) -> Vec<(Ticket, Outcome)> {
+    async fn apply(&self, changes: &[(Ticket, ChangeMessage)]) -> Vec<Worked> {
         let Some((newest, message)) = changes.iter().max_by_key(|(_, m)| m.revision()) else {
             return Vec::new();
         };
@@ -77,7 +79,7 @@ impl ChangeConsumer for Publisher {
                         why: Skip::Superseded,
                     })
                 };
-                (*ticket, shared)
+                Worked::new(*ticket, shared)
             })
             .collect()
     }
@@ -214,6 +216,17 @@ mod tests {
         assert!(report.items.iter().all(|i| i.fate.is_failed()));
         assert!(report.sqs_response().is_err());
         assert!(dead_letters.is_empty());
+        // One throttled write per user (Ada's and Grace's), counted on the
+        // report of the change that made it, not on those that shared it.
+        use onboard_shared::telemetry::metrics::{Function, Metric};
+        let throttles: Vec<u32> = report.items.iter().map(|i| i.throttles).collect();
+        assert_eq!(throttles.iter().sum::<u32>(), 2, "{throttles:?}");
+        assert_eq!(
+            report
+                .counts(Function::PublishConsumer)
+                .get(Metric::Throttles),
+            2
+        );
     }
 
     #[tokio::test]

@@ -33,10 +33,15 @@ pub async fn invoke(
     metrics: &Emitter,
     event: LambdaEvent<RawStreamEvent>,
 ) -> Result<DynamoDbEventResponse, Error> {
-    let report = crate::handle(router, &event.payload.records).await;
     let context = &event.context;
-    metrics.record_batch(
-        &report,
+    let report = crate::handle(
+        router,
+        &event.payload.records,
+        context.xray_trace_id.as_deref(),
+    )
+    .await;
+    metrics.record(
+        report.counts(metrics.function()),
         &context.request_id,
         context.xray_trace_id.as_deref(),
     );

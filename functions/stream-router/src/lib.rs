@@ -20,7 +20,6 @@ use onboard_shared::batch::{
 use onboard_shared::ports::{MessageQueue, OutgoingMessage, SendFailure};
 use onboard_shared::reason::Reason;
 use onboard_shared::stream::decode_raw;
-use onboard_shared::telemetry::trace;
 use serde_json::value::RawValue;
 
 /// The name this function gives itself on the dead letters it sends.
@@ -45,12 +44,15 @@ impl std::fmt::Debug for Router {
 }
 
 /// Routes one stream batch (the `Records` of a [`RawStreamEvent`]) and
-/// reports the fate of every record.
-pub async fn handle(router: &Router, records: &[Box<RawValue>]) -> BatchReport {
+/// reports the fate of every record. `own_trace` is the invocation's trace
+/// header (Lambda's context gives it), for changes whose row carries none.
+pub async fn handle(
+    router: &Router,
+    records: &[Box<RawValue>],
+    own_trace: Option<&str>,
+) -> BatchReport {
     let mut settlement = Settlement::new();
     let mut outgoing = Vec::with_capacity(records.len());
-    // This invocation's trace, for changes whose row carries none.
-    let own_trace = trace::current();
 
     for raw in records {
         match decode_raw(raw) {
@@ -62,7 +64,10 @@ pub async fn handle(router: &Router, records: &[Box<RawValue>]) -> BatchReport {
                     body: message.to_json(),
                     attributes: Vec::new(),
                     // The sign-up's trace, else this invocation's.
-                    trace_header: message.trace_header.clone().or_else(|| own_trace.clone()),
+                    trace_header: message
+                        .trace_header
+                        .clone()
+                        .or_else(|| own_trace.map(str::to_owned)),
                 };
                 outgoing.push((ticket, body));
             }
@@ -161,7 +166,7 @@ mod tests {
     #[tokio::test]
     async fn every_record_becomes_the_same_message_on_both_queues() {
         let f = fixture();
-        let report = handle(&f.router, &event(BATCH)).await;
+        let report = handle(&f.router, &event(BATCH), None).await;
         assert!(report.items.iter().all(|i| i.fate == Fate::Applied));
         let archive: Vec<_> = f.archive.drain().into_iter().map(|m| m.body).collect();
         let publish: Vec<_> = f.publish.drain().into_iter().map(|m| m.body).collect();
@@ -192,13 +197,17 @@ mod tests {
         );
         assert_ne!(traced, BATCH, "the fixture's first NewImage was found");
         let f = fixture();
-        handle(&f.router, &event(&traced)).await;
-        // THEN each queue's first message continues that trace, and its body
-        // is the change alone
+        // WHEN the invocation's own context carries another trace
+        let own = "Root=1-6745a1b2-fedcba9876543210fedcba98;Parent=0123456789abcdef;Sampled=1";
+        handle(&f.router, &event(&traced), Some(own)).await;
+        // THEN each queue's first message continues the sign-up's trace, and
+        // its body is the change alone; a change whose row has no trace
+        // continues the invocation's
         for queue in [&f.archive, &f.publish] {
-            let first = queue.drain().into_iter().next().unwrap();
-            assert_eq!(first.trace_header.as_deref(), Some(header));
-            assert!(!first.body.contains("trace"), "{}", first.body);
+            let messages = queue.drain();
+            assert_eq!(messages[0].trace_header.as_deref(), Some(header));
+            assert!(!messages[0].body.contains("trace"), "{}", messages[0].body);
+            assert_eq!(messages[1].trace_header.as_deref(), Some(own));
         }
     }
 
@@ -213,7 +222,7 @@ mod tests {
         change["NewImage"]["expires_at"] = serde_json::json!({ "N": "1767225600" });
         let raw = serde_json::value::to_raw_value(&record).unwrap();
         // WHEN it is routed
-        let report = handle(&f.router, &[raw]).await;
+        let report = handle(&f.router, &[raw], None).await;
         // THEN it is skipped and says why; nothing is queued or dead-lettered
         assert_eq!(
             report.items[0].fate,
@@ -235,7 +244,7 @@ mod tests {
     #[tokio::test]
     async fn poison_records_are_dead_lettered_with_their_reason_and_the_rest_routed() {
         let f = fixture();
-        let report = handle(&f.router, &event(POISON)).await;
+        let report = handle(&f.router, &event(POISON), None).await;
         let fates: Vec<_> = report.items.iter().map(|i| i.fate.label()).collect();
         assert_eq!(fates[0], "applied");
         assert!(
@@ -250,7 +259,11 @@ mod tests {
             .dead_letters
             .drain()
             .into_iter()
-            .map(|m| m.attribute(batch::REASON_ATTRIBUTE).unwrap().to_owned())
+            .map(|m| {
+                m.attribute(onboard_shared::wire::REASON_ATTRIBUTE)
+                    .unwrap()
+                    .to_owned()
+            })
             .collect();
         assert_eq!(reasons.len(), 4);
         assert!(
@@ -290,7 +303,7 @@ mod tests {
                 })
                 .collect();
             let event = event(&serde_json::json!({ "Records": many }).to_string());
-            handle(&f.router, &event).await;
+            handle(&f.router, &event, None).await;
             let expected = records.div_ceil(10);
             assert_eq!(
                 f.archive.calls.get("SendMessageBatch"),
@@ -340,6 +353,7 @@ mod failure_tests {
                 .map(|e| SendFailure {
                     id: e.id,
                     retryable: self.retryable,
+                    throttled: false,
                     reason: Reason::fixed("InternalError"),
                 })
                 .collect())
@@ -372,6 +386,7 @@ mod failure_tests {
             &serde_json::from_str::<onboard_shared::stream::RawStreamEvent>(BATCH)
                 .unwrap()
                 .records,
+            None,
         )
         .await;
         // THEN both are failed, the response names the lower one, nothing is dead-lettered
@@ -399,12 +414,13 @@ mod failure_tests {
             &serde_json::from_str::<onboard_shared::stream::RawStreamEvent>(BATCH)
                 .unwrap()
                 .records,
+            None,
         )
         .await;
         assert_eq!(report.failed().count(), 0);
         assert_eq!(dead_letters.len(), 2);
         let reason = dead_letters.drain()[0]
-            .attribute(batch::REASON_ATTRIBUTE)
+            .attribute(onboard_shared::wire::REASON_ATTRIBUTE)
             .unwrap()
             .to_owned();
         assert!(

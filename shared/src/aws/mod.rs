@@ -270,7 +270,6 @@ where
             let err = context.into_err();
             let code = err.code().unwrap_or("Unknown").to_owned();
             if THROTTLING_CODES.contains(&code.as_str()) || status == 429 {
-                crate::telemetry::metrics::tally::throttle();
                 PortError::Throttled {
                     operation,
                     source: Box::new(err),

@@ -113,6 +113,7 @@ pub(super) fn send_failures(
         .into_iter()
         .map(|failed| SendFailure {
             retryable: !failed.sender_fault,
+            throttled: false,
             // SQS's message may echo what it refused: scrubbed.
             reason: Reason::scrubbed(format_args!(
                 "{}: {}",

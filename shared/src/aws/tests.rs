@@ -130,11 +130,13 @@ fn entries_sqs_blames_on_the_sender_are_not_retried() {
             SendFailure {
                 id: "0".into(),
                 retryable: false,
+                throttled: false,
                 reason: Reason::fixed("InvalidParameterValue: details")
             },
             SendFailure {
                 id: "1".into(),
                 retryable: true,
+                throttled: false,
                 reason: Reason::fixed("InternalError: details")
             }
         ]

@@ -39,7 +39,7 @@ impl UserStore for DynamoUserStore {
             })?;
         if let Some(trace) = trace {
             item.insert(
-                crate::telemetry::trace::ROW_ATTRIBUTE.to_owned(),
+                crate::wire::TRACE_ROW_ATTRIBUTE.to_owned(),
                 AttributeValue::S(trace.to_owned()),
             );
         }

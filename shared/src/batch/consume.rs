@@ -32,10 +32,29 @@ pub trait ChangeConsumer: Sync {
     fn apply(
         &self,
         changes: &[(Ticket, ChangeMessage)],
-    ) -> impl Future<Output = Vec<(Ticket, Outcome)>> + Send;
+    ) -> impl Future<Output = Vec<Worked>> + Send;
 
     /// Where what can never succeed goes.
     fn dead_letters(&self) -> &dyn MessageQueue;
+}
+
+/// What a consumer's work on one change came to, and the conditional
+/// writes it lost to another writer on the way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Worked {
+    pub ticket: Ticket,
+    pub outcome: Outcome,
+    pub write_conflicts: u32,
+}
+
+impl Worked {
+    pub fn new(ticket: Ticket, outcome: Outcome) -> Self {
+        Self {
+            ticket,
+            outcome,
+            write_conflicts: 0,
+        }
+    }
 }
 
 /// Consumes one SQS batch and reports the fate of every message.
@@ -49,7 +68,7 @@ pub async fn consume<C: ChangeConsumer>(consumer: &C, event: &SqsEvent) -> Batch
             .or_default()
             .push((ticket, message));
     }
-    let outcomes: Vec<(Ticket, Outcome)> = if C::GROUPS_AT_ONCE {
+    let outcomes: Vec<Worked> = if C::GROUPS_AT_ONCE {
         futures::future::join_all(groups.values().map(|group| consumer.apply(group)))
             .await
             .into_iter()
@@ -67,11 +86,16 @@ pub async fn consume<C: ChangeConsumer>(consumer: &C, event: &SqsEvent) -> Batch
         .flatten()
         .map(|(ticket, message)| (*ticket, message))
         .collect();
-    for (ticket, outcome) in outcomes {
+    for Worked {
+        ticket,
+        outcome,
+        write_conflicts,
+    } in outcomes
+    {
         if let Some(message) = messages.get(&ticket) {
             match &outcome {
                 Outcome::Done(fate) => log_done(C::NAME, message, fate),
-                Outcome::Retry(reason) => tracing::warn!(
+                Outcome::Retry(reason) | Outcome::Throttled(reason) => tracing::warn!(
                     user_id = %message.user_id(),
                     version = %message.version,
                     error = %reason,
@@ -81,6 +105,7 @@ pub async fn consume<C: ChangeConsumer>(consumer: &C, event: &SqsEvent) -> Batch
                 Outcome::Reject(..) => {}
             }
         }
+        settlement.lost_writes(ticket, write_conflicts);
         settlement.settle(ticket, outcome);
     }
     settlement.finish(consumer.dead_letters(), C::SOURCE).await
@@ -122,7 +147,7 @@ mod tests {
         const SOURCE: &'static str = "forgetful";
         const GROUPS_AT_ONCE: bool = false;
         fn key(&self, _: &ChangeMessage) {}
-        async fn apply(&self, _: &[(Ticket, ChangeMessage)]) -> Vec<(Ticket, Outcome)> {
+        async fn apply(&self, _: &[(Ticket, ChangeMessage)]) -> Vec<Worked> {
             Vec::new()
         }
         fn dead_letters(&self) -> &dyn MessageQueue {

@@ -21,12 +21,9 @@ mod send;
 mod settle;
 mod sqs;
 
-pub use consume::{ChangeConsumer, consume};
+pub use consume::{ChangeConsumer, Worked, consume};
 pub use send::{MAX_BATCH_BYTES, MAX_BATCH_ENTRIES, chunk, send_all};
-pub use settle::{
-    Outcome, REASON_ATTRIBUTE, RECEIVED_AS_ATTRIBUTE, SOURCE_ATTRIBUTE, Settlement, Ticket,
-    dead_letter_all,
-};
+pub use settle::{Outcome, Settlement, Ticket, dead_letter_all};
 pub use sqs::{DecodedBatch, decode_sqs};
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
@@ -36,6 +33,7 @@ use serde::Serialize;
 use crate::domain::{ChangeKind, ChangeMessage, UserId, Version};
 use crate::reason::Reason;
 use crate::stream::compare_sequence_numbers;
+use crate::telemetry::metrics::{Counts, Function, Metric};
 
 /// The one line a consumer logs for a change it is done with: the user by
 /// id (never by email), the version, what came of it, and the sign-up's
@@ -116,6 +114,24 @@ impl Fate {
         matches!(self, Fate::Failed { .. })
     }
 
+    /// The metric `function` counts a record with this fate in: the
+    /// mapping from fates to metrics, stated once, beside the fates.
+    pub fn metric(&self, function: Function) -> Metric {
+        match self {
+            Fate::Applied => function.applied(),
+            Fate::Skipped {
+                why: Skip::Superseded,
+            } => Metric::Superseded,
+            Fate::Skipped { .. } => Metric::Skipped,
+            Fate::DeadLettered { class, .. } => match class {
+                ReasonClass::Unreadable => Metric::DeadLetteredUnreadable,
+                ReasonClass::Refused => Metric::DeadLetteredRefused,
+                ReasonClass::Exhausted => Metric::DeadLetteredExhausted,
+            },
+            Fate::Failed { .. } => Metric::Retried,
+        }
+    }
+
     /// A short word for tables: `applied`, `skipped (stale)`, ...
     pub fn label(&self) -> String {
         match self {
@@ -139,6 +155,17 @@ pub struct ItemReport {
     pub version: Option<Version>,
     pub kind: Option<ChangeKind>,
     pub fate: Fate,
+    /// Conditional writes of this record that lost to another writer (each
+    /// was read and tried again).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub write_conflicts: u32,
+    /// Calls for this record that stayed throttled after the SDK's retries.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub throttles: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl ItemReport {
@@ -150,6 +177,8 @@ impl ItemReport {
             version: None,
             kind: None,
             fate,
+            write_conflicts: 0,
+            throttles: 0,
         }
     }
 
@@ -162,6 +191,8 @@ impl ItemReport {
             version: Some(message.version),
             kind: Some(message.kind),
             fate,
+            write_conflicts: 0,
+            throttles: 0,
         }
     }
 }
@@ -182,6 +213,18 @@ pub struct BatchFailed {
 }
 
 impl BatchReport {
+    /// What `function` counts for this batch: each record by its fate, and
+    /// its lost conditional writes and throttled calls.
+    pub fn counts(&self, function: Function) -> Counts {
+        let mut counts = Counts::default();
+        for item in &self.items {
+            counts.add(item.fate.metric(function), 1);
+            counts.add(Metric::WriteConflicts, u64::from(item.write_conflicts));
+            counts.add(Metric::Throttles, u64::from(item.throttles));
+        }
+        counts
+    }
+
     pub fn failed(&self) -> impl Iterator<Item = &ItemReport> {
         self.items.iter().filter(|item| item.fate.is_failed())
     }

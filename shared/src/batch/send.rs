@@ -30,6 +30,7 @@ pub fn chunk<K>(messages: Vec<(K, OutgoingMessage)>) -> (Vec<Call<K>>, Vec<(K, S
                 SendFailure {
                     id: message.id,
                     retryable: false,
+                    throttled: false,
                     reason: Reason::scrubbed(format_args!(
                         "the message has {size} bytes, over SQS's limit of {MAX_BATCH_BYTES}"
                     )),
@@ -92,6 +93,7 @@ pub async fn send_all<K>(
             }
             Err(err) => {
                 let retryable = err.is_retryable();
+                let throttled = matches!(err, crate::error::PortError::Throttled { .. });
                 let reason = Reason::of_error(&err);
                 tracing::warn!(queue = queue.name(), error = %reason, entries = entries.len(), "SendMessageBatch failed");
                 failures.extend(keys.into_iter().zip(entries).filter_map(|(key, message)| {
@@ -100,6 +102,7 @@ pub async fn send_all<K>(
                         SendFailure {
                             id: message.id,
                             retryable,
+                            throttled,
                             reason: reason.clone(),
                         },
                     ))

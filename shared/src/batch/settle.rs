@@ -10,16 +10,8 @@ use crate::domain::ChangeMessage;
 use crate::error::PortError;
 use crate::ports::{Attribute, MessageQueue, OutgoingMessage, SendFailure};
 use crate::reason::Reason;
+use crate::wire::{REASON_ATTRIBUTE, RECEIVED_AS_ATTRIBUTE, SOURCE_ATTRIBUTE};
 
-/// The message attribute that carries why a message was dead-lettered.
-pub const REASON_ATTRIBUTE: &str = "onboard.reason";
-/// The message attribute that names the part that dead-lettered a message.
-pub const SOURCE_ATTRIBUTE: &str = "onboard.source";
-/// The message attribute that carries the id the record had where it was
-/// received (the SQS message id, or the stream record's sequence number):
-/// the id the function's log names, while the dead letter has an id of its
-/// own.
-pub const RECEIVED_AS_ATTRIBUTE: &str = "onboard.received-as";
 /// Longest reason kept on a dead-letter message.
 const MAX_REASON_LEN: usize = 1000;
 
@@ -30,6 +22,9 @@ pub enum Outcome {
     Done(Fate),
     /// It failed for now; a delivery later may succeed.
     Retry(Reason),
+    /// It failed for now because a service throttled its call (after the
+    /// SDK's own retries): retried, and counted on its report.
+    Throttled(Reason),
     /// It can never succeed as it is, for this class of reason.
     Reject(ReasonClass, Reason),
 }
@@ -40,6 +35,8 @@ impl Outcome {
     pub fn sharing(&self, fate: Fate) -> Outcome {
         match self {
             Outcome::Done(_) => Outcome::Done(fate),
+            // The throttled call was the other record's.
+            Outcome::Throttled(reason) => Outcome::Retry(reason.clone()),
             other => other.clone(),
         }
     }
@@ -49,6 +46,7 @@ impl From<Result<Fate, PortError>> for Outcome {
     fn from(result: Result<Fate, PortError>) -> Self {
         match result {
             Ok(fate) => Outcome::Done(fate),
+            Err(err @ PortError::Throttled { .. }) => Outcome::Throttled(Reason::of_error(&err)),
             Err(err) if err.is_retryable() => Outcome::Retry(Reason::of_error(&err)),
             Err(err) => Outcome::Reject(ReasonClass::Refused, Reason::of_error(&err)),
         }
@@ -57,7 +55,9 @@ impl From<Result<Fate, PortError>> for Outcome {
 
 impl From<SendFailure> for Outcome {
     fn from(failure: SendFailure) -> Self {
-        if failure.retryable {
+        if failure.throttled {
+            Outcome::Throttled(failure.reason)
+        } else if failure.retryable {
             Outcome::Retry(failure.reason)
         } else {
             Outcome::Reject(ReasonClass::Refused, failure.reason)
@@ -112,6 +112,12 @@ impl<'a> Settlement<'a> {
         self.report.items[ticket.0].event_id = event_id;
     }
 
+    /// Counts on a record's report the conditional writes it lost to
+    /// another writer.
+    pub fn lost_writes(&mut self, ticket: Ticket, write_conflicts: u32) {
+        self.report.items[ticket.0].write_conflicts += write_conflicts;
+    }
+
     /// The records taken in so far.
     pub fn len(&self) -> usize {
         self.arrived.len()
@@ -128,6 +134,11 @@ impl<'a> Settlement<'a> {
         match outcome.into() {
             Outcome::Done(fate) => self.report.items[index].fate = fate,
             Outcome::Retry(reason) => self.report.items[index].fate = Fate::Failed { reason },
+            Outcome::Throttled(reason) => {
+                let item = &mut self.report.items[index];
+                item.fate = Fate::Failed { reason };
+                item.throttles += 1;
+            }
             Outcome::Reject(class, reason) => {
                 if !self.poison.iter().any(|p| p.index == index) {
                     self.poison.push(DeadLetter {

@@ -27,7 +27,7 @@ pub fn decode_sqs(event: &SqsEvent) -> DecodedBatch<'_> {
             Ok(mut message) => {
                 message.trace_header = record
                     .attributes
-                    .get(crate::telemetry::trace::SQS_ATTRIBUTE)
+                    .get(crate::wire::TRACE_MESSAGE_ATTRIBUTE)
                     .cloned();
                 settlement.carries(ticket, &message);
                 messages.push((ticket, message));

@@ -56,7 +56,7 @@ pub struct ChangeMessage {
     /// The stream record this message came from.
     pub event_id: String,
     pub sequence_number: String,
-    /// The trace of the sign-up behind the change (`telemetry::trace`):
+    /// The trace of the sign-up behind the change (`crate::wire`):
     /// read from the row's image or the queue message's `AWSTraceHeader`,
     /// never part of the message's body.
     #[serde(skip)]

@@ -3,11 +3,10 @@
 //! invocation on standard output, through `metrics_cloudwatch_embedded`)
 //! and for `onboard replay`'s report.
 //!
-//! [`Counts::of_batch`] reads them off a batch's report (a record's fate is
-//! the one source of what it did); the two things no fate records, a
-//! conditional write that lost to another writer and a call that stayed
-//! throttled after the SDK's retries, are tallied where they happen
-//! ([`tally`]) and taken with the rest at the end of the invocation.
+//! A batch's counts are read off its report (`BatchReport::counts`, beside
+//! the fates: a record's fate, its lost conditional writes and its
+//! throttled calls are the one source of what it did); the trigger and the
+//! greeting count their one request.
 //!
 //! Every document has the dimensions `Stack` and `Function`, and each of
 //! the function's metrics, zeros included, so a dashboard's sums and an
@@ -15,12 +14,10 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use metrics_cloudwatch_embedded::{Builder, Collector};
 use serde::Serialize;
-
-use crate::batch::{BatchReport, Fate, ReasonClass, Skip};
 
 /// The namespace every onboard metric is in.
 pub const NAMESPACE: &str = "Onboard";
@@ -56,9 +53,8 @@ impl Function {
         }
     }
 
-    /// What the function's work is called when a record is done
-    /// ([`Fate::Applied`]).
-    fn applied(self) -> Metric {
+    /// What the function's work is called when a record is done.
+    pub fn applied(self) -> Metric {
         match self {
             Function::PostConfirmation => Metric::UsersRecorded,
             Function::StreamRouter => Metric::Routed,
@@ -200,69 +196,6 @@ impl Counts {
         counts.add(metric, 1);
         counts
     }
-
-    /// The counts a batch's report says, by each record's fate.
-    pub fn of_batch(function: Function, report: &BatchReport) -> Self {
-        Self::of_fates(function, report.items.iter().map(|item| &item.fate))
-    }
-
-    /// The counts of `function`'s records with these fates.
-    pub fn of_fates<'a>(function: Function, fates: impl IntoIterator<Item = &'a Fate>) -> Self {
-        let mut counts = Counts::default();
-        for fate in fates {
-            let metric = match fate {
-                Fate::Applied => function.applied(),
-                Fate::Skipped {
-                    why: Skip::Superseded,
-                } => Metric::Superseded,
-                Fate::Skipped { .. } => Metric::Skipped,
-                Fate::DeadLettered { class, .. } => match class {
-                    ReasonClass::Unreadable => Metric::DeadLetteredUnreadable,
-                    ReasonClass::Refused => Metric::DeadLetteredRefused,
-                    ReasonClass::Exhausted => Metric::DeadLetteredExhausted,
-                },
-                Fate::Failed { .. } => Metric::Retried,
-            };
-            counts.add(metric, 1);
-        }
-        counts
-    }
-
-    /// These counts with what was [`tally`]ed since the last take.
-    pub fn with_tally(mut self) -> Self {
-        let (conflicts, throttles) = tally::take();
-        self.add(Metric::WriteConflicts, conflicts);
-        self.add(Metric::Throttles, throttles);
-        self
-    }
-}
-
-/// The two counts no record's fate holds, tallied where they happen. A
-/// Lambda process runs one invocation at a time, so a take at the end of
-/// each is that invocation's.
-pub mod tally {
-    use super::{AtomicU64, Ordering};
-
-    static WRITE_CONFLICTS: AtomicU64 = AtomicU64::new(0);
-    static THROTTLES: AtomicU64 = AtomicU64::new(0);
-
-    /// A conditional write lost to another writer.
-    pub fn write_conflict() {
-        WRITE_CONFLICTS.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A call stayed throttled after the SDK's retries.
-    pub fn throttle() {
-        THROTTLES.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// (write conflicts, throttles) since the last take.
-    pub fn take() -> (u64, u64) {
-        (
-            WRITE_CONFLICTS.swap(0, Ordering::Relaxed),
-            THROTTLES.swap(0, Ordering::Relaxed),
-        )
-    }
 }
 
 /// Writes one embedded-metric document per invocation for one function.
@@ -313,20 +246,14 @@ impl Emitter {
         })
     }
 
-    /// Ends an invocation of a batch function: the counts its report says.
-    pub fn record_batch(&self, report: &BatchReport, request_id: &str, trace_id: Option<&str>) {
-        self.record(
-            Counts::of_batch(self.function, report),
-            request_id,
-            trace_id,
-        );
+    /// The function whose metrics these are.
+    pub fn function(&self) -> Function {
+        self.function
     }
 
-    /// Ends an invocation: its counts, with what was tallied, as one log
-    /// line and one document on standard output, where Lambda's log
-    /// capture hands it to CloudWatch.
+    /// Ends an invocation: its counts, as one log line and one document on
+    /// standard output, where Lambda's log capture hands it to CloudWatch.
     pub fn record(&self, counts: Counts, request_id: &str, trace_id: Option<&str>) {
-        let counts = counts.with_tally();
         tracing::info!(
             counts = %serde_json::to_string(&counts).unwrap_or_default(),
             "invocation done"

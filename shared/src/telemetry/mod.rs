@@ -12,7 +12,6 @@
 //! by id, never by email.
 
 pub mod metrics;
-pub mod trace;
 
 use std::str::FromStr;
 

@@ -6,15 +6,17 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Duration;
 
 use onboard_shared::aws::sqs;
-use onboard_shared::batch::{REASON_ATTRIBUTE, RECEIVED_AS_ATTRIBUTE, SOURCE_ATTRIBUTE};
+use onboard_shared::wire::{REASON_ATTRIBUTE, RECEIVED_AS_ATTRIBUTE, SOURCE_ATTRIBUTE};
 use serde::Serialize;
 
+mod route_again;
+
 use super::peek::{Peeked, delete, receive, release};
-use super::route_again::route_again;
 use super::{Dlq, OpsError, Source, call};
 use crate::plural;
 use crate::sqs_calls::depth;
 use crate::stack::{QueueRef, Stack, queue_arn};
+use route_again::route_again;
 
 /// What a redrive did.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -106,7 +108,7 @@ pub async fn redrive(
 /// How long a batch of `want` messages stays hidden while it is moved: long
 /// enough to send it at the paced rate, and short, because after an
 /// interruption the next run waits that long for it.
-pub(super) fn hide_for(options: &RedriveOptions, want: usize) -> i32 {
+fn hide_for(options: &RedriveOptions, want: usize) -> i32 {
     const BASE: f64 = 10.0;
     let sending = options
         .max_per_second
@@ -117,7 +119,7 @@ pub(super) fn hide_for(options: &RedriveOptions, want: usize) -> i32 {
 
 /// Receives the next batch to move; when none is visible but some are in
 /// flight (an interrupted run's), waits for them to come back.
-pub(super) async fn next_batch(
+async fn next_batch(
     client: &sqs::Client,
     url: &str,
     want: usize,

@@ -6,12 +6,12 @@ use std::time::Duration;
 use onboard_shared::error::error_chain;
 use serde_json::value::RawValue;
 
-use super::peek::{Decoded, Peeked, delete, release};
-use super::redrive::{RedriveOptions, Redriven, hide_for, next_batch};
-use super::{Dlq, OpsError};
+use super::{RedriveOptions, Redriven, hide_for, next_batch};
 use crate::event_source::StreamSettings;
 use crate::event_source::on_failure::RecordsWithReasons;
 use crate::event_source::stream::{Clock, StreamPoller};
+use crate::ops::peek::{Decoded, Peeked, delete, release};
+use crate::ops::{Dlq, OpsError};
 use crate::sqs_calls::depth;
 use crate::stack::Stack;
 use crate::table_stream::fetch_stream_batch;
