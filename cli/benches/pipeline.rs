@@ -200,6 +200,11 @@ async fn replay_throughput(
         json: true,
         progress: false,
         fit: onboard_cli::output::Fit::WIDE,
+        queues: onboard_cli::stack::Names::for_stack(
+            "onboard",
+            onboard_cli::stack::default_parameter_prefix(),
+        )
+        .queue_names(),
         stack: None,
     };
     let start = Instant::now();

@@ -33,7 +33,7 @@ use crate::event_source::on_failure::RecordsWithReasons;
 use crate::event_source::queue::LocalQueuePoller;
 use crate::event_source::stream::{Clock, StreamPoller};
 use crate::queue_roles::Consumer;
-use crate::queue_roles::QueueRole;
+use onboard_shared::catalogue::QueueRole;
 
 /// The final fate of one queue message at a consumer.
 #[derive(Debug, Clone)]

@@ -1,90 +1,12 @@
-//! The stack's queues by what they are for: one catalogue that the local
-//! pipeline, the stack's names and the operations read, so that a queue's
-//! role, its dead-letter queue and where that DLQ's messages go back to are
-//! said once.
+//! The queues' consumers, and which queue an SQS message came from: told by
+//! the stack's resolved queue names (the catalogue's roles, named by the
+//! stack's Outputs or by `onboard dev --bootstrap`), never by words in a
+//! name, so a stack called `archive-publish` works as any other.
 
+use std::collections::BTreeMap;
+
+use onboard_shared::catalogue::{Function, QueueRole};
 use onboard_shared::reason::shown_name;
-
-/// Every queue of the stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum QueueRole {
-    /// The router's changes for the archive consumer.
-    Archive,
-    /// The router's changes for the publish consumer.
-    Publish,
-    /// What the archive queue's redrive policy gave up on.
-    ArchiveDlq,
-    /// What the publish queue's redrive policy gave up on.
-    PublishDlq,
-    /// The router's dead letters and its stream's on-failure destination.
-    RouterDlq,
-}
-
-/// Where a dead-letter queue's messages go back to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DlqSource {
-    /// A queue: its messages are moved back there.
-    Queue(QueueRole),
-    /// The table's stream: its records go through the router again.
-    Router,
-}
-
-impl QueueRole {
-    pub const ALL: [QueueRole; 5] = [
-        QueueRole::Archive,
-        QueueRole::ArchiveDlq,
-        QueueRole::Publish,
-        QueueRole::PublishDlq,
-        QueueRole::RouterDlq,
-    ];
-
-    /// The name reports use, and the suffix of the queue's name on a
-    /// bootstrapped stack (`<stack>-archive-dlq`).
-    pub fn name(self) -> &'static str {
-        match self {
-            QueueRole::Archive => "archive",
-            QueueRole::Publish => "publish",
-            QueueRole::ArchiveDlq => "archive-dlq",
-            QueueRole::PublishDlq => "publish-dlq",
-            QueueRole::RouterDlq => "router-dlq",
-        }
-    }
-
-    /// The Output of `infra/template.yaml` that gives the queue's URL.
-    pub fn output_key(self) -> &'static str {
-        match self {
-            QueueRole::Archive => "ArchiveQueueUrl",
-            QueueRole::Publish => "PublishQueueUrl",
-            QueueRole::ArchiveDlq => "ArchiveDeadLetterQueueUrl",
-            QueueRole::PublishDlq => "PublishDeadLetterQueueUrl",
-            QueueRole::RouterDlq => "RouterDeadLetterQueueUrl",
-        }
-    }
-
-    /// The dead-letter queue of a source queue.
-    pub fn dlq(self) -> Option<QueueRole> {
-        match self {
-            QueueRole::Archive => Some(QueueRole::ArchiveDlq),
-            QueueRole::Publish => Some(QueueRole::PublishDlq),
-            _ => None,
-        }
-    }
-
-    /// Where a dead-letter queue's messages go back to; `None` for a source
-    /// queue.
-    pub fn source(self) -> Option<DlqSource> {
-        match self {
-            QueueRole::ArchiveDlq => Some(DlqSource::Queue(QueueRole::Archive)),
-            QueueRole::PublishDlq => Some(DlqSource::Queue(QueueRole::Publish)),
-            QueueRole::RouterDlq => Some(DlqSource::Router),
-            QueueRole::Archive | QueueRole::Publish => None,
-        }
-    }
-
-    pub fn is_dlq(self) -> bool {
-        self.source().is_some()
-    }
-}
 
 /// A consumer of a queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -96,6 +18,14 @@ pub enum Consumer {
 impl Consumer {
     pub const ALL: [Consumer; 2] = [Consumer::Archive, Consumer::Publish];
 
+    /// The function it is.
+    pub fn function(self) -> Function {
+        match self {
+            Consumer::Archive => Function::ArchiveConsumer,
+            Consumer::Publish => Function::PublishConsumer,
+        }
+    }
+
     /// The queue it reads.
     pub fn queue(self) -> QueueRole {
         match self {
@@ -104,38 +34,68 @@ impl Consumer {
         }
     }
 
-    /// The function's name, as logs and reports say it.
-    pub fn function(self) -> &'static str {
-        match self {
-            Consumer::Archive => "archive-consumer",
-            Consumer::Publish => "publish-consumer",
+    /// The consumer of a source queue.
+    pub fn of_queue(role: QueueRole) -> Option<Consumer> {
+        Consumer::ALL
+            .into_iter()
+            .find(|consumer| consumer.queue() == role)
+    }
+}
+
+/// Why an SQS message's `eventSourceARN` names no consumer's queue.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotAConsumersQueue {
+    #[error("an SQS message without an eventSourceARN")]
+    NoArn,
+    #[error("`{0}` is a dead-letter queue: its messages go back with `onboard dlq redrive`")]
+    DeadLetterQueue(String),
+    #[error(
+        "eventSourceARN `{arn}` names no queue of the stack (its queues: {known}); `--stack` names another stack"
+    )]
+    Unknown { arn: String, known: String },
+}
+
+/// A stack's queues by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueueNames(BTreeMap<String, QueueRole>);
+
+impl QueueNames {
+    /// The queues of a stack, from its names by role.
+    pub fn of(queues: &BTreeMap<QueueRole, String>) -> Self {
+        Self(
+            queues
+                .iter()
+                .map(|(role, name)| (name.clone(), *role))
+                .collect(),
+        )
+    }
+
+    /// The consumer of the queue an SQS record's `eventSourceARN` names. A
+    /// dead-letter queue is refused: its messages go back with `onboard dlq
+    /// redrive`.
+    pub fn consumer_of(&self, arn: Option<&str>) -> Result<Consumer, NotAConsumersQueue> {
+        let arn = arn.ok_or(NotAConsumersQueue::NoArn)?;
+        let name = arn.rsplit(':').next().unwrap_or_default();
+        match self.0.get(name) {
+            Some(role) if role.is_dlq() => {
+                Err(NotAConsumersQueue::DeadLetterQueue(name.to_owned()))
+            }
+            Some(role) => Consumer::of_queue(*role).ok_or_else(|| self.unknown(arn)),
+            None => Err(self.unknown(arn)),
         }
     }
 
-    /// The consumer of the queue an SQS record's `eventSourceARN` names.
-    /// Queue names are told by the words in them, so that the names of a
-    /// bootstrapped stack (`onboard-archive`) and of a deployed one
-    /// (`onboard-ArchiveQueue-1A2B3C`) both work; a dead-letter queue is
-    /// refused: its messages go back with `onboard dlq redrive`.
-    pub fn for_queue_arn(arn: &str) -> Result<Consumer, String> {
-        let name = arn.rsplit(':').next().unwrap_or_default();
-        // Named back only when it is a name, never free text.
-        let (arn, name) = (
-            shown_name(arn).unwrap_or("(not an ARN)"),
-            shown_name(name).unwrap_or("(not a queue name)"),
-        );
-        let lower = name.to_ascii_lowercase();
-        if lower.contains("dlq") || lower.contains("dead") {
-            return Err(format!(
-                "`{name}` is a dead-letter queue: its messages go back with `onboard dlq redrive`"
-            ));
-        }
-        match (lower.contains("archive"), lower.contains("publish")) {
-            (true, false) => Ok(Consumer::Archive),
-            (false, true) => Ok(Consumer::Publish),
-            _ => Err(format!(
-                "eventSourceARN `{arn}` names neither the archive queue nor the publish queue"
-            )),
+    fn unknown(&self, arn: &str) -> NotAConsumersQueue {
+        let known: Vec<&str> = self
+            .0
+            .iter()
+            .filter(|(_, role)| !role.is_dlq())
+            .map(|(name, _)| name.as_str())
+            .collect();
+        NotAConsumersQueue::Unknown {
+            // Named back only when it is a name, never free text.
+            arn: shown_name(arn).unwrap_or("(not an ARN)").to_owned(),
+            known: known.join(", "),
         }
     }
 }
@@ -144,42 +104,45 @@ impl Consumer {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_queue_arn_names_its_consumer_by_bootstrapped_or_deployed_name() {
-        for (arn, expected) in [
-            (
-                "arn:aws:sqs:eu-west-1:1:onboard-archive",
-                Ok(Consumer::Archive),
-            ),
-            (
-                "arn:aws:sqs:eu-west-1:1:onboard-ArchiveQueue-1A2B",
-                Ok(Consumer::Archive),
-            ),
-            (
-                "arn:aws:sqs:eu-west-1:1:prod-publish",
-                Ok(Consumer::Publish),
-            ),
-        ] {
-            assert_eq!(Consumer::for_queue_arn(arn), expected, "{arn}");
-        }
-        for arn in [
-            "arn:aws:sqs:eu-west-1:1:onboard-archive-dlq",
-            "arn:aws:sqs:eu-west-1:1:onboard-PublishDeadLetterQueue-9",
-            "arn:aws:sqs:eu-west-1:1:orders",
-            "",
-        ] {
-            assert!(Consumer::for_queue_arn(arn).is_err(), "{arn}");
-        }
+    fn names(stack: &str) -> BTreeMap<QueueRole, String> {
+        QueueRole::ALL
+            .into_iter()
+            .map(|role| (role, format!("{stack}-{}", role.name())))
+            .collect()
     }
 
     #[test]
-    fn each_dlq_goes_back_to_its_source_and_each_source_has_its_dlq() {
-        for role in QueueRole::ALL {
-            match role.source() {
-                Some(DlqSource::Queue(source)) => assert_eq!(source.dlq(), Some(role)),
-                Some(DlqSource::Router) => assert_eq!(role, QueueRole::RouterDlq),
-                None => assert!(role.dlq().is_some_and(QueueRole::is_dlq)),
-            }
+    fn a_queue_arn_names_its_consumer_by_the_stack_s_own_names_not_by_words() {
+        // A stack whose name holds both words.
+        let queues = QueueNames::of(&names("archive-publish"));
+        for (name, expected) in [
+            ("archive-publish-archive", Consumer::Archive),
+            ("archive-publish-publish", Consumer::Publish),
+        ] {
+            let arn = format!("arn:aws:sqs:eu-west-1:1:{name}");
+            assert_eq!(queues.consumer_of(Some(&arn)), Ok(expected), "{arn}");
+        }
+        // A deployed stack's generated names, as its Outputs give them.
+        let mut deployed = names("onboard");
+        deployed.insert(QueueRole::Archive, "onboard-ArchiveQueue-1A2B".to_owned());
+        let deployed = QueueNames::of(&deployed);
+        assert_eq!(
+            deployed.consumer_of(Some("arn:aws:sqs:eu-west-1:1:onboard-ArchiveQueue-1A2B")),
+            Ok(Consumer::Archive)
+        );
+        assert_eq!(
+            queues.consumer_of(Some("arn:aws:sqs:eu-west-1:1:archive-publish-archive-dlq")),
+            Err(NotAConsumersQueue::DeadLetterQueue(
+                "archive-publish-archive-dlq".to_owned()
+            ))
+        );
+        for arn in [
+            Some("arn:aws:sqs:eu-west-1:1:onboard-archive"),
+            Some("arn:aws:sqs:eu-west-1:1:orders"),
+            Some(""),
+            None,
+        ] {
+            assert!(queues.consumer_of(arn).is_err(), "{arn:?}");
         }
     }
 }

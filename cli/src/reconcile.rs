@@ -15,6 +15,7 @@
 //! Rows of users gone from the pool and rows out of date are reported, not
 //! changed: deleting or rewriting a row is a decision for a person.
 
+use onboard_shared::reason::Reason;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -76,9 +77,9 @@ pub enum Finding {
     /// In both, but the row's fields differ from the pool's: which ones.
     OutOfDate { fields: Vec<&'static str> },
     /// A row that does not decode into a user.
-    UnreadableRow { reason: String },
+    UnreadableRow { reason: Reason },
     /// A pool user whose attributes the trigger would refuse.
-    Unrecordable { reason: String },
+    Unrecordable { reason: Reason },
 }
 
 /// One user the pool and the table disagree about. Named by id only: the
@@ -188,7 +189,7 @@ pub async fn pool_users(
 #[derive(Debug)]
 pub struct Row {
     pub user_id: String,
-    pub user: Result<User, String>,
+    pub user: Result<User, Reason>,
 }
 
 /// Every row of the users table, a page at a time.
@@ -203,8 +204,8 @@ pub async fn table_rows(client: &dynamodb::Client, table: &str) -> Result<Vec<Ro
                 .and_then(|v| v.as_s().ok())
                 .cloned()
                 .unwrap_or_default();
-            let user = serde_dynamo::from_item::<_, User>(item)
-                .map_err(|err| onboard_shared::reason::without_input_values(&err.to_string()));
+            let user =
+                serde_dynamo::from_item::<_, User>(item).map_err(|err| Reason::of_error(&err));
             rows.push(Row { user_id, user });
         }
     }
@@ -248,7 +249,7 @@ pub fn compare(pool: &[PoolUser], rows: &[Row]) -> Report {
                 }));
             }
             (Some(_), Err(err)) => entries.push(entry(Finding::Unrecordable {
-                reason: error_chain(&err),
+                reason: Reason::of_error(&err),
             })),
             (Some(Row { user: Ok(row), .. }), Ok(expected)) => {
                 let mut fields = Vec::new();

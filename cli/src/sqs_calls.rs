@@ -15,7 +15,8 @@ pub struct SqsCallError {
     pub source: BoxError,
 }
 
-fn call(action: impl Into<String>, err: impl Into<BoxError>) -> SqsCallError {
+/// A call `action` that failed with `err`.
+pub fn call(action: impl Into<String>, err: impl Into<BoxError>) -> SqsCallError {
     SqsCallError {
         action: action.into(),
         source: err.into(),

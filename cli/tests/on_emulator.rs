@@ -132,7 +132,7 @@ async fn queues_and_dlq_commands_report_redrive_and_refuse_to_purge_unasked() {
     let sqs = onboard_shared::aws::sqs::Client::new(&sdk);
     let dlq = sqs
         .get_queue_url()
-        .queue_name(names.queue(onboard_cli::queue_roles::QueueRole::ArchiveDlq))
+        .queue_name(names.queue(onboard_shared::catalogue::QueueRole::ArchiveDlq))
         .send()
         .await
         .unwrap()
@@ -225,7 +225,7 @@ async fn bootstrap_on_existing_queues_says_which_settings_it_changed() {
     let again = stack::bootstrap(&sdk, &names, quick, true).await.unwrap();
 
     // THEN each source queue says it changed, from what to what; the rest exist
-    let archive = names.queue(onboard_cli::queue_roles::QueueRole::Archive);
+    let archive = names.queue(onboard_shared::catalogue::QueueRole::Archive);
     let made = again.iter().find(|made| made.name == archive).unwrap();
     assert_eq!(made.status, "changed", "{made:?}");
     assert!(

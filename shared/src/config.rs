@@ -70,9 +70,9 @@ fn prefix(env: &impl Lookup) -> Result<ParameterPrefix, ConfigError> {
         "PARAMETER_PREFIX",
         "the path under which users' parameters live, e.g. /onboard",
     )?;
-    ParameterPrefix::parse(&raw).map_err(|reason| ConfigError::Invalid {
+    ParameterPrefix::parse(&raw).map_err(|err| ConfigError::Invalid {
         var: "PARAMETER_PREFIX",
-        reason,
+        reason: err.to_string(),
     })
 }
 

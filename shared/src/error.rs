@@ -34,6 +34,15 @@ pub enum PortError {
 }
 
 impl PortError {
+    /// Its kind, as a failed invocation names it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PortError::Throttled { .. } => "Throttled",
+            PortError::Transient { .. } => "Transient",
+            PortError::Rejected { .. } => "Rejected",
+        }
+    }
+
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
@@ -60,6 +69,23 @@ impl PortError {
     /// dead-letter reason.
     pub fn chain(&self) -> String {
         error_chain(self)
+    }
+}
+
+/// An error a function fails its invocation with, which says its kind:
+/// Lambda's `errorType`, the function's log line and its metric document
+/// name it (the runtime would name the Rust type of a boxed error).
+pub trait Failure: StdError + 'static {
+    fn kind(&self) -> &'static str;
+}
+
+/// What Lambda is told of a failed invocation, said once in the log too.
+pub fn diagnostic(failure: &dyn Failure) -> lambda_runtime::Diagnostic {
+    let message = error_chain(failure);
+    tracing::error!(error_type = failure.kind(), error = %message, "the invocation failed");
+    lambda_runtime::Diagnostic {
+        error_type: failure.kind().to_owned(),
+        error_message: message,
     }
 }
 

@@ -3,6 +3,7 @@
 //!
 //! Reading order:
 //!
+//! - [`catalogue`]: the stack's functions and queues, each named once.
 //! - [`domain`]: the user (parsed from Cognito attributes), its version and
 //!   revision, and the [`domain::ChangeMessage`] the router sends.
 //! - [`stream`]: DynamoDB stream records into change messages, with
@@ -24,6 +25,7 @@
 
 pub mod aws;
 pub mod batch;
+pub mod catalogue;
 pub mod config;
 pub mod domain;
 pub mod error;

@@ -8,29 +8,38 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{ChangeKind, ChangeMessage, Revision, UserId, Version};
 
+/// Why a parameter path prefix is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrefixError {
+    #[error("the prefix is empty")]
+    Empty,
+    #[error("a parameter path may not start with aws or ssm")]
+    Reserved,
+    #[error("`{0}` may hold only letters, digits, '_', '.', '-' and single '/'")]
+    Characters(String),
+}
+
 /// A validated parameter path prefix, kept without leading or trailing `/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParameterPrefix(String);
 
 impl ParameterPrefix {
-    pub fn parse(raw: &str) -> Result<Self, String> {
+    pub fn parse(raw: &str) -> Result<Self, PrefixError> {
         let trimmed = raw.trim().trim_matches('/');
         if trimmed.is_empty() {
-            return Err("the prefix is empty".to_owned());
+            return Err(PrefixError::Empty);
         }
         if trimmed.to_ascii_lowercase().starts_with("aws")
             || trimmed.to_ascii_lowercase().starts_with("ssm")
         {
-            return Err("a parameter path may not start with aws or ssm".to_owned());
+            return Err(PrefixError::Reserved);
         }
         let valid = trimmed
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'/'))
             && !trimmed.contains("//");
         if !valid {
-            return Err(format!(
-                "`{raw}` may hold only letters, digits, '_', '.', '-' and single '/'"
-            ));
+            return Err(PrefixError::Characters(raw.to_owned()));
         }
         Ok(Self(trimmed.to_owned()))
     }

@@ -6,15 +6,17 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use onboard_shared::catalogue::Function;
+
 use crate::{Venv, workspace};
 
-/// The five functions, by package name.
+/// The five functions, by package name (the catalogue's names).
 pub const FUNCTIONS: [&str; 5] = [
-    "post-confirmation",
-    "stream-router",
-    "archive-consumer",
-    "publish-consumer",
-    "greeting",
+    Function::PostConfirmation.name(),
+    Function::StreamRouter.name(),
+    Function::ArchiveConsumer.name(),
+    Function::PublishConsumer.name(),
+    Function::Greeting.name(),
 ];
 
 /// The smallest `lambda_runtime` function, built with the same profile:

@@ -304,10 +304,18 @@ async fn with_a_quarter_of_the_calls_failing_every_copy_ends_the_same_and_nothin
     };
     for _ in 0..400 {
         let a = archive_poller
-            .poll_once(&archiver, "archive-consumer", &settings)
+            .poll_once(
+                &archiver,
+                onboard_shared::catalogue::Function::ArchiveConsumer,
+                &settings,
+            )
             .await;
         let p = publish_poller
-            .poll_once(&publisher, "publish-consumer", &settings)
+            .poll_once(
+                &publisher,
+                onboard_shared::catalogue::Function::PublishConsumer,
+                &settings,
+            )
             .await;
         if !a.unwrap_or(true) && !p.unwrap_or(true) {
             if empty(stack.queues.archive.url.clone()).await

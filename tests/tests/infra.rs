@@ -721,7 +721,7 @@ fn assert_emitted(namespace: &str, metric: &str, function: Option<&str>, whose: 
     if namespace != metrics::NAMESPACE {
         return;
     }
-    let function = metrics::Function::ALL
+    let function = onboard_shared::catalogue::Function::ALL
         .into_iter()
         .find(|f| Some(f.name()) == function)
         .unwrap_or_else(|| panic!("{whose}: {metric} names no function of onboard's"));
@@ -819,4 +819,61 @@ fn every_alarm_and_dashboard_series_names_its_metric_s_published_dimensions() {
         }
     }
     assert!(series >= 20, "the dashboard draws {series} series");
+}
+
+#[test]
+fn the_catalogue_of_functions_and_queues_is_the_template_s() {
+    use onboard_shared::catalogue::{Function, QueueRole};
+    let get_att = |logical: &str| serde_json::json!({ "Fn::GetAtt": [logical, "Arn"] });
+    let reference = |logical: &str| serde_json::json!({ "Ref": logical });
+    for function in Function::ALL {
+        let resource = &resources()[function.logical_id()];
+        assert_eq!(
+            resource["Type"], "AWS::Serverless::Function",
+            "{function:?}"
+        );
+        assert_eq!(
+            resource["Metadata"]["BuildProperties"]["Binary"],
+            function.name(),
+            "{function:?} builds another binary"
+        );
+        let variables = &resource["Properties"]["Environment"]["Variables"];
+        match function.dead_letters() {
+            Some(queue) => assert_eq!(
+                variables["DEAD_LETTER_QUEUE_URL"],
+                reference(queue.logical_id()),
+                "{function:?} dead-letters elsewhere"
+            ),
+            None => assert!(variables.get("DEAD_LETTER_QUEUE_URL").is_none()),
+        }
+        let queues_read: Vec<&serde_json::Value> = resource["Properties"]["Events"]
+            .as_object()
+            .map(|events| {
+                events
+                    .values()
+                    .filter(|event| event["Type"] == "SQS")
+                    .map(|event| &event["Properties"]["Queue"])
+                    .collect()
+            })
+            .unwrap_or_default();
+        match function.reads() {
+            Some(queue) => assert_eq!(queues_read, [&get_att(queue.logical_id())], "{function:?}"),
+            None => assert!(queues_read.is_empty(), "{function:?}"),
+        }
+    }
+    let outputs = &template()["Outputs"];
+    for role in QueueRole::ALL {
+        let resource = &resources()[role.logical_id()];
+        assert_eq!(resource["Type"], "AWS::SQS::Queue", "{role:?}");
+        assert_eq!(
+            outputs[role.output_key()]["Value"],
+            reference(role.logical_id()),
+            "{role:?}"
+        );
+        let redrive = &resource["Properties"]["RedrivePolicy"]["deadLetterTargetArn"];
+        match role.dlq() {
+            Some(dlq) => assert_eq!(redrive, &get_att(dlq.logical_id()), "{role:?}"),
+            None => assert!(redrive.is_null(), "{role:?} has a DLQ of its own"),
+        }
+    }
 }

@@ -363,6 +363,7 @@ async fn a_batch_lambda_gave_up_on_is_fetched_from_the_stream_saved_and_routed()
         json: true,
         progress: false,
         fit: onboard_cli::output::Fit::WIDE,
+        queues: stack.names.queue_names(),
         stack: None,
     };
     let mut out = Vec::new();
@@ -498,7 +499,7 @@ async fn without_a_deployed_stack_the_names_derive_from_the_stack_name() {
     assert_eq!(names, stack_args(&name).names());
     assert_eq!(names.table, format!("{name}-users"));
     assert_eq!(
-        names.queue(onboard_cli::queue_roles::QueueRole::Archive),
+        names.queue(onboard_shared::catalogue::QueueRole::Archive),
         format!("{name}-archive")
     );
 }

@@ -311,10 +311,17 @@ fn the_replay_reader_reads_or_refuses_every_mutated_file_without_quoting_it() {
     let path = dir.path().join("event.json");
     let every = (0..4usize, any::<u64>())
         .prop_flat_map(|(folder, _)| mutated(["dynamodb", "sqs", "cognito", "apigw"][folder]));
+    let queues = std::sync::Arc::new(
+        onboard_cli::stack::Names::for_stack(
+            "onboard",
+            onboard_cli::stack::default_parameter_prefix(),
+        )
+        .queue_names(),
+    );
     property::check("parsing: replay input reader", 5_000, every, |event| {
         std::fs::write(&path, event.to_string()).unwrap();
         let (tx, mut rx) = tokio::sync::mpsc::channel(64);
-        let reader = input::read(path.clone(), tx, None);
+        let reader = input::read(path.clone(), tx, None, queues.clone());
         let mut last = None;
         while let Some(read) = rx.blocking_recv() {
             last = Some(read);

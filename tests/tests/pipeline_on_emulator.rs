@@ -434,16 +434,28 @@ async fn a_replay_into_a_stack_sends_records_and_messages_to_its_queues_and_sign
 {
     use onboard_cli::event_source::Settings;
     use onboard_cli::replay::{self, Options, StackTarget};
+    use onboard_shared::catalogue::QueueRole;
 
-    // GIVEN a stack on the emulator, with no consumer running
+    // GIVEN a stack on the emulator, with no consumer running, and SQS
+    // messages recorded from its archive queue (the fixture's, renamed to it)
     let stack = fresh_stack().await;
     let fixtures = onboard_tests::workspace().join("fixtures");
+    let recorded = tempfile::tempdir().unwrap();
+    let sqs = recorded.path().join("changes-out-of-order.json");
+    let archive_queue = stack.names.queue(QueueRole::Archive);
+    std::fs::write(
+        &sqs,
+        std::fs::read_to_string(fixtures.join("sqs/changes-out-of-order.json"))
+            .unwrap()
+            .replace(":onboard-archive\"", &format!(":{archive_queue}\"")),
+    )
+    .unwrap();
     let options = Options {
         paths: vec![
             fixtures.join("dynamodb/insert-modify-remove.json"),
             fixtures.join("dynamodb/batch-with-poison-records.json"),
             fixtures.join("cognito/post-confirmation-sign-up.json"),
-            fixtures.join("sqs/changes-out-of-order.json"),
+            sqs,
             fixtures.join("apigw/hello-without-claims.json"),
         ],
         state: tempfile::tempdir().unwrap().path().to_owned(),
@@ -452,6 +464,7 @@ async fn a_replay_into_a_stack_sends_records_and_messages_to_its_queues_and_sign
         json: true,
         progress: false,
         fit: onboard_cli::output::Fit::WIDE,
+        queues: stack.names.queue_names(),
         stack: Some(StackTarget {
             sdk: stack.sdk.clone(),
             names: stack.names.clone(),

@@ -25,6 +25,11 @@ fn options(state: &Path, paths: &[&str]) -> Options {
         json: true,
         progress: false,
         fit: onboard_cli::output::Fit::WIDE,
+        queues: onboard_cli::stack::Names::for_stack(
+            "onboard",
+            onboard_cli::stack::default_parameter_prefix(),
+        )
+        .queue_names(),
         stack: None,
     }
 }
@@ -294,8 +299,7 @@ async fn an_sqs_message_goes_to_the_publisher_when_its_queue_is_the_publish_queu
     )
     .unwrap();
     for record in event["Records"].as_array_mut().unwrap() {
-        record["eventSourceARN"] =
-            "arn:aws:sqs:eu-west-1:123456789012:onboard-PublishQueue-1A2B".into();
+        record["eventSourceARN"] = "arn:aws:sqs:eu-west-1:123456789012:onboard-publish".into();
     }
     let path = state.path().join("publish.json");
     std::fs::write(&path, event.to_string()).unwrap();
@@ -313,6 +317,35 @@ async fn an_sqs_message_goes_to_the_publisher_when_its_queue_is_the_publish_queu
             .starts_with("/onboard/users/"),
         "{report}"
     );
+}
+
+#[tokio::test]
+async fn a_stack_whose_name_holds_both_queue_words_has_its_messages_go_to_the_right_consumer() {
+    // GIVEN a stack called `archive-publish`, and messages from its publish queue
+    let state = tempfile::tempdir().unwrap();
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures("sqs/changes-out-of-order.json")).unwrap(),
+    )
+    .unwrap();
+    for record in event["Records"].as_array_mut().unwrap() {
+        record["eventSourceARN"] =
+            "arn:aws:sqs:eu-west-1:123456789012:archive-publish-publish".into();
+    }
+    let path = state.path().join("publish.json");
+    std::fs::write(&path, event.to_string()).unwrap();
+    let mut options = options(&state.path().join("state"), &[]);
+    options.paths = vec![path];
+    options.queues = onboard_cli::stack::Names::for_stack(
+        "archive-publish",
+        onboard_cli::stack::default_parameter_prefix(),
+    )
+    .queue_names();
+    // WHEN they are replayed
+    let (summary, report) = replay_json(&options).await;
+    // THEN the publisher took them, by the stack's names, not by the words
+    assert!(summary.succeeded(), "{report}");
+    assert_eq!(summary.publish.applied, 2, "{report}");
+    assert_eq!(summary.archive.applied + summary.archive.skipped, 0);
 }
 
 #[tokio::test]

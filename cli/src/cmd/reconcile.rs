@@ -32,10 +32,15 @@ pub struct ReconcileArgs {
     pub wide: bool,
 }
 
-fn positive_rate(raw: &str) -> Result<f64, String> {
+/// A rate that is no number of calls a second above 0.
+#[derive(Debug, thiserror::Error)]
+#[error("a number of calls a second above 0, such as 10 or 0.5")]
+struct NotARate;
+
+fn positive_rate(raw: &str) -> Result<f64, NotARate> {
     match raw.parse::<f64>() {
         Ok(rate) if rate > 0.0 && rate.is_finite() => Ok(rate),
-        _ => Err("a number of calls a second above 0, such as 10 or 0.5".to_owned()),
+        _ => Err(NotARate),
     }
 }
 

@@ -57,7 +57,7 @@ pub async fn run(args: ReplayArgs, endpoint_given: bool) -> ExitCode {
     if !endpoint_given {
         stack_args.endpoint_url = None;
     }
-    let (prefix, stack) = if args.aws || stack_args.endpoint_url.is_some() {
+    let (prefix, queues, stack) = if args.aws || stack_args.endpoint_url.is_some() {
         let (sdk, names) = match stack_args.resolve().await {
             Ok(found) => found,
             Err(err) => {
@@ -67,15 +67,20 @@ pub async fn run(args: ReplayArgs, endpoint_given: bool) -> ExitCode {
         };
         (
             names.parameter_prefix.clone(),
+            names.queue_names(),
             Some(StackTarget { sdk, names }),
         )
     } else {
-        (stack_args.names().parameter_prefix, None)
+        // The local pipeline stands in for the stack `--stack` names (by
+        // default `onboard`, whose queues the fixtures' messages name).
+        let names = stack_args.names();
+        (names.parameter_prefix.clone(), names.queue_names(), None)
     };
     let options = Options {
         paths: args.paths,
         state: args.state,
         prefix,
+        queues,
         stack,
         settings: args.rules.settings(),
         json: args.json,

@@ -31,6 +31,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodbstreams as streams;
 use onboard_shared::batch::{BatchReport, Fate};
+use onboard_shared::catalogue::Function;
 use onboard_shared::error::error_chain;
 use stream_router::Router;
 use tokio::sync::watch;
@@ -96,8 +97,13 @@ pub async fn run(
     let publisher = stack.publisher(settings.max_writes_per_second);
     tokio::join!(
         poll_stream(poller, &router, &settings, stop.clone()),
-        archive.run(&archiver, "archive-consumer", &settings, stop.clone()),
-        publish.run(&publisher, "publish-consumer", &settings, stop),
+        archive.run(
+            &archiver,
+            Function::ArchiveConsumer,
+            &settings,
+            stop.clone()
+        ),
+        publish.run(&publisher, Function::PublishConsumer, &settings, stop),
     );
     Ok(())
 }
@@ -147,7 +153,7 @@ async fn poll_stream(
         };
         let destination = InvocationRecords {
             queue: router.dead_letters.clone(),
-            function_arn: function_arn(&reader.arn, "stream-router"),
+            function_arn: function_arn(&reader.arn, Function::StreamRouter.name()),
             stream_arn: reader.arn.clone(),
             shard_id,
         };

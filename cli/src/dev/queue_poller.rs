@@ -6,11 +6,13 @@ use std::collections::HashMap;
 
 use aws_lambda_events::event::sqs::{SqsMessage, SqsMessageAttribute};
 use onboard_shared::aws::sqs;
+use onboard_shared::catalogue::Function;
 use onboard_shared::error::error_chain;
 use tokio::sync::watch;
 
 use super::{DevSettings, pause, tally};
 use crate::event_source::queue::{self, QueueFunction};
+use crate::sqs_calls::{SqsCallError, call};
 use crate::stack::{QueueRef, Stack, queue_arn};
 
 /// Lambda's poller of one queue.
@@ -45,7 +47,7 @@ impl QueuePoller {
     pub(super) async fn run(
         &self,
         consumer: &impl QueueFunction,
-        function: &str,
+        function: Function,
         settings: &DevSettings,
         mut stop: watch::Receiver<bool>,
     ) {
@@ -61,7 +63,7 @@ impl QueuePoller {
                     }
                 }
                 Err(err) => {
-                    tracing::warn!(queue = %self.queue.name, error = %err, "polling failed; trying again");
+                    tracing::warn!(queue = %self.queue.name, error = %error_chain(&err), "polling failed; trying again");
                     if pause(&mut stop, settings.idle * 4).await {
                         return;
                     }
@@ -74,9 +76,9 @@ impl QueuePoller {
     pub async fn poll_once(
         &self,
         consumer: &impl QueueFunction,
-        function: &str,
+        function: Function,
         settings: &DevSettings,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, SqsCallError> {
         let batch_size = i32::try_from(settings.rules.queue.batch_size).unwrap_or(10);
         let received = self
             .client
@@ -87,7 +89,7 @@ impl QueuePoller {
             .message_attribute_names("All")
             .send()
             .await
-            .map_err(|err| error_chain(&err))?
+            .map_err(|err| call(format!("ReceiveMessage {}", self.queue.name), err))?
             .messages
             .unwrap_or_default();
         if received.is_empty() {
@@ -117,20 +119,19 @@ impl QueuePoller {
             dead_lettered = dead,
             returned = event.records.len() - done.len(),
             users = %super::users(&invoked.report),
-            "queue batch → {function}",
+            "queue batch → {}",
+            function.name(),
         );
         Ok(true)
     }
 
-    async fn delete(&self, messages: &[&SqsMessage]) -> Result<(), String> {
+    async fn delete(&self, messages: &[&SqsMessage]) -> Result<(), SqsCallError> {
         let handles: Vec<&str> = messages
             .iter()
             .filter_map(|m| m.receipt_handle.as_deref())
             .collect();
         let not_deleted =
-            crate::sqs_calls::delete_received(&self.client, &self.queue.url, &handles)
-                .await
-                .map_err(|err| error_chain(&err))?;
+            crate::sqs_calls::delete_received(&self.client, &self.queue.url, &handles).await?;
         if not_deleted > 0 {
             // Not deleted: the message comes back and is skipped as a duplicate.
             tracing::warn!(queue = %self.queue.name, not_deleted, "some processed messages could not be deleted");

@@ -11,8 +11,8 @@ use aws_sdk_lambda as lambda;
 use onboard_shared::error::error_chain;
 
 use super::Diagnosis;
-use crate::queue_roles::QueueRole;
 use crate::stack::{self, Stack, UserPool};
+use onboard_shared::catalogue::QueueRole;
 
 /// The template's logical ids of the functions doctor looks at: the
 /// contract with `infra/template.yaml` (its tests check them).

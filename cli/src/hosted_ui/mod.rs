@@ -113,7 +113,7 @@ impl HostedUi {
         username: &str,
         password: &str,
         authorize: &Authorize,
-    ) -> Result<Response, String> {
+    ) -> Result<Response, SignInRefused> {
         let auth = self
             .cognito
             .initiate_auth()
@@ -123,10 +123,10 @@ impl HostedUi {
             .auth_parameters("PASSWORD", password)
             .send()
             .await
-            .map_err(|err| cognito_message(&err))?;
-        let result = auth.authentication_result.ok_or(
-            "the user pool asked for another challenge, which this stand-in does not serve",
-        )?;
+            .map_err(|err| SignInRefused::Cognito(cognito_message(&err)))?;
+        let result = auth
+            .authentication_result
+            .ok_or(SignInRefused::OtherChallenge)?;
         let tokens = json!({
             "id_token": result.id_token,
             "access_token": result.access_token,
@@ -142,6 +142,16 @@ impl HostedUi {
         );
         Ok(Redirect::to(&back).into_response())
     }
+}
+
+/// Why the user pool would not sign a person in, as the page says it.
+#[derive(Debug, thiserror::Error)]
+enum SignInRefused {
+    /// Cognito's own words (a wrong password, an unknown user).
+    #[error("{0}")]
+    Cognito(String),
+    #[error("the user pool asked for another challenge, which this stand-in does not serve")]
+    OtherChallenge,
 }
 
 /// The stand-in's routes.
@@ -292,7 +302,7 @@ async fn confirm(State(ui): State<Arc<HostedUi>>, Form(form): Form<ConfirmForm>)
         .await
     {
         Ok(back) => back,
-        Err(reason) => refused(&reason),
+        Err(reason) => refused(&reason.to_string()),
     }
 }
 
@@ -308,7 +318,7 @@ async fn login(State(ui): State<Arc<HostedUi>>, Form(form): Form<LoginForm>) -> 
         Err(reason) => page(
             &ui.page_origin,
             "Sign in",
-            &login_body(&form.authorize, &form.email, &reason),
+            &login_body(&form.authorize, &form.email, &reason.to_string()),
         ),
     }
 }

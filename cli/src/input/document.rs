@@ -9,12 +9,10 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use onboard_shared::reason::without_input_values;
-
-use super::Sender;
 use super::kind::record_kind;
+use super::{InputError, Sender};
 
-pub(super) fn read_document(reader: impl Read, sender: &mut Sender<'_>) -> Result<(), String> {
+pub(super) fn read_document(reader: impl Read, sender: &mut Sender<'_>) -> Result<(), InputError> {
     let mut deserializer = serde_json::Deserializer::from_reader(reader);
     let top = de::Deserializer::deserialize_map(
         &mut deserializer,
@@ -23,15 +21,10 @@ pub(super) fn read_document(reader: impl Read, sender: &mut Sender<'_>) -> Resul
         },
     )
     .map_err(|err| match err.classify() {
-        serde_json::error::Category::Io => format!("cannot be read: {err}"),
-        _ => format!(
-            "is not a JSON event: {}",
-            without_input_values(&err.to_string())
-        ),
+        serde_json::error::Category::Io => InputError::Read(err.into()),
+        _ => InputError::NotAJsonEvent(err),
     })?;
-    deserializer
-        .end()
-        .map_err(|err| format!("is not a JSON event: {err}"))?;
+    deserializer.end().map_err(InputError::NotAJsonEvent)?;
     match top {
         TopLevelSeen::Records => Ok(()),
         TopLevelSeen::Other(object) => sender.event(Value::Object(object)),
@@ -100,7 +93,7 @@ impl<'de> Visitor<'de> for RecordsSeed<'_, '_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(record) = seq.next_element::<Box<RawValue>>()? {
-            let kind = record_kind(&record).map_err(de::Error::custom)?;
+            let kind = record_kind(&record, self.sender.queues).map_err(de::Error::custom)?;
             self.sender
                 .record(kind, record)
                 .map_err(de::Error::custom)?;

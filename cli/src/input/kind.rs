@@ -6,7 +6,36 @@ use serde_json::value::RawValue;
 
 use onboard_shared::reason::{shown_name, without_input_values};
 
-use crate::queue_roles::Consumer;
+use crate::queue_roles::{Consumer, NotAConsumersQueue, QueueNames};
+
+/// Why an event or a record is not one replay takes.
+#[derive(Debug, thiserror::Error)]
+pub enum NotAKind {
+    #[error("a Cognito `{0}` trigger: replay takes post-confirmation triggers")]
+    OtherTrigger(String),
+    #[error(
+        "a Cognito trigger that is not a post-confirmation: replay takes post-confirmation triggers"
+    )]
+    UnnamedTrigger,
+    #[error(
+        "an HTTP API (payload 2.0) request: the greeting is behind a REST API, whose requests (payload 1.0) carry `httpMethod` and `path`"
+    )]
+    HttpApi,
+    #[error("not an event replay knows: {KNOWN}")]
+    Unknown,
+    /// Said without the values the parser quoted.
+    #[error(
+        "an API Gateway request that does not parse: {}",
+        without_input_values(&.0.to_string())
+    )]
+    ApiRequest(serde_json::Error),
+    #[error("holds `{0}` records: {KNOWN}")]
+    Source(String),
+    #[error("holds records of an unknown eventSource: {KNOWN}")]
+    UnknownSource,
+    #[error(transparent)]
+    Queue(#[from] NotAConsumersQueue),
+}
 
 /// A whole event that replay takes.
 #[derive(Debug)]
@@ -30,19 +59,19 @@ pub enum RecordKind {
 }
 
 /// What kind of event a JSON object is.
-pub fn classify(object: &serde_json::Map<String, Value>) -> Result<Kind, String> {
+pub fn classify(
+    object: &serde_json::Map<String, Value>,
+    queues: &QueueNames,
+) -> Result<Kind, NotAKind> {
     if let Some(source) = object.get("triggerSource").and_then(Value::as_str) {
         return if source.starts_with("PostConfirmation_") {
             Ok(Kind::Cognito)
         } else {
-            Err(match shown_name(source) {
-                Some(source) => {
-                    format!("a Cognito `{source}` trigger: replay takes post-confirmation triggers")
-                }
-                None => "a Cognito trigger that is not a post-confirmation: replay takes \
-                         post-confirmation triggers"
-                    .to_owned(),
-            })
+            Err(
+                shown_name(source).map_or(NotAKind::UnnamedTrigger, |source| {
+                    NotAKind::OtherTrigger(source.to_owned())
+                }),
+            )
         };
     }
     if object.contains_key("dynamodb") && object.contains_key("eventName") {
@@ -50,19 +79,15 @@ pub fn classify(object: &serde_json::Map<String, Value>) -> Result<Kind, String>
     }
     if object.get("eventSource").and_then(Value::as_str) == Some("aws:sqs") {
         let arn = object.get("eventSourceARN").and_then(Value::as_str);
-        return sqs_consumer(arn).map(Kind::SqsMessage);
+        return Ok(Kind::SqsMessage(queues.consumer_of(arn)?));
     }
     if object.contains_key("routeKey") || object.contains_key("rawPath") {
-        return Err(
-            "an HTTP API (payload 2.0) request: the greeting is behind a REST API, whose \
-             requests (payload 1.0) carry `httpMethod` and `path`"
-                .to_owned(),
-        );
+        return Err(NotAKind::HttpApi);
     }
     if object.contains_key("httpMethod") {
         return Ok(Kind::ApiRequest);
     }
-    Err(format!("not an event replay knows: {KNOWN}"))
+    Err(NotAKind::Unknown)
 }
 
 /// What replay takes, for refusals.
@@ -71,18 +96,17 @@ pub const KNOWN: &str = "it takes DynamoDB stream events, SQS events, API Gatewa
 
 /// Reads an API Gateway request, saying what is wrong with one that does
 /// not parse.
-pub fn api_request(value: Value) -> Result<Box<ApiGatewayProxyRequest>, String> {
-    serde_json::from_value(value).map(Box::new).map_err(|err| {
-        let err = without_input_values(&err.to_string());
-        format!("an API Gateway request that does not parse: {err}")
-    })
+pub fn api_request(value: Value) -> Result<Box<ApiGatewayProxyRequest>, NotAKind> {
+    serde_json::from_value(value)
+        .map(Box::new)
+        .map_err(NotAKind::ApiRequest)
 }
 
 /// The kind of one record of a `Records` array, by its `eventSource`: a
 /// DynamoDB stream record (also when it names no source) or an SQS message
 /// from a queue that feeds a consumer; any other source (S3, SNS, ...) or
 /// queue is refused.
-pub fn record_kind(record: &RawValue) -> Result<RecordKind, String> {
+pub fn record_kind(record: &RawValue, queues: &QueueNames) -> Result<RecordKind, NotAKind> {
     #[derive(Default, serde::Deserialize)]
     struct Source {
         #[serde(rename = "eventSource", alias = "EventSource")]
@@ -93,16 +117,11 @@ pub fn record_kind(record: &RawValue) -> Result<RecordKind, String> {
     let source = serde_json::from_str::<Source>(record.get()).unwrap_or_default();
     match source.event_source.as_deref() {
         None | Some("aws:dynamodb") => Ok(RecordKind::Stream),
-        Some("aws:sqs") => sqs_consumer(source.event_source_arn.as_deref()).map(RecordKind::Sqs),
-        Some(other) => Err(match shown_name(other) {
-            Some(other) => format!("holds `{other}` records: {KNOWN}"),
-            None => format!("holds records of an unknown eventSource: {KNOWN}"),
-        }),
+        Some("aws:sqs") => Ok(RecordKind::Sqs(
+            queues.consumer_of(source.event_source_arn.as_deref())?,
+        )),
+        Some(other) => Err(shown_name(other).map_or(NotAKind::UnknownSource, |other| {
+            NotAKind::Source(other.to_owned())
+        })),
     }
-}
-
-/// The consumer of the queue an SQS message's `eventSourceARN` names.
-fn sqs_consumer(arn: Option<&str>) -> Result<Consumer, String> {
-    let arn = arn.ok_or_else(|| "an SQS message without an eventSourceARN".to_owned())?;
-    Consumer::for_queue_arn(arn)
 }

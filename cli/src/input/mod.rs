@@ -23,9 +23,41 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use tokio::sync::mpsc;
 
-use kind::{Kind, RecordKind};
+use kind::{Kind, NotAKind, RecordKind};
+use onboard_shared::reason::without_input_values;
 
-use crate::queue_roles::Consumer;
+use crate::queue_roles::{Consumer, QueueNames};
+
+/// Why a file, or a line of one, is not replayed. Its text quotes no
+/// input value (a parser's quotes are taken out), so it can stand as a
+/// reason.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// A path given that cannot be read, or a folder that cannot be walked.
+    #[error("{}: {source}", path.display())]
+    Path {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot be read: {0}")]
+    Read(#[source] std::io::Error),
+    /// A whole file that is no JSON event; the parser's own message is not
+    /// kept as the source, as it may quote the input.
+    #[error("is not a JSON event: {}", without_input_values(&.0.to_string()))]
+    NotAJsonEvent(serde_json::Error),
+    /// A line that is no JSON event.
+    #[error("not a JSON event: {}", without_input_values(&.0.to_string()))]
+    NotAJsonLine(serde_json::Error),
+    #[error("not UTF-8: {0}")]
+    NotUtf8(#[source] std::str::Utf8Error),
+    #[error("not a JSON object")]
+    NotAnObject,
+    #[error(transparent)]
+    NotAKind(#[from] NotAKind),
+    #[error("the replay stopped reading")]
+    Stopped,
+}
 
 /// Records handed over at a time.
 pub const CHUNK: usize = 1000;
@@ -70,13 +102,16 @@ pub enum Input {
 
 /// Lists the files under the given paths: files as given, folders walked in
 /// name order, looking for `.json`, `.jsonl` and `.ndjson` files.
-pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
     let mut files = Vec::new();
     for path in paths {
-        let metadata =
-            std::fs::metadata(path).map_err(|err| format!("{}: {err}", path.display()))?;
+        let at = |source| InputError::Path {
+            path: path.clone(),
+            source,
+        };
+        let metadata = std::fs::metadata(path).map_err(at)?;
         if metadata.is_dir() {
-            walk(path, &mut files).map_err(|err| format!("{}: {err}", path.display()))?;
+            walk(path, &mut files).map_err(at)?;
         } else {
             files.push(path.clone());
         }
@@ -102,21 +137,23 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 /// Reads one file on a thread of its own, sending what it finds, always
-/// ending with `End` or `Refused`.
+/// ending with `End` or `Refused`. An SQS message is for the consumer of the
+/// queue its `eventSourceARN` names among `queues`.
 pub fn read(
     path: PathBuf,
     sink: mpsc::Sender<Input>,
     progress: Option<indicatif::ProgressBar>,
+    queues: std::sync::Arc<QueueNames>,
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let outcome = File::open(&path)
-            .map_err(|err| format!("cannot be read: {err}"))
+            .map_err(InputError::Read)
             .and_then(|file| {
                 let lines = matches!(
                     path.extension().and_then(|e| e.to_str()),
                     Some("jsonl" | "ndjson")
                 );
-                let mut sender = Sender::new(&sink);
+                let mut sender = Sender::new(&sink, &queues);
                 let file: Box<dyn Read> = match progress {
                     Some(bar) => Box::new(bar.wrap_read(file)),
                     None => Box::new(file),
@@ -131,7 +168,9 @@ pub fn read(
             });
         let last = match outcome {
             Ok(records) => Input::End { records },
-            Err(reason) => Input::Refused { reason },
+            Err(err) => Input::Refused {
+                reason: err.to_string(),
+            },
         };
         // The receiver stopped listening: nobody is left to tell.
         let _ = sink.blocking_send(last);
@@ -141,6 +180,7 @@ pub fn read(
 /// Buffers records of one kind into chunks and counts what was sent.
 struct Sender<'a> {
     sink: &'a mpsc::Sender<Input>,
+    queues: &'a QueueNames,
     pending: Vec<Box<RawValue>>,
     pending_kind: RecordKind,
     first: usize,
@@ -148,9 +188,10 @@ struct Sender<'a> {
 }
 
 impl<'a> Sender<'a> {
-    fn new(sink: &'a mpsc::Sender<Input>) -> Self {
+    fn new(sink: &'a mpsc::Sender<Input>, queues: &'a QueueNames) -> Self {
         Self {
             sink,
+            queues,
             pending: Vec::with_capacity(CHUNK),
             pending_kind: RecordKind::Stream,
             first: 0,
@@ -159,7 +200,7 @@ impl<'a> Sender<'a> {
     }
 
     /// One record of a `Records` array (or a line that holds one).
-    fn record(&mut self, kind: RecordKind, record: Box<RawValue>) -> Result<(), String> {
+    fn record(&mut self, kind: RecordKind, record: Box<RawValue>) -> Result<(), InputError> {
         if kind != self.pending_kind {
             self.flush()?;
             self.pending_kind = kind;
@@ -173,16 +214,14 @@ impl<'a> Sender<'a> {
     }
 
     /// A whole event other than a `Records` array.
-    fn event(&mut self, value: Value) -> Result<(), String> {
-        let object = value
-            .as_object()
-            .ok_or_else(|| "not a JSON object".to_owned())?;
+    fn event(&mut self, value: Value) -> Result<(), InputError> {
+        let object = value.as_object().ok_or(InputError::NotAnObject)?;
         let record = |kind, value: &Value| {
             serde_json::value::to_raw_value(value)
                 .map(|raw| (kind, raw))
-                .map_err(|err| err.to_string())
+                .map_err(InputError::NotAJsonEvent)
         };
-        let (kind, raw) = match kind::classify(object)? {
+        let (kind, raw) = match kind::classify(object, self.queues)? {
             Kind::StreamRecord => record(RecordKind::Stream, &value)?,
             Kind::SqsMessage(consumer) => record(RecordKind::Sqs(consumer), &value)?,
             Kind::Cognito => {
@@ -200,10 +239,14 @@ impl<'a> Sender<'a> {
     }
 
     /// A line that cannot be read, kept with its reason.
-    fn unreadable(&mut self, text: String, reason: String) -> Result<(), String> {
-        // What a parser said of the line may quote it: scrubbed here, where
-        // it becomes a reason.
-        let reason = Reason::scrubbed(reason);
+    fn unreadable(
+        &mut self,
+        text: String,
+        line: usize,
+        err: &InputError,
+    ) -> Result<(), InputError> {
+        // Scrubbed here, where it becomes a reason.
+        let reason = Reason::scrubbed(format_args!("line {line}: {err}"));
         self.single(|index| Input::Unreadable {
             index,
             text,
@@ -212,7 +255,7 @@ impl<'a> Sender<'a> {
     }
 
     /// An input that stands alone, at the next index.
-    fn single(&mut self, input: impl FnOnce(usize) -> Input) -> Result<(), String> {
+    fn single(&mut self, input: impl FnOnce(usize) -> Input) -> Result<(), InputError> {
         self.flush()?;
         let index = self.count;
         self.count += 1;
@@ -220,7 +263,7 @@ impl<'a> Sender<'a> {
         self.send(input(index))
     }
 
-    fn flush(&mut self) -> Result<(), String> {
+    fn flush(&mut self) -> Result<(), InputError> {
         if self.pending.is_empty() {
             return Ok(());
         }
@@ -237,13 +280,13 @@ impl<'a> Sender<'a> {
         })
     }
 
-    fn send(&self, input: Input) -> Result<(), String> {
+    fn send(&self, input: Input) -> Result<(), InputError> {
         self.sink
             .blocking_send(input)
-            .map_err(|_| "the replay stopped reading".to_owned())
+            .map_err(|_| InputError::Stopped)
     }
 
-    fn finish(mut self) -> Result<usize, String> {
+    fn finish(mut self) -> Result<usize, InputError> {
         self.flush()?;
         Ok(self.count)
     }

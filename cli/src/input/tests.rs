@@ -4,7 +4,8 @@ use super::*;
 
 async fn read_all(path: PathBuf) -> Vec<Input> {
     let (tx, mut rx) = mpsc::channel(4);
-    let handle = read(path, tx, None);
+    let names = crate::stack::Names::for_stack("onboard", crate::stack::default_parameter_prefix());
+    let handle = read(path, tx, None, std::sync::Arc::new(names.queue_names()));
     let mut out = Vec::new();
     while let Some(input) = rx.recv().await {
         out.push(input);
@@ -144,7 +145,7 @@ async fn records_are_told_apart_one_by_one_and_foreign_ones_refused() {
         ),
         (
             "arn:aws:sqs:eu-west-1:1:orders",
-            "neither the archive queue nor the publish queue",
+            "names no queue of the stack (its queues: onboard-archive, onboard-publish)",
         ),
     ] {
         let mut message = sqs["Records"][0].clone();

@@ -32,10 +32,10 @@ pub use peek::{Decoded, Peeked, decode, peek, purge};
 pub use redrive::{RedriveOptions, Redriven, redrive};
 pub use status::{OLD_MESSAGE, QueueStatus, statuses};
 
-use crate::queue_roles::{DlqSource, QueueRole};
 use crate::sqs_calls::SqsCallError;
 use crate::stack::{QueueRef, Stack, StackError};
 use crate::table_stream::StreamReadError;
+use onboard_shared::catalogue::{DlqSource, QueueRole};
 
 /// A failed operation, said once.
 #[derive(Debug, thiserror::Error)]

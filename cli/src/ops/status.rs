@@ -8,9 +8,9 @@ use serde::Serialize;
 
 use super::OpsError;
 use super::peek::peek;
-use crate::queue_roles::QueueRole;
 use crate::sqs_calls::depth;
 use crate::stack::{QueueRef, Stack};
+use onboard_shared::catalogue::QueueRole;
 
 /// The state of one queue.
 #[derive(Debug, Clone, Serialize)]

@@ -11,9 +11,10 @@ use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::ApiGatewayProxyRequest;
 use aws_lambda_events::event::sqs::SqsMessage;
 use onboard_shared::batch::{Fate, ItemReport};
+use onboard_shared::catalogue::Function;
 use onboard_shared::domain::{ChangeKind, UserId};
 use onboard_shared::published::ParameterPrefix;
-use onboard_shared::telemetry::metrics::{Counts, Function, Metric};
+use onboard_shared::telemetry::metrics::{Counts, Metric};
 use post_confirmation::Outcome;
 use serde_json::value::RawValue;
 
@@ -187,11 +188,8 @@ impl Replay<'_> {
     async fn drain(&mut self, rows: &mut [Row]) {
         let consumed = self.target.drain().await;
         for Consumed { consumer, item } in &consumed {
-            let function = match consumer {
-                Consumer::Archive => Function::ArchiveConsumer,
-                Consumer::Publish => Function::PublishConsumer,
-            };
-            self.summary.metered(function, &beyond_fate(item));
+            self.summary
+                .metered(consumer.function(), &beyond_fate(item));
         }
         settle(
             rows,

@@ -28,6 +28,7 @@ use crate::event_source::Settings;
 use crate::input::{self, Input};
 use crate::output::Fit;
 use crate::pipeline::LocalPipeline;
+use crate::queue_roles::QueueNames;
 use crate::stack::{Names, Stack, StackError};
 use inputs::Replay;
 use printer::{Finish, Printer};
@@ -47,6 +48,9 @@ pub struct Options {
     pub progress: bool,
     /// The width the table fits (none: lines whole).
     pub fit: Fit,
+    /// The stack's queues by name: an SQS message goes to the consumer of
+    /// the queue its `eventSourceARN` names.
+    pub queues: QueueNames,
     /// Replay into a stack's real resources instead of the local state.
     pub stack: Option<StackTarget>,
 }
@@ -63,8 +67,12 @@ pub struct StackTarget {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
-    #[error("{0}")]
-    Input(String),
+    #[error(transparent)]
+    Input(#[from] input::InputError),
+    #[error("no .json, .jsonl or .ndjson files under the given paths")]
+    NoFiles,
+    #[error("{0}: the reader failed")]
+    Reader(String),
     #[error("the local state in {path} cannot be used: {source}")]
     State {
         path: PathBuf,
@@ -79,12 +87,11 @@ pub enum ReplayError {
 
 /// Runs a replay, writing the report to `out`.
 pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, ReplayError> {
-    let files = input::discover(&options.paths).map_err(ReplayError::Input)?;
+    let files = input::discover(&options.paths)?;
     if files.is_empty() {
-        return Err(ReplayError::Input(
-            "no .json, .jsonl or .ndjson files under the given paths".to_owned(),
-        ));
+        return Err(ReplayError::NoFiles);
     }
+    let queues = Arc::new(options.queues.clone());
     let target = match &options.stack {
         None => Target::local(
             LocalPipeline::open(&options.state, options.prefix.clone(), options.settings).map_err(
@@ -114,7 +121,7 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
     for file in &files {
         let source: Arc<str> = file.display().to_string().into();
         let (tx, mut rx) = mpsc::channel(2);
-        let reader = input::read(file.clone(), tx, progress.clone());
+        let reader = input::read(file.clone(), tx, progress.clone(), queues.clone());
         while let Some(input) = rx.recv().await {
             let rows = match input {
                 Input::StreamRecords { first, records } => {
@@ -156,7 +163,7 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
         // The reader always ends by sending End or Refused; joining it only
         // surfaces a panic, which is a bug to report loudly.
         if reader.join().is_err() {
-            return Err(ReplayError::Input(format!("{source}: the reader failed")));
+            return Err(ReplayError::Reader(source.to_string()));
         }
     }
     if let Some(progress) = &progress {

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsMessage;
 use onboard_shared::batch::{Fate, ItemReport};
+use onboard_shared::catalogue::Function;
 use onboard_shared::domain::{ChangeKind, ChangeMessage, UserId};
-use onboard_shared::telemetry::metrics::{Counts, Function};
+use onboard_shared::telemetry::metrics::Counts;
 use serde::Serialize;
 
 /// What happened to one input record.

@@ -57,8 +57,8 @@ pub enum ServeError {
     Stack(#[from] crate::stack::StackError),
     #[error(transparent)]
     Authorizer(#[from] AuthError),
-    #[error("the greeting's settings: {0}")]
-    Config(String),
+    #[error("the greeting's settings")]
+    Config(#[from] greeting::NotAnOrigin),
     #[error("cannot listen on 127.0.0.1:{port}")]
     Listen {
         port: u16,
@@ -101,7 +101,7 @@ pub async fn run(
         cache_ttl: options.name_cache,
         allowed_origin: None,
     };
-    let greeter = Greeter::from_config(&config, &sdk).map_err(ServeError::Config)?;
+    let greeter = Greeter::from_config(&config, &sdk)?;
     let (listener, address) = bind(options.port).await?;
     crate::outln!(
         "serving GET /hello on http://{address}/hello (user pool {})",

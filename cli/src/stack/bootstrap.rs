@@ -11,7 +11,7 @@ use onboard_shared::aws::{dynamodb, s3, s3_client, sqs};
 
 use super::cognito::{find_client_by_name, find_pool_by_name};
 use super::{Names, QueueSettings, StackError, latest_stream_arn, queue_arn};
-use crate::queue_roles::QueueRole;
+use onboard_shared::catalogue::QueueRole;
 
 /// One resource `bootstrap` made or found.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -36,11 +36,11 @@ use publish_consumer::Publisher;
 use stream_router::Router;
 
 pub use crate::event_source::QueueSettings;
-use crate::queue_roles::QueueRole;
 pub use bootstrap::{Made, bootstrap, users_table};
 pub use cognito::{UserPool, find_user_pool};
 pub use identity::{Caller, caller};
 pub use names::{Names, Resolved, StackArgs, default_parameter_prefix, output_keys, stack_outputs};
+use onboard_shared::catalogue::QueueRole;
 
 /// A stack resource that is missing or could not be reached.
 #[derive(Debug, thiserror::Error)]

@@ -9,7 +9,9 @@ use onboard_shared::aws::Connection;
 use onboard_shared::published::ParameterPrefix;
 
 use super::{Stack, StackError};
-use crate::queue_roles::QueueRole;
+use onboard_shared::catalogue::QueueRole;
+
+use crate::queue_roles::QueueNames;
 
 /// What a command needs to find a stack's resources.
 #[derive(Debug, Clone, clap::Args)]
@@ -69,7 +71,12 @@ pub fn default_parameter_prefix() -> ParameterPrefix {
     ParameterPrefix::parse("/onboard").unwrap_or_else(|_| unreachable!("a valid literal"))
 }
 
-fn parse_stack_name(raw: &str) -> Result<String, String> {
+/// A stack name that cannot start bucket and queue names.
+#[derive(Debug, thiserror::Error)]
+#[error("use 1 to 40 lowercase letters, digits and inner '-' (it starts bucket and queue names)")]
+pub struct BadStackName;
+
+fn parse_stack_name(raw: &str) -> Result<String, BadStackName> {
     let valid = (1..=40).contains(&raw.len())
         && raw
             .bytes()
@@ -79,7 +86,7 @@ fn parse_stack_name(raw: &str) -> Result<String, String> {
     if valid {
         Ok(raw.to_owned())
     } else {
-        Err("use 1 to 40 lowercase letters, digits and inner '-' (it starts bucket and queue names)".to_owned())
+        Err(BadStackName)
     }
 }
 
@@ -213,6 +220,11 @@ impl Names {
         self.queues.get(&role).map_or("", String::as_str)
     }
 
+    /// The stack's queues by name.
+    pub fn queue_names(&self) -> QueueNames {
+        QueueNames::of(&self.queues)
+    }
+
     /// These names with the ones a deployed stack's Outputs give in place.
     pub fn with_outputs(
         mut self,
@@ -246,7 +258,7 @@ impl Names {
                 "UserPoolClientId" => self.client_id = Some(value.to_owned()),
                 "ParameterPrefix" => {
                     self.parameter_prefix =
-                        ParameterPrefix::parse(value).map_err(|reason| bad(key, reason))?;
+                        ParameterPrefix::parse(value).map_err(|err| bad(key, err.to_string()))?;
                 }
                 _ => {}
             }

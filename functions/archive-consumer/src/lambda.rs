@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_runtime::{Diagnostic, LambdaEvent};
 use onboard_shared::aws::{S3Archive, SqsQueue, s3_client, sqs_client};
 use onboard_shared::config::ArchiveConfig;
-use onboard_shared::telemetry::metrics::Emitter;
+use onboard_shared::error::{Failure, diagnostic};
+use onboard_shared::telemetry::metrics::{Emitter, Invocation};
 
 use crate::Archiver;
 
@@ -35,13 +36,11 @@ pub async fn invoke(
     archiver: &Archiver,
     metrics: &Emitter,
     event: LambdaEvent<SqsEvent>,
-) -> Result<SqsBatchResponse, Error> {
+) -> Result<SqsBatchResponse, Diagnostic> {
     let report = crate::handle(archiver, &event.payload).await;
-    let context = &event.context;
-    metrics.record(
-        report.counts(metrics.function()),
-        &context.request_id,
-        context.xray_trace_id.as_deref(),
-    );
-    Ok(report.sqs_response()?)
+    let response = report.sqs_response();
+    let failed = response.as_ref().err().map(Failure::kind);
+    let invocation = Invocation::of(&event.context).failed(failed);
+    metrics.record(report.counts(metrics.function()), invocation);
+    response.map_err(|err| diagnostic(&err))
 }

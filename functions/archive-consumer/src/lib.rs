@@ -23,13 +23,12 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use onboard_shared::batch::{
     self, BatchReport, ChangeConsumer, Fate, Outcome, Skip, Ticket, Worked,
 };
+use onboard_shared::catalogue::Function;
 use onboard_shared::domain::{ChangeKind, ChangeMessage, User, UserId, Version};
 use onboard_shared::error::PortError;
 use onboard_shared::ports::{ArchiveStore, Conditional, MessageQueue, WriteCondition};
 use serde::Serialize;
 
-/// The name this function gives itself on the dead letters it sends.
-pub const SOURCE: &str = "archive-consumer";
 /// How often a write that lost a race is tried again within one invocation.
 const MAX_CONFLICTS: usize = 3;
 
@@ -89,7 +88,7 @@ impl ChangeConsumer for Archiver {
     /// One user's changes are applied in order, one at a time.
     type Key = UserId;
     const NAME: &'static str = "archive";
-    const SOURCE: &'static str = SOURCE;
+    const FUNCTION: Function = Function::ArchiveConsumer;
     /// Users side by side: each write is one user's object.
     const GROUPS_AT_ONCE: bool = true;
 
@@ -330,7 +329,8 @@ mod tests {
         // THEN it is applied after one lost write, which its report counts
         assert_eq!(report.items[0].fate, Fate::Applied);
         assert_eq!(report.items[0].write_conflicts, 1);
-        use onboard_shared::telemetry::metrics::{Function, Metric};
+        use onboard_shared::catalogue::Function;
+        use onboard_shared::telemetry::metrics::Metric;
         assert_eq!(
             report
                 .counts(Function::ArchiveConsumer)
@@ -357,7 +357,7 @@ mod tests {
             );
             assert_eq!(
                 letter.attribute(onboard_shared::wire::SOURCE_ATTRIBUTE),
-                Some(SOURCE)
+                Some(Function::ArchiveConsumer.name())
             );
         }
         assert!(

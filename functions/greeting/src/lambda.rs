@@ -6,17 +6,19 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
-use lambda_runtime::{Error, LambdaEvent};
+use std::convert::Infallible;
+
+use lambda_runtime::LambdaEvent;
 use onboard_shared::aws::{SsmParameters, ssm_client};
 use onboard_shared::config::GreetingConfig;
-use onboard_shared::telemetry::metrics::Emitter;
+use onboard_shared::telemetry::metrics::{Emitter, Invocation};
 
-use crate::Greeter;
+use crate::{Greeter, NotAnOrigin};
 
 impl Greeter {
     /// The greeter over Parameter Store, with its config's cache and origin.
     /// An origin that cannot be a header value is refused.
-    pub fn from_config(config: &GreetingConfig, sdk: &SdkConfig) -> Result<Self, String> {
+    pub fn from_config(config: &GreetingConfig, sdk: &SdkConfig) -> Result<Self, NotAnOrigin> {
         // The greeting never writes: the write pace does not apply.
         let parameters = Arc::new(SsmParameters::new(ssm_client(sdk), f64::INFINITY));
         let greeter = Greeter::new(
@@ -36,13 +38,10 @@ pub async fn invoke(
     greeter: &Greeter,
     metrics: &Emitter,
     event: LambdaEvent<ApiGatewayProxyRequest>,
-) -> Result<ApiGatewayProxyResponse, Error> {
+) -> Result<ApiGatewayProxyResponse, Infallible> {
     let answered = crate::answer(greeter, event.payload).await;
     let context = &event.context;
-    metrics.record(
-        answered.counts,
-        &context.request_id,
-        context.xray_trace_id.as_deref(),
-    );
+    metrics.record(answered.counts, Invocation::of(context));
+    // Every request gets an answer: the greeting never fails an invocation.
     Ok(answered.response)
 }

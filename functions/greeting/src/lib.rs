@@ -98,9 +98,9 @@ impl Greeter {
 
     /// Lets pages of this origin (`*` for any) read the answers. An origin
     /// that cannot be a header value is refused.
-    pub fn allowing_origin(mut self, origin: &str) -> Result<Self, String> {
+    pub fn allowing_origin(mut self, origin: &str) -> Result<Self, NotAnOrigin> {
         let origin = HeaderValue::from_str(origin.trim())
-            .map_err(|_| format!("`{origin}` is not an origin"))?;
+            .map_err(|source| NotAnOrigin(origin.to_owned(), source))?;
         self.allowed_origin = Some(origin);
         Ok(self)
     }
@@ -242,6 +242,14 @@ pub fn metric(response: &ApiGatewayProxyResponse) -> Metric {
 pub async fn handle(greeter: &Greeter, request: ApiGatewayProxyRequest) -> ApiGatewayProxyResponse {
     answer(greeter, request).await.response
 }
+
+/// An `ALLOWED_ORIGIN` that cannot be a header value.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not an origin")]
+pub struct NotAnOrigin(
+    String,
+    #[source] aws_lambda_events::http::header::InvalidHeaderValue,
+);
 
 /// The read of a name that Parameter Store throttled (after the SDK's own
 /// retries): the greeting falls back to the token's name.

@@ -3,11 +3,12 @@
 //! then invoked with each Cognito event.
 
 use aws_config::SdkConfig;
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_runtime::{Diagnostic, LambdaEvent};
 use onboard_shared::aws::{DynamoUserStore, dynamodb_client};
 use onboard_shared::config::PostConfirmationConfig;
+use onboard_shared::error::{Failure, diagnostic};
 use onboard_shared::ports::UserStore;
-use onboard_shared::telemetry::metrics::{Counts, Emitter, Metric};
+use onboard_shared::telemetry::metrics::{Counts, Emitter, Invocation, Metric};
 use serde_json::Value;
 
 /// The users table the config names.
@@ -20,7 +21,7 @@ pub async fn invoke(
     users: &dyn UserStore,
     metrics: &Emitter,
     event: LambdaEvent<Value>,
-) -> Result<Value, Error> {
+) -> Result<Value, Diagnostic> {
     let context = &event.context;
     let trace_header = context.xray_trace_id.as_deref();
     let result = crate::handle(users, event.payload, chrono::Utc::now(), trace_header).await;
@@ -29,10 +30,9 @@ pub async fn invoke(
         Err(err) if err.is_throttled() => Counts::one(Metric::Throttles),
         Err(_) => Counts::default(),
     };
-    metrics.record(
-        counts,
-        &context.request_id,
-        context.xray_trace_id.as_deref(),
-    );
-    Ok(result?.0)
+    let failed = result.as_ref().err().map(Failure::kind);
+    metrics.record(counts, Invocation::of(context).failed(failed));
+    result
+        .map(|(event, _)| event)
+        .map_err(|err| diagnostic(&err))
 }

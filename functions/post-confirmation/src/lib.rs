@@ -37,6 +37,16 @@ pub enum TriggerError {
     Store(#[from] PortError),
 }
 
+impl onboard_shared::error::Failure for TriggerError {
+    fn kind(&self) -> &'static str {
+        match self {
+            TriggerError::NotAnEvent(_) => "NotAnEvent",
+            TriggerError::InvalidUser(_) => "InvalidUser",
+            TriggerError::Store(err) => err.kind(),
+        }
+    }
+}
+
 impl TriggerError {
     pub fn is_retryable(&self) -> bool {
         matches!(self, TriggerError::Store(err) if err.is_retryable())

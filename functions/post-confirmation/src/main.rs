@@ -1,7 +1,8 @@
 use lambda_runtime::{Error, run, service_fn};
 use onboard_shared::aws::{CallBudget, lambda_config};
+use onboard_shared::catalogue::Function;
 use onboard_shared::config::{PostConfirmationConfig, process_env};
-use onboard_shared::telemetry::metrics::{Emitter, Function, stack_name};
+use onboard_shared::telemetry::metrics::{Emitter, stack_name};
 use onboard_shared::telemetry::{self, LogFormat};
 
 // One invocation at a time: one thread, no hand-offs between threads.

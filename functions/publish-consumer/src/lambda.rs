@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_runtime::{Diagnostic, LambdaEvent};
 use onboard_shared::aws::{SqsQueue, SsmParameters, sqs_client, ssm_client};
 use onboard_shared::config::PublishConfig;
-use onboard_shared::telemetry::metrics::Emitter;
+use onboard_shared::error::{Failure, diagnostic};
+use onboard_shared::telemetry::metrics::{Emitter, Invocation};
 
 use crate::Publisher;
 
@@ -37,13 +38,11 @@ pub async fn invoke(
     publisher: &Publisher,
     metrics: &Emitter,
     event: LambdaEvent<SqsEvent>,
-) -> Result<SqsBatchResponse, Error> {
+) -> Result<SqsBatchResponse, Diagnostic> {
     let report = crate::handle(publisher, &event.payload).await;
-    let context = &event.context;
-    metrics.record(
-        report.counts(metrics.function()),
-        &context.request_id,
-        context.xray_trace_id.as_deref(),
-    );
-    Ok(report.sqs_response()?)
+    let response = report.sqs_response();
+    let failed = response.as_ref().err().map(Failure::kind);
+    let invocation = Invocation::of(&event.context).failed(failed);
+    metrics.record(report.counts(metrics.function()), invocation);
+    response.map_err(|err| diagnostic(&err))
 }

@@ -21,13 +21,11 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use onboard_shared::batch::{
     self, BatchReport, ChangeConsumer, Fate, Outcome, Skip, Ticket, Worked,
 };
+use onboard_shared::catalogue::Function;
 use onboard_shared::domain::{ChangeMessage, UserId};
 use onboard_shared::error::PortError;
 use onboard_shared::ports::{MessageQueue, ParameterStore};
 use onboard_shared::published::{ParameterPrefix, PublishedName};
-
-/// The name this function gives itself on the dead letters it sends.
-pub const SOURCE: &str = "publish-consumer";
 
 #[derive(Clone)]
 pub struct Publisher {
@@ -54,7 +52,7 @@ impl ChangeConsumer for Publisher {
     /// All the changes of one user in a batch become one write.
     type Key = UserId;
     const NAME: &'static str = "publish";
-    const SOURCE: &'static str = SOURCE;
+    const FUNCTION: Function = Function::PublishConsumer;
     /// Users one after the other: the writes are paced anyway, and a slow
     /// store slows this batch rather than throttling every other consumer.
     const GROUPS_AT_ONCE: bool = false;
@@ -218,7 +216,8 @@ mod tests {
         assert!(dead_letters.is_empty());
         // One throttled write per user (Ada's and Grace's), counted on the
         // report of the change that made it, not on those that shared it.
-        use onboard_shared::telemetry::metrics::{Function, Metric};
+        use onboard_shared::catalogue::Function;
+        use onboard_shared::telemetry::metrics::Metric;
         let throttles: Vec<u32> = report.items.iter().map(|i| i.throttles).collect();
         assert_eq!(throttles.iter().sum::<u32>(), 2, "{throttles:?}");
         assert_eq!(

@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_runtime::{Diagnostic, LambdaEvent};
 use onboard_shared::aws::{SqsQueue, sqs_client};
 use onboard_shared::config::RouterConfig;
+use onboard_shared::error::{Failure, diagnostic};
 use onboard_shared::stream::RawStreamEvent;
-use onboard_shared::telemetry::metrics::Emitter;
+use onboard_shared::telemetry::metrics::{Emitter, Invocation};
 
 use crate::Router;
 
@@ -32,7 +33,7 @@ pub async fn invoke(
     router: &Router,
     metrics: &Emitter,
     event: LambdaEvent<RawStreamEvent>,
-) -> Result<DynamoDbEventResponse, Error> {
+) -> Result<DynamoDbEventResponse, Diagnostic> {
     let context = &event.context;
     let report = crate::handle(
         router,
@@ -40,10 +41,9 @@ pub async fn invoke(
         context.xray_trace_id.as_deref(),
     )
     .await;
-    metrics.record(
-        report.counts(metrics.function()),
-        &context.request_id,
-        context.xray_trace_id.as_deref(),
-    );
-    Ok(report.stream_response()?)
+    let response = report.stream_response();
+    let failed = response.as_ref().err().map(Failure::kind);
+    let invocation = Invocation::of(context).failed(failed);
+    metrics.record(report.counts(metrics.function()), invocation);
+    response.map_err(|err| diagnostic(&err))
 }

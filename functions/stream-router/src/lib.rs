@@ -17,13 +17,11 @@ use std::sync::Arc;
 use onboard_shared::batch::{
     self, BatchReport, Fate, Outcome, ReasonClass, Settlement, Skip, Ticket,
 };
+use onboard_shared::catalogue::Function;
 use onboard_shared::ports::{MessageQueue, OutgoingMessage, SendFailure};
 use onboard_shared::reason::Reason;
 use onboard_shared::stream::decode_raw;
 use serde_json::value::RawValue;
-
-/// The name this function gives itself on the dead letters it sends.
-pub const SOURCE: &str = "stream-router";
 
 /// The router's queues.
 #[derive(Clone)]
@@ -112,7 +110,7 @@ pub async fn handle(
     }
 
     let report = settlement
-        .finish(router.dead_letters.as_ref(), SOURCE)
+        .finish(router.dead_letters.as_ref(), Function::StreamRouter.name())
         .await;
     let failed = report.failed().count();
     tracing::info!(

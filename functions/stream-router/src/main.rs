@@ -1,7 +1,8 @@
 use lambda_runtime::{Error, run, service_fn};
 use onboard_shared::aws::lambda_config;
+use onboard_shared::catalogue::Function;
 use onboard_shared::config::{RouterConfig, process_env};
-use onboard_shared::telemetry::metrics::{Emitter, Function, stack_name};
+use onboard_shared::telemetry::metrics::{Emitter, stack_name};
 use onboard_shared::telemetry::{self, LogFormat};
 use stream_router::Router;
 

@@ -9,6 +9,7 @@ use std::future::Future;
 use aws_lambda_events::event::sqs::SqsEvent;
 
 use super::{BatchReport, Outcome, Ticket, decode_sqs, log_done};
+use crate::catalogue::Function;
 use crate::domain::ChangeMessage;
 use crate::ports::MessageQueue;
 
@@ -20,8 +21,8 @@ pub trait ChangeConsumer: Sync {
 
     /// Its name on its log lines (`archive`, `publish`).
     const NAME: &'static str;
-    /// Its name on the dead letters it sends.
-    const SOURCE: &'static str;
+    /// The function it is: its name is the source its dead letters name.
+    const FUNCTION: Function;
     /// Whether groups are applied side by side (or one after the other).
     const GROUPS_AT_ONCE: bool;
 
@@ -108,7 +109,9 @@ pub async fn consume<C: ChangeConsumer>(consumer: &C, event: &SqsEvent) -> Batch
         settlement.lost_writes(ticket, write_conflicts);
         settlement.settle(ticket, outcome);
     }
-    settlement.finish(consumer.dead_letters(), C::SOURCE).await
+    settlement
+        .finish(consumer.dead_letters(), C::FUNCTION.name())
+        .await
 }
 
 #[cfg(test)]
@@ -144,7 +147,7 @@ mod tests {
     impl ChangeConsumer for Forgetful {
         type Key = ();
         const NAME: &'static str = "forgetful";
-        const SOURCE: &'static str = "forgetful";
+        const FUNCTION: Function = Function::ArchiveConsumer;
         const GROUPS_AT_ONCE: bool = false;
         fn key(&self, _: &ChangeMessage) {}
         async fn apply(&self, _: &[(Ticket, ChangeMessage)]) -> Vec<Worked> {

@@ -30,10 +30,11 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde::Serialize;
 
+use crate::catalogue::Function;
 use crate::domain::{ChangeKind, ChangeMessage, UserId, Version};
 use crate::reason::Reason;
 use crate::stream::compare_sequence_numbers;
-use crate::telemetry::metrics::{Counts, Function, Metric};
+use crate::telemetry::metrics::{Counts, Metric};
 
 /// The one line a consumer logs for a change it is done with: the user by
 /// id (never by email), the version, what came of it, and the sign-up's
@@ -210,6 +211,12 @@ pub struct BatchReport {
 pub struct BatchFailed {
     pub count: usize,
     pub first_reason: Reason,
+}
+
+impl crate::error::Failure for BatchFailed {
+    fn kind(&self) -> &'static str {
+        "BatchFailed"
+    }
 }
 
 impl BatchReport {

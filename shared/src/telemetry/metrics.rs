@@ -19,40 +19,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use metrics_cloudwatch_embedded::{Builder, Collector};
 use serde::Serialize;
 
+use crate::catalogue::Function;
+
 /// The namespace every onboard metric is in.
 pub const NAMESPACE: &str = "Onboard";
 
-/// One of onboard's functions, as its metrics name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Function {
-    PostConfirmation,
-    StreamRouter,
-    ArchiveConsumer,
-    PublishConsumer,
-    Greeting,
-}
-
 impl Function {
-    pub const ALL: [Function; 5] = [
-        Function::PostConfirmation,
-        Function::StreamRouter,
-        Function::ArchiveConsumer,
-        Function::PublishConsumer,
-        Function::Greeting,
-    ];
-
-    /// The `Function` dimension's value.
-    pub fn name(self) -> &'static str {
-        match self {
-            Function::PostConfirmation => "post-confirmation",
-            Function::StreamRouter => "stream-router",
-            Function::ArchiveConsumer => "archive-consumer",
-            Function::PublishConsumer => "publish-consumer",
-            Function::Greeting => "greeting",
-        }
-    }
-
     /// What the function's work is called when a record is done.
     pub fn applied(self) -> Metric {
         match self {
@@ -198,6 +170,37 @@ impl Counts {
     }
 }
 
+/// The invocation a document is for.
+#[derive(Debug, Clone, Copy)]
+pub struct Invocation<'a> {
+    pub request_id: &'a str,
+    pub trace_id: Option<&'a str>,
+    /// The kind of failure, when it failed.
+    pub error_type: Option<&'a str>,
+}
+
+impl<'a> Invocation<'a> {
+    /// The invocation of this Lambda context.
+    pub fn of(context: &'a lambda_runtime::Context) -> Self {
+        Self {
+            request_id: &context.request_id,
+            trace_id: context.xray_trace_id.as_deref(),
+            error_type: None,
+        }
+    }
+
+    /// The same invocation, failed with this kind of failure.
+    pub fn failed(self, error_type: Option<&'a str>) -> Self {
+        Self { error_type, ..self }
+    }
+}
+
+/// The metrics recorder could not be installed (a second one, in one
+/// process).
+#[derive(Debug, thiserror::Error)]
+#[error("the metrics recorder could not be installed")]
+pub struct MetricsError(#[source] metrics_cloudwatch_embedded::Error);
+
 /// Writes one embedded-metric document per invocation for one function.
 pub struct Emitter {
     function: Function,
@@ -226,14 +229,14 @@ pub fn stack_name() -> String {
 impl Emitter {
     /// The emitter of `function` in `stack`, installed as the process's
     /// metrics recorder. Once per process; a second call fails.
-    pub fn install(function: Function, stack: &str) -> Result<Self, String> {
+    pub fn install(function: Function, stack: &str) -> Result<Self, MetricsError> {
         let collector = Builder::new()
             .cloudwatch_namespace(NAMESPACE)
             .with_dimension("Stack", stack.to_owned())
             .with_dimension("Function", function.name())
             .emit_zeros(true)
             .init()
-            .map_err(|err| format!("the metrics recorder: {err}"))?;
+            .map_err(MetricsError)?;
         for metric in function.metrics() {
             // Registered once, so that every document carries every metric.
             ::metrics::describe_counter!(metric.name(), ::metrics::Unit::Count, "");
@@ -252,26 +255,32 @@ impl Emitter {
     }
 
     /// Ends an invocation: its counts, as one log line and one document on
-    /// standard output, where Lambda's log capture hands it to CloudWatch.
-    pub fn record(&self, counts: Counts, request_id: &str, trace_id: Option<&str>) {
+    /// standard output, where Lambda's log capture hands it to CloudWatch;
+    /// with the kind of failure (`errorType`) when it failed.
+    pub fn record(&self, counts: Counts, invocation: Invocation<'_>) {
         tracing::info!(
             counts = %serde_json::to_string(&counts).unwrap_or_default(),
             "invocation done"
         );
-        if let Err(err) = self.emit(counts, request_id, trace_id, std::io::stdout().lock()) {
+        if let Err(err) = self.emit(counts, invocation, std::io::stdout().lock()) {
             tracing::warn!(error = %err, "the metrics could not be written");
         }
     }
 
     /// Writes the invocation's document: `counts`, `ColdStart` on the
-    /// first, and the request and trace ids as properties.
+    /// first, and the request and trace ids (and the kind of failure) as
+    /// properties.
     pub fn emit(
         &self,
         mut counts: Counts,
-        request_id: &str,
-        trace_id: Option<&str>,
+        invocation: Invocation<'_>,
         out: impl Write,
     ) -> std::io::Result<()> {
+        let Invocation {
+            request_id,
+            trace_id,
+            error_type,
+        } = invocation;
         if self.cold.swap(false, Ordering::Relaxed) {
             counts.add(Metric::ColdStart, 1);
         }
@@ -282,6 +291,10 @@ impl Emitter {
         match trace_id {
             Some(trace) => self.collector.set_property("xrayTraceId", trace),
             None => self.collector.remove_property("xrayTraceId"),
+        };
+        match error_type {
+            Some(kind) => self.collector.set_property("errorType", kind),
+            None => self.collector.remove_property("errorType"),
         };
         self.collector.flush(out)
     }
