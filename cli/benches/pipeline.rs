@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 
 use archive_consumer::Archiver;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use onboard_cli::event_source::Settings;
-use onboard_cli::replay::{self, Options};
+use onboard_cli::commands::replay::{self, Options};
+use onboard_cli::engine::event_source::Settings;
 use onboard_shared::local::{FileParameters, FolderArchive, MemoryQueue};
 use onboard_shared::published::ParameterPrefix;
 use publish_consumer::Publisher;

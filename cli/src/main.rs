@@ -7,7 +7,9 @@ use clap::{Parser, Subcommand};
 use onboard_shared::error::error_chain;
 use onboard_shared::telemetry::{self, LogFormat};
 
-mod cmd;
+use onboard_cli::commands::{
+    CommandError, dev, dlq, doctor, queues, reconcile, replay, serve, signup, token,
+};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -25,34 +27,34 @@ enum Command {
     /// Replay DynamoDB stream events, SQS events, API Gateway requests and
     /// Cognito post-confirmation triggers through the real handlers,
     /// in-process, on local state.
-    Replay(cmd::replay::ReplayArgs),
+    Replay(replay::command::ReplayArgs),
     /// The local Lambda service: on an emulator, read the table's stream
     /// into the router and each queue into its consumer, until interrupted.
-    Dev(cmd::dev::DevArgs),
+    Dev(dev::command::DevArgs),
     /// Sign a user up in the pool, confirm them, and run the
     /// post-confirmation trigger as Cognito would. Prints the user's sub.
-    Signup(cmd::signup::SignupArgs),
+    Signup(signup::command::SignupArgs),
     /// Serve GET /hello on 127.0.0.1 behind a Cognito authorizer, as API
     /// Gateway would; on an emulator also the greeting page, GET /, with a
     /// local stand-in for the hosted UI to sign up through in a browser.
-    Serve(cmd::serve::ServeArgs),
+    Serve(serve::command::ServeArgs),
     /// Every queue and DLQ of the stack: depths, oldest message, status.
     /// Exits 1 when any DLQ holds messages.
-    Queues(cmd::queues::QueuesArgs),
+    Queues(queues::command::QueuesArgs),
     /// Look into a dead-letter queue, move its messages back, or empty it.
-    Dlq(cmd::dlq::DlqArgs),
+    Dlq(dlq::command::DlqArgs),
     /// The user pool against the users table: users the trigger never
     /// recorded (created by an administrator, imported, trigger failed),
     /// rows whose user is gone, rows out of date. `--fix` records the
     /// missing ones. Exits 1 while they differ.
-    Reconcile(cmd::reconcile::ReconcileArgs),
+    Reconcile(reconcile::command::ReconcileArgs),
     /// Sign a user in with the stack's app client and print their ID token
     /// (answering the new-password challenge of an administrator-created
     /// user).
-    Token(cmd::token::TokenArgs),
+    Token(token::command::TokenArgs),
     /// Whether the stack can work: credentials, region, stack, resources,
     /// trigger, event source mappings, alarms, DLQs. Exits 1 on trouble.
-    Doctor(cmd::doctor::DoctorArgs),
+    Doctor(doctor::command::DoctorArgs),
 }
 
 // Replays allocate many small strings; mimalloc keeps that cheap.
@@ -96,33 +98,33 @@ async fn main() -> ExitCode {
     let default_level = format!("{default_level},aws_config=error");
     telemetry::init_with_default(LogFormat::detect(), &default_level);
     match cli.command {
-        Command::Dev(args) => report("dev", cmd::dev::run(args).await),
-        Command::Signup(args) => report("signup", cmd::signup::run(args).await),
-        Command::Serve(args) => report("serve", cmd::serve::run(args).await),
-        Command::Queues(args) => match cmd::queues::run(args).await {
+        Command::Dev(args) => report("dev", dev::command::run(args).await),
+        Command::Signup(args) => report("signup", signup::command::run(args).await),
+        Command::Serve(args) => report("serve", serve::command::run(args).await),
+        Command::Queues(args) => match queues::command::run(args).await {
             Ok(clean) => ExitCode::from(u8::from(!clean)),
             Err(err) => report("queues", Err(err)),
         },
-        Command::Dlq(args) => match cmd::dlq::run(args.command).await {
+        Command::Dlq(args) => match dlq::command::run(args.command).await {
             Ok(clean) => ExitCode::from(u8::from(!clean)),
             Err(err) => report("dlq", Err(err)),
         },
-        Command::Token(args) => report("token", cmd::token::run(args).await),
-        Command::Reconcile(args) => match cmd::reconcile::run(args).await {
+        Command::Token(args) => report("token", token::command::run(args).await),
+        Command::Reconcile(args) => match reconcile::command::run(args).await {
             Ok(matches) => ExitCode::from(u8::from(!matches)),
             Err(err) => report("reconcile", Err(err)),
         },
-        Command::Doctor(args) => match cmd::doctor::run(args).await {
+        Command::Doctor(args) => match doctor::command::run(args).await {
             Ok(healthy) => ExitCode::from(u8::from(!healthy)),
             Err(err) => report("doctor", Err(err)),
         },
-        Command::Replay(args) => cmd::replay::run(args, replay_endpoint_given).await,
+        Command::Replay(args) => replay::command::run(args, replay_endpoint_given).await,
     }
 }
 
 /// Prints a command's error, with every cause, once, and turns it into the
 /// exit status.
-fn report(command: &str, result: Result<(), cmd::CommandError>) -> ExitCode {
+fn report(command: &str, result: Result<(), CommandError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

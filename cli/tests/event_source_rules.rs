@@ -1,5 +1,5 @@
 //! Conformance: each of Lambda's event-source rules, as
-//! `onboard_cli::event_source` keeps them for `onboard replay` and
+//! `onboard_cli::engine::event_source` keeps them for `onboard replay` and
 //! `onboard dev`. Each test is named after the AWS behaviour it proves and
 //! cites the AWS page that states it.
 //!
@@ -14,12 +14,12 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use chrono::Utc;
-use onboard_cli::event_source::on_failure::{
+use onboard_cli::engine::event_source::on_failure::{
     Condition, Discarded, InvocationRecords, OnFailureDestination, RecordsWithReasons,
 };
-use onboard_cli::event_source::queue::{self, LocalQueuePoller, QueueFunction};
-use onboard_cli::event_source::stream::{Clock, StreamFunction, StreamPoller};
-use onboard_cli::event_source::{Invoked, QueueSettings, StreamSettings};
+use onboard_cli::engine::event_source::queue::{self, LocalQueuePoller, QueueFunction};
+use onboard_cli::engine::event_source::stream::{Clock, StreamFunction, StreamPoller};
+use onboard_cli::engine::event_source::{Invoked, QueueSettings, StreamSettings};
 use onboard_shared::batch::{BatchReport, Fate};
 use onboard_shared::local::MemoryQueue;
 use onboard_shared::ports::{MessageQueue, OutgoingMessage};
@@ -377,8 +377,8 @@ async fn the_on_failure_destination_receives_lambda_s_invocation_record() {
     assert_eq!(info["streamArn"], stream_arn);
     assert!(!sent[0].body.contains("INSERT"), "no record in it");
     // What `onboard dlq` makes of it: a range to read back from the stream.
-    match onboard_cli::ops::decode(&sent[0].body) {
-        onboard_cli::ops::Decoded::StreamBatchInfo {
+    match onboard_cli::commands::dlq::decode(&sent[0].body) {
+        onboard_cli::commands::dlq::Decoded::StreamBatchInfo {
             shard_id,
             start_sequence_number,
             end_sequence_number,

@@ -56,7 +56,7 @@ async fn sub_of(client: &cognito::Client, pool: &str, username: &str) -> String 
 }
 
 fn attribute(name: &str, value: &str) -> cognito::types::AttributeType {
-    onboard_cli::signup::attribute(name, value).unwrap()
+    onboard_cli::commands::signup::attribute(name, value).unwrap()
 }
 
 /// A user an administrator creates (no trigger runs), with a temporary

@@ -10,10 +10,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use onboard_cli::event_source::Invoked;
-use onboard_cli::event_source::StreamSettings;
-use onboard_cli::event_source::on_failure::{Discarded, OnFailureDestination};
-use onboard_cli::event_source::stream::{Clock, StreamFunction, StreamPoller};
+use onboard_cli::engine::event_source::Invoked;
+use onboard_cli::engine::event_source::StreamSettings;
+use onboard_cli::engine::event_source::on_failure::{Discarded, OnFailureDestination};
+use onboard_cli::engine::event_source::stream::{Clock, StreamFunction, StreamPoller};
 use onboard_shared::batch::{BatchReport, Fate, ItemReport};
 use onboard_tests::property;
 use proptest::prelude::*;

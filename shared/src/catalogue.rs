@@ -118,6 +118,11 @@ impl QueueRole {
         }
     }
 
+    /// Its name on a stack `onboard dev --bootstrap` made.
+    pub fn bootstrapped_name(self, stack: &str) -> String {
+        format!("{stack}-{}", self.name())
+    }
+
     /// Its resource in `infra/template.yaml`.
     pub fn logical_id(self) -> &'static str {
         match self {

@@ -102,7 +102,7 @@ async fn the_trigger_s_trace_is_kept_on_the_row_and_read_back_from_its_stream_re
     let arn = onboard_cli::stack::latest_stream_arn(&client, &table)
         .await
         .unwrap();
-    let mut reader = onboard_cli::table_stream::ShardReader::new(
+    let mut reader = onboard_cli::stack::table_stream::ShardReader::new(
         aws_sdk_dynamodbstreams::Client::new(&sdk),
         arn,
     );
@@ -485,7 +485,9 @@ async fn poison_messages_reach_the_dead_letter_queue_with_their_reason() {
     assert!(report.failed().next().is_none(), "{report:?}");
     // AND each dead letter names the message id it was received as (the one
     // the consumer's log names), which `dlq peek` shows beside its own
-    let peeked = onboard_cli::ops::peek(&sqs, dlq.url(), 10).await.unwrap();
+    let peeked = onboard_cli::commands::dlq::peek(&sqs, dlq.url(), 10)
+        .await
+        .unwrap();
     let mut received_as: Vec<_> = peeked
         .iter()
         .filter_map(|m| m.received_as.clone())

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use async_trait::async_trait;
-use onboard_cli::event_source::{QueueSettings, Settings, StreamSettings};
-use onboard_cli::pipeline::LocalPipeline;
-use onboard_cli::queue_roles::Consumer;
+use onboard_cli::engine::event_source::{QueueSettings, Settings, StreamSettings};
+use onboard_cli::engine::pipeline::LocalPipeline;
+use onboard_cli::engine::queue_roles::Consumer;
 use onboard_shared::batch::Fate;
 use onboard_shared::catalogue::QueueRole;
 use onboard_shared::error::PortError;

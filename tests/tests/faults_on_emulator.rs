@@ -12,12 +12,12 @@ use std::time::Duration;
 use archive_consumer::Archiver;
 use async_trait::async_trait;
 use aws_sdk_dynamodbstreams as streams;
-use onboard_cli::dev::{DevSettings, QueuePoller};
-use onboard_cli::event_source::on_failure::InvocationRecords;
-use onboard_cli::event_source::stream::{Clock, StreamPoller};
-use onboard_cli::event_source::{QueueSettings, StreamSettings};
+use onboard_cli::commands::dev::{DevSettings, QueuePoller};
+use onboard_cli::engine::event_source::on_failure::InvocationRecords;
+use onboard_cli::engine::event_source::stream::{Clock, StreamPoller};
+use onboard_cli::engine::event_source::{QueueSettings, StreamSettings};
+use onboard_cli::stack::table_stream::ShardReader;
 use onboard_cli::stack::{self, Names, Stack};
-use onboard_cli::table_stream::ShardReader;
 use onboard_shared::aws::{S3Archive, SqsQueue, SsmParameters};
 use onboard_shared::domain::{Revision, User, UserId, Version};
 use onboard_shared::error::PortError;
@@ -221,7 +221,7 @@ async fn with_a_quarter_of_the_calls_failing_every_copy_ends_the_same_and_nothin
             "request": { "userAttributes": { "sub": format!("f-{index:03}"), "name": format!("User {index} v1") } },
             "response": {}
         });
-        let (outcome, _) = onboard_cli::pipeline::trigger(users.as_ref(), event, 3).await;
+        let (outcome, _) = onboard_cli::engine::pipeline::trigger(users.as_ref(), event, 3).await;
         if outcome.is_ok() {
             newest.insert(format!("f-{index:03}"), 1u64);
         }
@@ -298,7 +298,9 @@ async fn with_a_quarter_of_the_calls_failing_every_copy_ends_the_same_and_nothin
     let empty = |url: String| {
         let sqs = stack.sqs.clone();
         async move {
-            let depth = onboard_cli::sqs_calls::depth(&sqs, &url).await.unwrap();
+            let depth = onboard_cli::stack::sqs_calls::depth(&sqs, &url)
+                .await
+                .unwrap();
             depth.visible + depth.in_flight == 0
         }
     };
@@ -430,7 +432,7 @@ async fn with_a_quarter_of_the_calls_failing_every_copy_ends_the_same_and_nothin
         &stack.queues.archive_dlq,
         &stack.queues.publish_dlq,
     ] {
-        let depth = onboard_cli::sqs_calls::depth(&stack.sqs, &dlq.url)
+        let depth = onboard_cli::stack::sqs_calls::depth(&stack.sqs, &dlq.url)
             .await
             .unwrap();
         assert_eq!(depth.visible + depth.in_flight, 0, "{}", dlq.name);

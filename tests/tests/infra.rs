@@ -408,7 +408,7 @@ fn stream_retries_are_bounded_and_end_in_the_router_dlq() {
 fn the_local_event_source_defaults_are_the_template_s() {
     // `onboard replay` and `onboard dev` run with these unless told
     // otherwise; they must be the stack's.
-    let defaults = onboard_cli::event_source::Settings::default();
+    let defaults = onboard_cli::engine::event_source::Settings::default();
     let as_number = |n: u64| Some(n as f64);
     let (name, router) = function_built_from("stream-router");
     let stream = events(router, "DynamoDB")[0];

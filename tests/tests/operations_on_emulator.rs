@@ -7,9 +7,10 @@ mod common;
 use std::time::Duration;
 
 use common::{Service, depth, eventually, fresh_stack, send};
-use onboard_cli::event_source::Invoked;
-use onboard_cli::event_source::stream::StreamFunction;
-use onboard_cli::ops::{self, Decoded, RedriveOptions, Source};
+use onboard_cli::commands::dlq::{self as ops, Decoded, RedriveOptions, Source};
+use onboard_cli::commands::queues;
+use onboard_cli::engine::event_source::Invoked;
+use onboard_cli::engine::event_source::stream::StreamFunction;
 use onboard_cli::stack::Stack;
 use onboard_shared::published::ParameterPrefix;
 use onboard_tests::receive_all;
@@ -47,7 +48,7 @@ async fn poison_under_dev_shows_in_queues_and_peek_and_comes_back_with_redrive()
     let stack = three_dead_letters_under_dev().await;
 
     // THEN the queues show them, at the DLQ and beside its source
-    let statuses = ops::statuses(&stack, &cloudwatch(&stack).await)
+    let statuses = queues::statuses(&stack, &cloudwatch(&stack).await)
         .await
         .unwrap();
     let dlq = statuses.iter().find(|s| s.queue == "archive-dlq").unwrap();
@@ -263,10 +264,10 @@ impl StreamFunction for AlwaysFails {
 
 #[tokio::test]
 async fn a_batch_lambda_gave_up_on_is_fetched_from_the_stream_saved_and_routed() {
-    use onboard_cli::event_source::StreamSettings;
-    use onboard_cli::event_source::on_failure::InvocationRecords;
-    use onboard_cli::event_source::stream::{Clock, StreamPoller};
-    use onboard_cli::replay::{self, Options};
+    use onboard_cli::commands::replay::{self, Options};
+    use onboard_cli::engine::event_source::StreamSettings;
+    use onboard_cli::engine::event_source::on_failure::InvocationRecords;
+    use onboard_cli::engine::event_source::stream::{Clock, StreamPoller};
     use onboard_shared::batch::Fate;
     use onboard_shared::ports::UserStore;
 
@@ -301,7 +302,7 @@ async fn a_batch_lambda_gave_up_on_is_fetched_from_the_stream_saved_and_routed()
         .shard_id()
         .unwrap()
         .to_owned();
-    let mut reader = onboard_cli::table_stream::ShardReader::new(streams, arn.clone());
+    let mut reader = onboard_cli::stack::table_stream::ShardReader::new(streams, arn.clone());
     let (read_from, records) = reader.next_batch(10).await.unwrap();
     assert_eq!((read_from.as_str(), records.len()), (shard.as_str(), 2));
     let poller = StreamPoller {
@@ -359,7 +360,7 @@ async fn a_batch_lambda_gave_up_on_is_fetched_from_the_stream_saved_and_routed()
         paths: done.recovered.clone(),
         state: state.path().to_owned(),
         prefix: stack.names.parameter_prefix.clone(),
-        settings: onboard_cli::event_source::Settings::default(),
+        settings: onboard_cli::engine::event_source::Settings::default(),
         json: true,
         progress: false,
         fit: onboard_cli::output::Fit::WIDE,

@@ -306,7 +306,7 @@ fn the_greeting_answers_every_mutated_request() {
 
 #[test]
 fn the_replay_reader_reads_or_refuses_every_mutated_file_without_quoting_it() {
-    use onboard_cli::input::{self, Input};
+    use onboard_cli::engine::input::{self, Input};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("event.json");
     let every = (0..4usize, any::<u64>())

@@ -12,10 +12,10 @@ use std::time::Duration;
 use aws_sdk_cognitoidentityprovider as cognito;
 use aws_sdk_dynamodbstreams as streams;
 use common::{Service, eventually, fresh_stack};
-use onboard_cli::serve::{self, AuthError, Authorizer, ServeState};
-use onboard_cli::signup;
+use onboard_cli::commands::serve::{self, AuthError, Authorizer, ServeState};
+use onboard_cli::commands::signup;
+use onboard_cli::stack::table_stream::ShardReader;
 use onboard_cli::stack::{self, Stack, UserPool};
-use onboard_cli::table_stream::ShardReader;
 use onboard_shared::aws::{SsmParameters, dynamodb};
 use onboard_shared::domain::ChangeKind;
 use onboard_shared::ports::UserStore;
@@ -432,8 +432,8 @@ async fn stream_records_from_get_records_decode_like_lambdas() {
 #[tokio::test]
 async fn a_replay_into_a_stack_sends_records_and_messages_to_its_queues_and_sign_ups_to_its_table()
 {
-    use onboard_cli::event_source::Settings;
-    use onboard_cli::replay::{self, Options, StackTarget};
+    use onboard_cli::commands::replay::{self, Options, StackTarget};
+    use onboard_cli::engine::event_source::Settings;
     use onboard_shared::catalogue::QueueRole;
 
     // GIVEN a stack on the emulator, with no consumer running, and SQS

@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use onboard_cli::event_source::Settings;
-use onboard_cli::replay::{self, Options, Summary};
+use onboard_cli::commands::replay::{self, Options, Summary};
+use onboard_cli::engine::event_source::Settings;
 use onboard_shared::published::ParameterPrefix;
 use serde_json::Value;
 
@@ -458,7 +458,7 @@ async fn a_path_that_does_not_exist_is_a_clear_error() {
 async fn a_second_replay_into_a_state_folder_in_use_stops_with_a_clear_error() {
     // GIVEN a replay holding a state folder (its pipeline open)
     let state = tempfile::tempdir().unwrap();
-    let held = onboard_cli::pipeline::LocalPipeline::open(
+    let held = onboard_cli::engine::pipeline::LocalPipeline::open(
         state.path(),
         ParameterPrefix::parse("/onboard").unwrap(),
         Settings::default(),

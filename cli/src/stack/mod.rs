@@ -26,6 +26,8 @@ mod cognito;
 mod identity;
 mod local;
 mod names;
+pub mod sqs_calls;
+pub mod table_stream;
 
 use archive_consumer::Archiver;
 use aws_config::SdkConfig;
@@ -35,7 +37,7 @@ use onboard_shared::error::BoxError;
 use publish_consumer::Publisher;
 use stream_router::Router;
 
-pub use crate::event_source::QueueSettings;
+pub use crate::engine::event_source::QueueSettings;
 pub use bootstrap::{Made, bootstrap, users_table};
 pub use cognito::{UserPool, find_user_pool};
 pub use identity::{Caller, caller};

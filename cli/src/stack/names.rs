@@ -11,7 +11,7 @@ use onboard_shared::published::ParameterPrefix;
 use super::{Stack, StackError};
 use onboard_shared::catalogue::QueueRole;
 
-use crate::queue_roles::QueueNames;
+use crate::engine::queue_roles::QueueNames;
 
 /// What a command needs to find a stack's resources.
 #[derive(Debug, Clone, clap::Args)]
@@ -203,7 +203,7 @@ impl Names {
             bucket: format!("{stack}-archive"),
             queues: QueueRole::ALL
                 .into_iter()
-                .map(|role| (role, format!("{stack}-{}", role.name())))
+                .map(|role| (role, role.bootstrapped_name(stack)))
                 .collect(),
             user_pool: format!("{stack}-users"),
             app_client: format!("{stack}-web"),

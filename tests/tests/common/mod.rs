@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use onboard_cli::dev::{self, DevSettings};
+use onboard_cli::commands::dev::{self, DevSettings};
 use onboard_cli::stack::{self, Names, QueueSettings, Stack};
 use onboard_shared::published::ParameterPrefix;
 use onboard_tests::{emulator, unique};
@@ -99,7 +99,7 @@ where
 
 /// How many messages a queue holds: visible, and in flight.
 pub async fn depth(stack: &Stack, url: &str) -> (u64, u64) {
-    let depth = onboard_cli::sqs_calls::depth(&stack.sqs, url)
+    let depth = onboard_cli::stack::sqs_calls::depth(&stack.sqs, url)
         .await
         .unwrap();
     (depth.visible, depth.in_flight)
