@@ -21,6 +21,7 @@
 //!   the venv (default `python3`).
 
 pub mod browser;
+pub mod contract;
 pub mod emf;
 pub mod property;
 pub mod release;

@@ -11,11 +11,9 @@ use onboard_shared::aws::{
     ssm,
 };
 use onboard_shared::batch::{self, Fate, Skip};
-use onboard_shared::domain::{Revision, User, UserId, Version};
+use onboard_shared::domain::{User, UserId, Version};
 use onboard_shared::error::PortError;
-use onboard_shared::ports::{
-    ArchiveStore, Conditional, MessageQueue, OutgoingMessage, PutNew, UserStore, WriteCondition,
-};
+use onboard_shared::ports::{MessageQueue, OutgoingMessage, PutNew, UserStore};
 use onboard_shared::published::ParameterPrefix;
 use onboard_tests::{emulator, receive_all, unique};
 use publish_consumer::Publisher;
@@ -247,56 +245,6 @@ async fn sqs_refusing_a_call_fails_each_entry_with_its_reason() {
     keys.sort_unstable();
     assert_eq!(keys, [0, 1, 2], "each failure known by its sender's key");
     assert!(failures.iter().all(|(_, f)| !f.retryable), "{failures:?}");
-}
-
-#[tokio::test]
-async fn archive_writes_are_guarded_by_the_object_entity_tag() {
-    let sdk = emulator().sdk_config().await;
-    let archive = S3Archive::new(s3_client(&sdk, true), bucket(&s3_client(&sdk, true)).await);
-    let id = UserId::parse("u-1").unwrap();
-    let v1 = Revision {
-        version: Version::FIRST,
-        removed: false,
-    };
-    let v2 = Revision {
-        version: Version::new(2).unwrap(),
-        removed: false,
-    };
-
-    assert_eq!(archive.head(&id).await.unwrap(), None);
-    assert_eq!(
-        archive
-            .put(&id, v1, b"{\"v\":1}", WriteCondition::Absent)
-            .await
-            .unwrap(),
-        Conditional::Written
-    );
-    // A second "create" loses: the object exists now.
-    assert_eq!(
-        archive
-            .put(&id, v1, b"{\"v\":1}", WriteCondition::Absent)
-            .await
-            .unwrap(),
-        Conditional::Conflict
-    );
-    let head = archive.head(&id).await.unwrap().unwrap();
-    assert_eq!(head.revision, Some(v1));
-    // A writer that read an older object loses too.
-    assert_eq!(
-        archive
-            .put(&id, v2, b"{}", WriteCondition::Matches("\"stale\"".into()))
-            .await
-            .unwrap(),
-        Conditional::Conflict
-    );
-    assert_eq!(
-        archive
-            .put(&id, v2, b"{\"v\":2}", WriteCondition::Matches(head.etag))
-            .await
-            .unwrap(),
-        Conditional::Written
-    );
-    assert_eq!(archive.head(&id).await.unwrap().unwrap().revision, Some(v2));
 }
 
 #[tokio::test]
