@@ -42,6 +42,13 @@ impl Function {
         }
     }
 
+    /// The function of this name.
+    pub fn named(name: &str) -> Option<Function> {
+        Function::ALL
+            .into_iter()
+            .find(|function| function.name() == name)
+    }
+
     /// Its resource in `infra/template.yaml`.
     pub fn logical_id(self) -> &'static str {
         match self {

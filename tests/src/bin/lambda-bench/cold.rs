@@ -1,6 +1,7 @@
 //! Section 3: a function's cold first invocation, init and first call, held
 //! to the CPU share Lambda gives 128 MB, over HTTPS to the emulator.
 
+use onboard_shared::catalogue::Function;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -75,7 +76,7 @@ pub fn report(workload: &Workload, labels: &[String], colds: &[Vec<Cold>]) {
             workload.budget.what,
             limit - worst,
         );
-        if workload.function == "post-confirmation" {
+        if workload.function == Function::PostConfirmation.name() {
             let whole: Vec<f64> = colds.iter().map(|c| millis(c.init + c.first)).collect();
             let worst = stats::max(&whole);
             let wait = millis(COGNITO_WAIT);

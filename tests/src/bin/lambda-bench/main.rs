@@ -40,6 +40,7 @@ mod stats;
 mod warm;
 mod workload;
 
+use onboard_shared::catalogue::Function;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Duration;
@@ -117,9 +118,9 @@ impl Options {
 
     /// Invocations each function gets per run, after the warm-up.
     fn invocations(&self, function: &str) -> usize {
-        let full = match function {
-            "stream-router" => 20,
-            "archive-consumer" | "publish-consumer" => 100,
+        let full = match Function::named(function) {
+            Some(Function::StreamRouter) => 20,
+            Some(Function::ArchiveConsumer | Function::PublishConsumer) => 100,
             _ => 300,
         };
         if self.quick { (full / 10).max(3) } else { full }
@@ -133,7 +134,10 @@ impl Options {
             .into_iter()
             .filter(|f| match self.only {
                 None => true,
-                Some("greeting") => matches!(*f, "greeting" | "publish-consumer"),
+                // The greeting reads the names the publish consumer wrote.
+                Some(only) if only == Function::Greeting.name() => {
+                    *f == only || *f == Function::PublishConsumer.name()
+                }
                 Some(only) => *f == only,
             })
             .collect()
@@ -380,23 +384,25 @@ async fn prepare(
     invocations: usize,
     published: &mut Option<workload::Published>,
 ) -> Result<Workload, String> {
-    match function {
-        HELLO => Ok(workload::hello(invocations)),
-        "post-confirmation" => workload::post_confirmation(sdk, invocations).await,
-        "stream-router" => workload::stream_router(sdk, invocations).await,
-        "archive-consumer" => workload::archive_consumer(sdk, invocations).await,
-        "publish-consumer" => {
+    if function == HELLO {
+        return Ok(workload::hello(invocations));
+    }
+    match Function::named(function) {
+        Some(Function::PostConfirmation) => workload::post_confirmation(sdk, invocations).await,
+        Some(Function::StreamRouter) => workload::stream_router(sdk, invocations).await,
+        Some(Function::ArchiveConsumer) => workload::archive_consumer(sdk, invocations).await,
+        Some(Function::PublishConsumer) => {
             let (workload, users) = workload::publish_consumer(sdk, invocations).await?;
             *published = Some(users);
             Ok(workload)
         }
-        "greeting" => {
+        Some(Function::Greeting) => {
             let users = published
                 .as_ref()
                 .ok_or("the greeting reads the names the publish consumer wrote: run it first")?;
             Ok(workload::greeting(users, invocations))
         }
-        other => Err(format!("no workload for {other}")),
+        None => Err(format!("no workload for {function}")),
     }
 }
 

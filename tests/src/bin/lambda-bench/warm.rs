@@ -2,6 +2,7 @@
 //! environment runs: CPU per record, wall per invocation, peak memory and
 //! AWS calls per record.
 
+use onboard_shared::catalogue::Function;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -132,7 +133,7 @@ pub fn report(workload: &Workload, labels: &[String], runs: &[Vec<Warm>]) {
     Row::new("wall per invocation", "ms", 2, &wall)
         .print("the median invocation; most of it is the emulator's own time");
     let peak = of(&|w| w.peak as f64 / 1_048_576.0);
-    let consumer = matches!(workload.function, "archive-consumer" | "publish-consumer");
+    let consumer = Function::named(workload.function).is_some_and(|f| f.reads().is_some());
     let note = if consumer {
         format!(
             "target ≤ {PEAK_MEMORY_TARGET} MiB: {}",

@@ -2,6 +2,7 @@
 //! made on the emulator, and its events, each about users no other event
 //! names (new sign-ups, new users' changes), so every record is real work.
 
+use onboard_shared::catalogue::Function;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -247,7 +248,7 @@ pub async fn post_confirmation(sdk: &SdkConfig, invocations: usize) -> Result<Wo
         .await
         .map_err(|err| format!("creating the table: {err}"))?;
     Ok(Workload {
-        function: "post-confirmation",
+        function: Function::PostConfirmation.name(),
         unit: "sign-up",
         per_invocation: 1,
         env: env(&[("USERS_TABLE", &table)]),
@@ -267,7 +268,7 @@ pub async fn stream_router(sdk: &SdkConfig, invocations: usize) -> Result<Worklo
         .map(|_| stream_event(next_users(100)))
         .collect();
     Ok(Workload {
-        function: "stream-router",
+        function: Function::StreamRouter.name(),
         unit: "record",
         per_invocation: 100,
         env: env(&[
@@ -296,7 +297,7 @@ pub async fn archive_consumer(sdk: &SdkConfig, invocations: usize) -> Result<Wor
         .map(|_| sqs_event("onboard-archive", next_users(10)))
         .collect();
     Ok(Workload {
-        function: "archive-consumer",
+        function: Function::ArchiveConsumer.name(),
         unit: "message",
         per_invocation: 10,
         env: env(&[
@@ -335,7 +336,7 @@ pub async fn publish_consumer(
         .collect();
     Ok((
         Workload {
-            function: "publish-consumer",
+            function: Function::PublishConsumer.name(),
             unit: "message",
             per_invocation: 10,
             env: env(&[
@@ -363,7 +364,7 @@ pub fn greeting(published: &Published, invocations: usize) -> Workload {
         .map(greeting_request)
         .collect();
     Workload {
-        function: "greeting",
+        function: Function::Greeting.name(),
         unit: "request",
         per_invocation: 1,
         env: env(&[("PARAMETER_PREFIX", &published.prefix)]),
