@@ -59,6 +59,27 @@ async fn bucket(client: &s3::Client) -> String {
     name
 }
 
+/// A user's archive object: the version its metadata says, and its body.
+async fn archived(
+    client: &s3::Client,
+    bucket: &str,
+    user: &str,
+) -> (Option<String>, serde_json::Value) {
+    let object = client
+        .get_object()
+        .bucket(bucket)
+        .key(format!("users/{user}.json"))
+        .send()
+        .await
+        .unwrap();
+    let version = object
+        .metadata
+        .as_ref()
+        .and_then(|metadata| metadata.get("onboard-version").cloned());
+    let body = serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap();
+    (version, body)
+}
+
 fn sqs_event(json: &str) -> SqsEvent {
     serde_json::from_str(json).unwrap()
 }
@@ -265,24 +286,8 @@ async fn the_archive_consumer_on_s3_ends_at_the_newest_version_whatever_the_orde
 
     // THEN the object holds version 3, and the redelivery wrote nothing
     assert!(first.failed().next().is_none(), "{first:?}");
-    let object = client
-        .get_object()
-        .bucket(&bucket)
-        .key(format!("users/{ADA}.json"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        object
-            .metadata
-            .as_ref()
-            .unwrap()
-            .get("onboard-version")
-            .map(String::as_str),
-        Some("3")
-    );
-    let body: serde_json::Value =
-        serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap();
+    let (version, body) = archived(&client, &bucket, ADA).await;
+    assert_eq!(version.as_deref(), Some("3"));
     assert_eq!(body["version"], 3);
     assert_eq!(body["user"]["name"], "Ada King");
     assert!(
@@ -324,24 +329,8 @@ async fn an_object_onboard_did_not_write_ranks_below_a_new_user_s_first_change()
 
     // THEN it replaces the foreign object: applied, not skipped as a duplicate
     assert_eq!(report.items[0].fate, Fate::Applied, "{report:?}");
-    let object = client
-        .get_object()
-        .bucket(&bucket)
-        .key(&key)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        object
-            .metadata
-            .as_ref()
-            .unwrap()
-            .get("onboard-version")
-            .map(String::as_str),
-        Some("1")
-    );
-    let body: serde_json::Value =
-        serde_json::from_slice(&object.body.collect().await.unwrap().into_bytes()).unwrap();
+    let (version, body) = archived(&client, &bucket, ADA).await;
+    assert_eq!(version.as_deref(), Some("1"));
     assert_eq!(body["user"]["name"], "Ada Lovelace");
 }
 

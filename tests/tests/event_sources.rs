@@ -47,18 +47,25 @@ impl ParameterStore for Throttled {
     }
 }
 
-#[tokio::test]
-async fn a_message_that_keeps_failing_moves_to_its_dlq_after_max_receive_count() {
-    // GIVEN a publish consumer whose every write is throttled, and maxReceiveCount 3
+/// A pipeline whose publisher's every write is throttled with `message`,
+/// its queue moving a message to its DLQ after `max_receive_count` receives.
+fn throttled_publisher(max_receive_count: u32, message: &'static str) -> LocalPipeline {
     let settings = Settings {
         queue: QueueSettings {
-            max_receive_count: 3,
+            max_receive_count,
             ..QueueSettings::default()
         },
         ..Settings::default()
     };
     let mut pipeline = pipeline(settings);
-    pipeline.publisher.parameters = Arc::new(Throttled("Rate exceeded"));
+    pipeline.publisher.parameters = Arc::new(Throttled(message));
+    pipeline
+}
+
+#[tokio::test]
+async fn a_message_that_keeps_failing_moves_to_its_dlq_after_max_receive_count() {
+    // GIVEN a publish consumer whose every write is throttled, and maxReceiveCount 3
+    let mut pipeline = throttled_publisher(3, "Rate exceeded");
     // WHEN a batch is routed and the queues drained
     pipeline.route(&records()).await;
     let consumed = pipeline.drain().await;
@@ -98,17 +105,8 @@ async fn a_message_that_keeps_failing_moves_to_its_dlq_after_max_receive_count()
 async fn the_redrive_policy_s_dead_letter_holds_no_input_value_of_the_last_failure() {
     // GIVEN a publish consumer whose writes fail for now with a message that
     // quotes what it was given (an email, a quoted value)
-    let settings = Settings {
-        queue: QueueSettings {
-            max_receive_count: 2,
-            ..QueueSettings::default()
-        },
-        ..Settings::default()
-    };
-    let mut pipeline = pipeline(settings);
-    pipeline.publisher.parameters = Arc::new(Throttled(
-        r#"Rate exceeded for ada.king@example.net at "Ada King""#,
-    ));
+    let mut pipeline =
+        throttled_publisher(2, r#"Rate exceeded for ada.king@example.net at "Ada King""#);
     // WHEN its messages keep failing until the queue's redrive policy moves them
     pipeline.route(&records()).await;
     let consumed = pipeline.drain().await;
