@@ -45,6 +45,18 @@ fn a_replay_prints_a_line_per_record_and_a_summary_and_exits_zero() {
     assert!(stdout.contains("sign-up: recorded"), "{stdout}");
     assert!(stdout.contains("DLQ router-dlq"), "{stdout}");
     assert!(stdout.contains("15 records from 6 files"), "{stdout}");
+    // Each dead letter names the record it came from.
+    assert!(
+        stdout.contains(
+            "dead letter in router-dlq, from dynamodb/batch-with-poison-records.json#1: \
+             the NewImage does not decode into a user: missing field `version`"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("4 dead letters, kept with their reasons."),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("New writes: 6 archive objects, 6 parameters."),
         "{stdout}"
@@ -557,5 +569,37 @@ fn a_state_file_that_cannot_be_read_is_named_in_the_error() {
             state.path().join("table.json").display()
         )),
         "{stderr}"
+    );
+}
+
+#[test]
+fn one_dead_letter_is_said_in_the_singular_with_the_line_it_came_from() {
+    // GIVEN JSON Lines with one record and one line that is no event
+    let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    let input = dir.path().join("records.jsonl");
+    let lines = format!(
+        "{}not an event\n",
+        record_line(0, 1, 100_000_000_000_000_000_001)
+    );
+    std::fs::write(&input, lines).unwrap_or_else(|err| panic!("{err}"));
+    // WHEN it is replayed
+    let output = Command::new(env!("CARGO_BIN_EXE_onboard"))
+        .args(["replay", "--no-progress", "--state"])
+        .arg(dir.path().join("state"))
+        .arg(&input)
+        .output()
+        .unwrap_or_else(|err| panic!("{err}"));
+    // THEN one dead letter, named by its file and record, in the singular
+    let stdout = succeeded(&output);
+    assert!(
+        stdout.contains(&format!(
+            "dead letter in router-dlq, from {}#1: line 2: not a JSON event",
+            input.display()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 dead letter, kept with its reason."),
+        "{stdout}"
     );
 }

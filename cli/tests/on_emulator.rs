@@ -105,6 +105,29 @@ async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
     let serve_log = std::fs::read_to_string(logs.path().join("serve.log")).unwrap();
     assert!(dev_log.contains("stream batch"), "{dev_log}");
     assert!(dev_log.contains(&sub), "{dev_log}");
+    // One line per batch, naming its users: the functions' own lines (the
+    // router's per batch, the consumers' per change) only with RUST_LOG.
+    let batch_lines = |what: &str| dev_log.lines().filter(|l| l.contains(what)).count();
+    assert_eq!(batch_lines("stream batch → router"), 1, "{dev_log}");
+    assert_eq!(
+        batch_lines("queue batch → archive-consumer"),
+        1,
+        "{dev_log}"
+    );
+    assert_eq!(
+        batch_lines("queue batch → publish-consumer"),
+        1,
+        "{dev_log}"
+    );
+    assert!(
+        dev_log
+            .lines()
+            .filter(|l| l.contains("batch →"))
+            .all(|l| l.contains(&format!("users={sub}"))),
+        "{dev_log}"
+    );
+    assert!(!dev_log.contains("routed a stream batch"), "{dev_log}");
+    assert!(!dev_log.contains("outcome=applied"), "{dev_log}");
     assert!(checkpoints.exists(), "the stream position was not saved");
     assert!(serve_log.contains("greeted"), "{serve_log}");
     for (name, log) in [
@@ -167,6 +190,8 @@ async fn queues_and_dlq_commands_report_redrive_and_refuse_to_purge_unasked() {
         );
     }
     assert!(!peeked.contains("ada.king"), "{peeked}");
+    assert!(peeked.starts_with("3 messages in "), "{peeked}");
+    assert!(peeked.contains("counts as a receive"), "{peeked}");
     let (_, json, _) = run(&stack, &["dlq", "peek", "archive", "--json"]);
     assert!(!json.contains("ada.king"), "{json}");
     let (_, unmasked, _) = run(&stack, &["dlq", "peek", "archive", "--unmasked"]);
@@ -200,6 +225,10 @@ async fn queues_and_dlq_commands_report_redrive_and_refuse_to_purge_unasked() {
     let (code, out, err) = run(&stack, &["dlq", "purge", "archive", "--yes"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("purged"), "{out}");
+    // An empty DLQ says so, with no dangling colon.
+    let (code, out, _) = run(&stack, &["dlq", "peek", "archive"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(out.trim_end(), format!("no messages in {dlq}"));
 }
 
 #[tokio::test]

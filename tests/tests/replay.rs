@@ -291,18 +291,25 @@ async fn sqs_batches_reach_their_consumer_and_api_requests_the_greeting() {
     assert!(answers["sign-in-page.json"].1.contains("<html"));
 }
 
-#[tokio::test]
-async fn an_sqs_message_goes_to_the_publisher_when_its_queue_is_the_publish_queue() {
-    let state = tempfile::tempdir().unwrap();
+/// The SQS fixture's messages as received from the queue `queue`, in a
+/// file of `dir`.
+fn sqs_messages_from(dir: &Path, queue: &str) -> PathBuf {
     let mut event: Value = serde_json::from_str(
         &std::fs::read_to_string(fixtures("sqs/changes-out-of-order.json")).unwrap(),
     )
     .unwrap();
     for record in event["Records"].as_array_mut().unwrap() {
-        record["eventSourceARN"] = "arn:aws:sqs:eu-west-1:123456789012:onboard-publish".into();
+        record["eventSourceARN"] = format!("arn:aws:sqs:eu-west-1:123456789012:{queue}").into();
     }
-    let path = state.path().join("publish.json");
+    let path = dir.join("messages.json");
     std::fs::write(&path, event.to_string()).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn an_sqs_message_goes_to_the_publisher_when_its_queue_is_the_publish_queue() {
+    let state = tempfile::tempdir().unwrap();
+    let path = sqs_messages_from(state.path(), "onboard-publish");
     let mut options = options(&state.path().join("state"), &[]);
     options.paths = vec![path];
     let (summary, report) = replay_json(&options).await;
@@ -323,16 +330,7 @@ async fn an_sqs_message_goes_to_the_publisher_when_its_queue_is_the_publish_queu
 async fn a_stack_whose_name_holds_both_queue_words_has_its_messages_go_to_the_right_consumer() {
     // GIVEN a stack called `archive-publish`, and messages from its publish queue
     let state = tempfile::tempdir().unwrap();
-    let mut event: Value = serde_json::from_str(
-        &std::fs::read_to_string(fixtures("sqs/changes-out-of-order.json")).unwrap(),
-    )
-    .unwrap();
-    for record in event["Records"].as_array_mut().unwrap() {
-        record["eventSourceARN"] =
-            "arn:aws:sqs:eu-west-1:123456789012:archive-publish-publish".into();
-    }
-    let path = state.path().join("publish.json");
-    std::fs::write(&path, event.to_string()).unwrap();
+    let path = sqs_messages_from(state.path(), "archive-publish-publish");
     let mut options = options(&state.path().join("state"), &[]);
     options.paths = vec![path];
     options.queues = onboard_cli::stack::Names::for_stack(

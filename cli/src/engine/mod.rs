@@ -8,10 +8,13 @@
 //!   events, API Gateway requests and Cognito triggers.
 //! - [`queue_roles`]: the queues' consumers, and which queue a message came
 //!   from, by the stack's names.
-//! - [`pipeline`]: the one place that plugs the real handlers into those
-//!   rules, over the local adapters.
+//! - [`handlers`]: the one place the real handlers are plugged into those
+//!   rules (the rules import no function crate).
+//! - [`pipeline`]: the whole pipeline over the local adapters, driven with
+//!   those rules.
 
 pub mod event_source;
+pub mod handlers;
 pub mod input;
 pub mod pipeline;
 pub mod queue_roles;

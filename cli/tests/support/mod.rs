@@ -110,10 +110,10 @@ pub fn start_dev_bootstrapped(stack: &str, dir: &Path) -> Running {
     let checkpoints = checkpoints
         .to_str()
         .unwrap_or_else(|| panic!("a UTF-8 path"));
-    let (dev, mut out) = start(
-        onboard(stack, &["dev", "--bootstrap", "--checkpoints", checkpoints]),
-        &dir.join("dev.log"),
-    );
+    // At its default log level, as a person runs it.
+    let mut command = onboard(stack, &["dev", "--bootstrap", "--checkpoints", checkpoints]);
+    command.env_remove("RUST_LOG");
+    let (dev, mut out) = start(command, &dir.join("dev.log"));
     line_with(&mut out, "app client");
     dev
 }

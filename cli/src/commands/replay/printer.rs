@@ -311,11 +311,12 @@ impl<'w> Printer<'w> {
             )?;
         }
         if s.dead_letters > 0 {
-            writeln!(
-                out,
-                "{}, kept with their reasons.",
-                plural(s.dead_letters, "dead letter")
-            )?;
+            let kept = if s.dead_letters == 1 {
+                "kept with its reason"
+            } else {
+                "kept with their reasons"
+            };
+            writeln!(out, "{}, {kept}.", plural(s.dead_letters, "dead letter"))?;
         }
         for kept in finish
             .dead_letters

@@ -24,38 +24,16 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use archive_consumer::Archiver;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage, SqsMessageAttribute};
 use onboard_shared::batch::{self, Fate, ItemReport};
 use onboard_shared::local::{LocalMessage, MemoryQueue};
 use onboard_shared::ports::MessageQueue;
-use publish_consumer::Publisher;
 
 use super::{Invoked, QueueSettings};
 
 /// A function that reads an SQS queue.
 pub trait QueueFunction {
     fn invoke(&self, event: &SqsEvent) -> impl Future<Output = Invoked<SqsBatchResponse>>;
-}
-
-impl QueueFunction for Archiver {
-    async fn invoke(&self, event: &SqsEvent) -> Invoked<SqsBatchResponse> {
-        let report = archive_consumer::handle(self, event).await;
-        Invoked {
-            response: report.sqs_response().map_err(|err| Reason::of_error(&err)),
-            report,
-        }
-    }
-}
-
-impl QueueFunction for Publisher {
-    async fn invoke(&self, event: &SqsEvent) -> Invoked<SqsBatchResponse> {
-        let report = publish_consumer::handle(self, event).await;
-        Invoked {
-            response: report.sqs_response().map_err(|err| Reason::of_error(&err)),
-            report,
-        }
-    }
 }
 
 /// A received message, from SQS or from a local queue.

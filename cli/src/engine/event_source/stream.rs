@@ -47,18 +47,6 @@ pub trait StreamFunction {
     ) -> impl Future<Output = Invoked<DynamoDbEventResponse>>;
 }
 
-impl StreamFunction for stream_router::Router {
-    async fn invoke(&self, records: &[Box<RawValue>]) -> Invoked<DynamoDbEventResponse> {
-        let report = stream_router::handle(self, records, None).await;
-        Invoked {
-            response: report
-                .stream_response()
-                .map_err(|err| Reason::of_error(&err)),
-            report,
-        }
-    }
-}
-
 /// The clock record ages are measured by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Clock {
