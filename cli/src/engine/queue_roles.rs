@@ -26,12 +26,11 @@ impl Consumer {
         }
     }
 
-    /// The queue it reads.
+    /// The queue it reads, as the catalogue says.
     pub fn queue(self) -> QueueRole {
-        match self {
-            Consumer::Archive => QueueRole::Archive,
-            Consumer::Publish => QueueRole::Publish,
-        }
+        self.function()
+            .reads()
+            .unwrap_or_else(|| unreachable!("the catalogue names the queue each consumer reads"))
     }
 
     /// The consumer of a source queue.

@@ -183,6 +183,15 @@ impl ItemReport {
         }
     }
 
+    /// What the record counts beyond its fate: the conditional writes it
+    /// lost and the calls that stayed throttled.
+    pub fn beyond_fate(&self) -> Counts {
+        let mut counts = Counts::default();
+        counts.add(Metric::WriteConflicts, u64::from(self.write_conflicts));
+        counts.add(Metric::Throttles, u64::from(self.throttles));
+        counts
+    }
+
     /// A report entry that names the change a message carries.
     pub fn for_message(id: impl Into<String>, message: &ChangeMessage, fate: Fate) -> Self {
         Self {
@@ -226,8 +235,7 @@ impl BatchReport {
         let mut counts = Counts::default();
         for item in &self.items {
             counts.add(item.fate.metric(function), 1);
-            counts.add(Metric::WriteConflicts, u64::from(item.write_conflicts));
-            counts.add(Metric::Throttles, u64::from(item.throttles));
+            counts.merge(&item.beyond_fate());
         }
         counts
     }

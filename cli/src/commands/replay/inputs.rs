@@ -10,11 +10,11 @@ use std::sync::Arc;
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::ApiGatewayProxyRequest;
 use aws_lambda_events::event::sqs::SqsMessage;
-use onboard_shared::batch::{Fate, ItemReport};
+use onboard_shared::batch::Fate;
 use onboard_shared::catalogue::Function;
 use onboard_shared::domain::{ChangeKind, UserId};
 use onboard_shared::published::ParameterPrefix;
-use onboard_shared::telemetry::metrics::{Counts, Metric};
+use onboard_shared::telemetry::metrics::Counts;
 use post_confirmation::Outcome;
 use serde_json::value::RawValue;
 
@@ -47,8 +47,10 @@ impl Replay<'_> {
             .collect();
         let routed = self.target.route(&records).await;
         for (row, item) in rows.iter_mut().zip(routed) {
+            // Each record's final report: a delivery that failed and was
+            // retried reports nothing, so neither do its calls.
             self.summary
-                .metered(Function::StreamRouter, &beyond_fate(&item));
+                .metered(Function::StreamRouter, &item.beyond_fate());
             row.routed(item);
         }
         self.drain(&mut rows).await;
@@ -189,7 +191,7 @@ impl Replay<'_> {
         let consumed = self.target.drain().await;
         for Consumed { consumer, item } in &consumed {
             self.summary
-                .metered(consumer.function(), &beyond_fate(item));
+                .metered(consumer.function(), &item.beyond_fate());
         }
         settle(
             rows,
@@ -243,16 +245,6 @@ fn sqs_message(raw: &RawValue, index: usize) -> SqsMessage {
         message.message_id = Some(format!("replayed-{index}"));
         message
     })
-}
-
-/// What a record's final report counts beyond its fate: the conditional
-/// writes it lost and the calls that stayed throttled. (A delivery that
-/// failed and was retried reports nothing here, so neither do its calls.)
-fn beyond_fate(item: &ItemReport) -> Counts {
-    let mut counts = Counts::default();
-    counts.add(Metric::WriteConflicts, u64::from(item.write_conflicts));
-    counts.add(Metric::Throttles, u64::from(item.throttles));
-    counts
 }
 
 fn consumer_fate(row: &mut Row, consumer: Consumer) -> &mut Option<Fate> {
