@@ -109,16 +109,17 @@ async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
     // router's per batch, the consumers' per change) only with RUST_LOG.
     let batch_lines = |what: &str| dev_log.lines().filter(|l| l.contains(what)).count();
     assert_eq!(batch_lines("stream batch → router"), 1, "{dev_log}");
-    assert_eq!(
-        batch_lines("queue batch → archive-consumer"),
-        1,
+    // The test waits for the greeting, not for both consumers: a consumer's
+    // batch may not have come when the service stops, but never twice.
+    assert!(
+        batch_lines("queue batch → archive-consumer") <= 1,
         "{dev_log}"
     );
-    assert_eq!(
-        batch_lines("queue batch → publish-consumer"),
-        1,
+    assert!(
+        batch_lines("queue batch → publish-consumer") <= 1,
         "{dev_log}"
     );
+    assert!(batch_lines("queue batch → ") >= 1, "{dev_log}");
     assert!(
         dev_log
             .lines()
