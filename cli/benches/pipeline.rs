@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 use archive_consumer::Archiver;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use onboard_cli::commands::replay::{self, Options};
-use onboard_cli::engine::event_source::Settings;
 use onboard_shared::local::{FileParameters, FolderArchive, MemoryQueue};
 use onboard_shared::published::ParameterPrefix;
 use publish_consumer::Publisher;
@@ -192,21 +191,7 @@ async fn replay_throughput(
     records: u64,
 ) -> f64 {
     let state = tempfile::tempdir_in(state_parent).unwrap();
-    let options = Options {
-        paths: vec![input.to_owned()],
-        state: state.path().to_owned(),
-        prefix: ParameterPrefix::parse("/onboard").unwrap(),
-        settings: Settings::default(),
-        json: true,
-        progress: false,
-        fit: onboard_cli::output::Fit::WIDE,
-        queues: onboard_cli::stack::Names::for_stack(
-            "onboard",
-            onboard_cli::stack::default_parameter_prefix(),
-        )
-        .queue_names(),
-        stack: None,
-    };
+    let options = Options::local_json(vec![input.to_owned()], state.path().to_owned());
     let start = Instant::now();
     let summary = replay::run(&options, &mut std::io::sink()).await.unwrap();
     let elapsed = start.elapsed();

@@ -4,15 +4,15 @@
 //! `tests/browser/sign-up.test.mjs` signs up through the local hosted UI.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use onboard_tests::browser::{browser_tests, chromium, node_with_playwright};
+use onboard_tests::onboard::{Onboard, Running, url_in};
 use onboard_tests::unique;
-use support::{Running, onboard, start_dev_bootstrapped, url_in};
+
+const ONBOARD: Onboard = Onboard::at(env!("CARGO_BIN_EXE_onboard"));
 
 /// Waits until `file` holds a line with `needle`, and returns it.
 fn line_in_file(file: &Path, needle: &str) -> String {
@@ -34,13 +34,14 @@ fn a_person_signs_up_through_the_hosted_ui_and_the_page_greets_them() {
     let stack = unique("browser");
     let logs = tempfile::tempdir().unwrap();
 
-    let _dev = start_dev_bootstrapped(&stack, logs.path());
+    let _dev = ONBOARD.start_dev_bootstrapped(&stack, logs.path());
 
     // `serve` prints the confirmation codes: the test reads them as a
     // person reads their terminal.
     let serve_out = logs.path().join("serve.out");
     let _serve = Running(
-        onboard(&stack, &["serve", "--port", "0"])
+        ONBOARD
+            .command(&stack, &["serve", "--port", "0"])
             .stdout(std::fs::File::create(&serve_out).unwrap())
             .stderr(std::fs::File::create(logs.path().join("serve.log")).unwrap())
             .spawn()

@@ -1,7 +1,11 @@
 //! The `onboard` binary as a person runs it: exit codes, the table, errors.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use onboard_tests::onboard::Onboard;
+
+const ONBOARD: Onboard = Onboard::at(env!("CARGO_BIN_EXE_onboard"));
 
 fn onboard(state: &Path, args: &[&str]) -> Output {
     onboard_with_env(state, args, &[])
@@ -10,7 +14,8 @@ fn onboard(state: &Path, args: &[&str]) -> Output {
 /// `onboard replay --state STATE ARGS...` in `fixtures/`, with `env` set.
 fn onboard_with_env(state: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
-    Command::new(env!("CARGO_BIN_EXE_onboard"))
+    ONBOARD
+        .bare()
         .current_dir(&fixtures)
         .envs(env.iter().copied())
         .arg("replay")
@@ -131,7 +136,8 @@ fn every_stack_command_without_credentials_says_so_in_one_line_and_exits_two() {
         &["reconcile"],
         &["token", "--email", "zoe@example.com", "--password", "x"],
     ] {
-        let output = Command::new(env!("CARGO_BIN_EXE_onboard"))
+        let output = ONBOARD
+            .bare()
             .current_dir(&nowhere)
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -158,7 +164,8 @@ fn every_stack_command_without_credentials_says_so_in_one_line_and_exits_two() {
 fn without_credentials_in_a_folder_used_with_an_emulator_the_line_names_the_endpoint_flag() {
     // GIVEN a folder where a replay kept its local state
     let folder = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
-    let replay = Command::new(env!("CARGO_BIN_EXE_onboard"))
+    let replay = ONBOARD
+        .bare()
         .current_dir(folder.path())
         .args(["replay", "--state", ".onboard/state"])
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/cognito"))
@@ -166,7 +173,8 @@ fn without_credentials_in_a_folder_used_with_an_emulator_the_line_names_the_endp
         .unwrap_or_else(|err| panic!("{err}"));
     succeeded(&replay);
     // WHEN a stack command runs there with no endpoint and no credentials
-    let output = Command::new(env!("CARGO_BIN_EXE_onboard"))
+    let output = ONBOARD
+        .bare()
         .current_dir(folder.path())
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -298,7 +306,8 @@ fn a_replay_killed_at_any_moment_then_run_again_ends_where_a_clean_run_does() {
     std::fs::write(&input, generated_records(3000)).unwrap_or_else(|err| panic!("{err}"));
     let input = input.display().to_string();
     let replay = |state: &Path| {
-        Command::new(env!("CARGO_BIN_EXE_onboard"))
+        ONBOARD
+            .bare()
             .args(["replay", "--no-progress", "--json", "--state"])
             .arg(state)
             .arg(&input)
@@ -426,7 +435,7 @@ fn a_crash_at_every_write_boundary_then_a_rerun_ends_where_a_clean_run_does() {
     let second_path = dir.path().join("second.jsonl");
     std::fs::write(&second_path, second).unwrap_or_else(|err| panic!("{err}"));
     let replay = |state: &Path, input: &Path, crash_at: Option<u64>| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_onboard"));
+        let mut command = ONBOARD.bare();
         command
             .args(["replay", "--no-progress", "--json", "--state"])
             .arg(state)
@@ -492,7 +501,8 @@ fn a_reader_that_goes_away_ends_the_replay_quietly_and_its_state_is_still_saved(
     let input = dir.path().join("records.jsonl");
     std::fs::write(&input, generated_records(500)).unwrap_or_else(|err| panic!("{err}"));
     let state = dir.path().join("state");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_onboard"))
+    let mut child = ONBOARD
+        .bare()
         .args(["replay", "--no-progress", "--state"])
         .arg(&state)
         .arg(&input)
@@ -583,7 +593,8 @@ fn one_dead_letter_is_said_in_the_singular_with_the_line_it_came_from() {
     );
     std::fs::write(&input, lines).unwrap_or_else(|err| panic!("{err}"));
     // WHEN it is replayed
-    let output = Command::new(env!("CARGO_BIN_EXE_onboard"))
+    let output = ONBOARD
+        .bare()
         .args(["replay", "--no-progress", "--state"])
         .arg(dir.path().join("state"))
         .arg(&input)

@@ -4,15 +4,15 @@
 //! through the stack's Outputs, with no per-resource flag.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use onboard_shared::aws::{s3_client, sqs, ssm};
+use onboard_tests::onboard::{Onboard, start};
 use onboard_tests::{deploy_template, emulator, unique};
 use serde_json::Value;
-use support::{onboard, run, start};
+
+const ONBOARD: Onboard = Onboard::at(env!("CARGO_BIN_EXE_onboard"));
 
 /// Prints how each resource was made, grouped, and returns the groups.
 fn made(report: &Value) -> BTreeMap<String, Vec<String>> {
@@ -93,7 +93,7 @@ async fn the_deployed_template_is_operated_by_its_stack_name_alone() {
     );
 
     // `queues` finds every queue through the Outputs
-    let (code, table, err) = run(&stack, &["queues"]);
+    let (code, table, err) = ONBOARD.run(&stack, &["queues"]);
     assert_eq!(code, Some(0), "{table}{err}");
     for queue in [
         "archive",
@@ -106,12 +106,12 @@ async fn the_deployed_template_is_operated_by_its_stack_name_alone() {
     }
 
     // `dev --bootstrap` refuses to reshape a deployed stack's queues
-    let (code, _, err) = run(&stack, &["dev", "--bootstrap"]);
+    let (code, _, err) = ONBOARD.run(&stack, &["dev", "--bootstrap"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("is deployed"), "{err}");
 
     // A sign-up flows through `dev` to the archive and the parameter
-    let (code, sub, err) = run(
+    let (code, sub, err) = ONBOARD.run(
         &stack,
         &[
             "signup",
@@ -128,7 +128,7 @@ async fn the_deployed_template_is_operated_by_its_stack_name_alone() {
     let logs = tempfile::tempdir().unwrap();
     let checkpoints = logs.path().join("checkpoints.json");
     let (dev, _) = start(
-        onboard(
+        ONBOARD.command(
             &stack,
             &["dev", "--checkpoints", checkpoints.to_str().unwrap()],
         ),
@@ -182,10 +182,10 @@ async fn the_deployed_template_is_operated_by_its_stack_name_alone() {
         .send()
         .await
         .unwrap();
-    let (code, peeked, err) = run(&stack, &["dlq", "peek", "archive"]);
+    let (code, peeked, err) = ONBOARD.run(&stack, &["dlq", "peek", "archive"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(peeked.contains("body: not a change"), "{peeked}");
-    let (code, moved, err) = run(&stack, &["dlq", "redrive", "archive"]);
+    let (code, moved, err) = ONBOARD.run(&stack, &["dlq", "redrive", "archive"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(
         moved.contains(&format!(

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use chrono::Utc;
 use onboard_cli::engine::event_source::on_failure::{
     Condition, Discarded, InvocationRecords, OnFailureDestination, RecordsWithReasons,
 };
@@ -24,55 +23,23 @@ use onboard_shared::batch::{BatchReport, Fate};
 use onboard_shared::local::MemoryQueue;
 use onboard_shared::ports::{MessageQueue, OutgoingMessage};
 use onboard_shared::wire::{REASON_ATTRIBUTE, SOURCE_ATTRIBUTE};
+use onboard_tests::stream_records::{record, records, sequence_numbers};
 use serde_json::value::RawValue;
 
 // ------------------------------------------------------------ the stream
 
-/// A stream record with a sequence number, written `age` ago.
-fn record(sequence: u32, age: Duration) -> Box<RawValue> {
-    let created = Utc::now() - chrono::Duration::from_std(age).unwrap();
-    let json = serde_json::json!({
-        "eventID": format!("e{sequence}"),
-        "eventName": "INSERT",
-        "eventSource": "aws:dynamodb",
-        "dynamodb": {
-            "SequenceNumber": sequence.to_string(),
-            "ApproximateCreationDateTime": created.timestamp(),
-        }
-    });
-    RawValue::from_string(json.to_string()).unwrap()
-}
-
-fn records(sequences: std::ops::RangeInclusive<u32>) -> Vec<Box<RawValue>> {
-    sequences.map(|s| record(s, Duration::ZERO)).collect()
-}
-
-fn sequence_numbers(records: &[Box<RawValue>]) -> Vec<u32> {
-    records
-        .iter()
-        .map(|r| {
-            let value: serde_json::Value = serde_json::from_str(r.get()).unwrap();
-            value["dynamodb"]["SequenceNumber"]
-                .as_str()
-                .unwrap()
-                .parse()
-                .unwrap()
-        })
-        .collect()
-}
-
-type Script = Box<dyn Fn(&[u32], usize) -> Result<DynamoDbEventResponse, Reason> + Send + Sync>;
+type Script = Box<dyn Fn(&[u64], usize) -> Result<DynamoDbEventResponse, Reason> + Send + Sync>;
 
 /// A stream function that answers as its script says (given the batch's
 /// sequence numbers and the call's number) and remembers each batch.
 struct Router {
     script: Script,
-    calls: Mutex<Vec<Vec<u32>>>,
+    calls: Mutex<Vec<Vec<u64>>>,
 }
 
 impl Router {
     fn new(
-        script: impl Fn(&[u32], usize) -> Result<DynamoDbEventResponse, Reason> + Send + Sync + 'static,
+        script: impl Fn(&[u64], usize) -> Result<DynamoDbEventResponse, Reason> + Send + Sync + 'static,
     ) -> Self {
         Self {
             script: Box::new(script),
@@ -80,7 +47,7 @@ impl Router {
         }
     }
 
-    fn calls(&self) -> Vec<Vec<u32>> {
+    fn calls(&self) -> Vec<Vec<u64>> {
         self.calls.lock().unwrap().clone()
     }
 }
@@ -120,11 +87,11 @@ fn success() -> Result<DynamoDbEventResponse, Reason> {
 /// An on-failure destination that keeps what it was given.
 #[derive(Default)]
 struct Destination {
-    sent: Mutex<Vec<(Condition, Vec<u32>, u32)>>,
+    sent: Mutex<Vec<(Condition, Vec<u64>, u32)>>,
 }
 
 impl Destination {
-    fn sent(&self) -> Vec<(Condition, Vec<u32>, u32)> {
+    fn sent(&self) -> Vec<(Condition, Vec<u64>, u32)> {
         self.sent.lock().unwrap().clone()
     }
 }

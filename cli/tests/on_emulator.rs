@@ -3,15 +3,15 @@
 //! third, and a browser's request with the user's ID token.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use aws_sdk_cognitoidentityprovider as cognito;
 use onboard_cli::stack::{self, Names};
 use onboard_shared::published::ParameterPrefix;
+use onboard_tests::onboard::{Onboard, line_with, start, url_in};
 use onboard_tests::{emulator, id_token, unique};
-use support::{line_with, onboard, run, start, start_dev_bootstrapped, url_in};
+
+const ONBOARD: Onboard = Onboard::at(env!("CARGO_BIN_EXE_onboard"));
 
 const EMAIL: &str = "zoe.logs@example.com";
 const PASSWORD: &str = "Correct-Horse-9-battery";
@@ -22,24 +22,25 @@ async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
     let logs = tempfile::tempdir().unwrap();
 
     // The local Lambda service, on resources it creates.
-    let _dev = start_dev_bootstrapped(&stack, logs.path());
+    let _dev = ONBOARD.start_dev_bootstrapped(&stack, logs.path());
     let checkpoints = logs.path().join("checkpoints.json");
 
     // A person signs up; the command prints their sub.
-    let signup = onboard(
-        &stack,
-        &[
-            "signup",
-            "--email",
-            EMAIL,
-            "--password",
-            PASSWORD,
-            "--name",
-            "Zoë <b>bold</b>",
-        ],
-    )
-    .output()
-    .unwrap();
+    let signup = ONBOARD
+        .command(
+            &stack,
+            &[
+                "signup",
+                "--email",
+                EMAIL,
+                "--password",
+                PASSWORD,
+                "--name",
+                "Zoë <b>bold</b>",
+            ],
+        )
+        .output()
+        .unwrap();
     let signup_log = String::from_utf8_lossy(&signup.stderr).into_owned();
     assert!(signup.status.success(), "{signup_log}");
     let sub = String::from_utf8(signup.stdout).unwrap().trim().to_owned();
@@ -47,7 +48,7 @@ async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
 
     // The greeting API, with the name read afresh on every request.
     let (_serve, mut serve_out) = start(
-        onboard(
+        ONBOARD.command(
             &stack,
             &["serve", "--port", "0", "--name-cache-seconds", "0"],
         ),
@@ -172,17 +173,17 @@ async fn queues_and_dlq_commands_report_redrive_and_refuse_to_purge_unasked() {
     }
 
     // `queues` shows them and exits 1; its JSON is JSON
-    let (code, table, _) = run(&stack, &["queues"]);
+    let (code, table, _) = ONBOARD.run(&stack, &["queues"]);
     assert_eq!(code, Some(1), "{table}");
     assert!(table.contains("3 dead letters"), "{table}");
-    let (code, json, _) = run(&stack, &["queues", "--json"]);
+    let (code, json, _) = ONBOARD.run(&stack, &["queues", "--json"]);
     assert_eq!(code, Some(1));
     let document: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(document["dead_letters"], 3);
 
     // `dlq peek` shows the bodies, emails masked, and leaves them there;
     // `--unmasked` shows them as they are
-    let (code, peeked, err) = run(&stack, &["dlq", "peek", "archive"]);
+    let (code, peeked, err) = ONBOARD.run(&stack, &["dlq", "peek", "archive"]);
     assert_eq!(code, Some(0), "{err}");
     for i in 1..=3 {
         assert!(
@@ -193,27 +194,27 @@ async fn queues_and_dlq_commands_report_redrive_and_refuse_to_purge_unasked() {
     assert!(!peeked.contains("ada.king"), "{peeked}");
     assert!(peeked.starts_with("3 messages in "), "{peeked}");
     assert!(peeked.contains("counts as a receive"), "{peeked}");
-    let (_, json, _) = run(&stack, &["dlq", "peek", "archive", "--json"]);
+    let (_, json, _) = ONBOARD.run(&stack, &["dlq", "peek", "archive", "--json"]);
     assert!(!json.contains("ada.king"), "{json}");
-    let (_, unmasked, _) = run(&stack, &["dlq", "peek", "archive", "--unmasked"]);
+    let (_, unmasked, _) = ONBOARD.run(&stack, &["dlq", "peek", "archive", "--unmasked"]);
     assert!(
         unmasked.contains("body: unreadable 1 from ada.king@example.net"),
         "{unmasked}"
     );
 
     // `dlq purge` without --yes and without a terminal refuses and deletes nothing
-    let (code, _, err) = run(&stack, &["dlq", "purge", "archive"]);
+    let (code, _, err) = ONBOARD.run(&stack, &["dlq", "purge", "archive"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("--yes"), "{err}");
 
     // `dlq redrive` empties the DLQ into the archive queue; again, it moves nothing
-    let (code, out, err) = run(&stack, &["dlq", "redrive", "archive"]);
+    let (code, out, err) = ONBOARD.run(&stack, &["dlq", "redrive", "archive"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("moved 3 messages"), "{out}");
-    let (code, out, err) = run(&stack, &["dlq", "redrive", "archive"]);
+    let (code, out, err) = ONBOARD.run(&stack, &["dlq", "redrive", "archive"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("moved 0 messages"), "{out}");
-    let (code, table, _) = run(&stack, &["queues"]);
+    let (code, table, _) = ONBOARD.run(&stack, &["queues"]);
     assert_eq!(code, Some(0), "{table}");
 
     // `dlq purge --yes` empties it
@@ -223,11 +224,11 @@ async fn queues_and_dlq_commands_report_redrive_and_refuse_to_purge_unasked() {
         .send()
         .await
         .unwrap();
-    let (code, out, err) = run(&stack, &["dlq", "purge", "archive", "--yes"]);
+    let (code, out, err) = ONBOARD.run(&stack, &["dlq", "purge", "archive", "--yes"]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("purged"), "{out}");
     // An empty DLQ says so, with no dangling colon.
-    let (code, out, _) = run(&stack, &["dlq", "peek", "archive"]);
+    let (code, out, _) = ONBOARD.run(&stack, &["dlq", "peek", "archive"]);
     assert_eq!(code, Some(0));
     assert_eq!(out.trim_end(), format!("no messages in {dlq}"));
 }

@@ -5,8 +5,6 @@
 //! `serve`, and `doctor` says whether the stack can work.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use aws_sdk_cognitoidentityprovider as cognito;
@@ -14,9 +12,11 @@ use onboard_cli::stack::{self, Names};
 use onboard_shared::aws::{s3_client, sqs, ssm};
 use onboard_shared::domain::UserId;
 use onboard_shared::published::{ParameterPrefix, PublishedName};
+use onboard_tests::onboard::{Onboard, line_with, start, url_in};
 use onboard_tests::{deploy_template, emulator, unique};
 use serde_json::Value;
-use support::{line_with, onboard, run, start, start_dev_bootstrapped, url_in};
+
+const ONBOARD: Onboard = Onboard::at(env!("CARGO_BIN_EXE_onboard"));
 
 const PASSWORD: &str = "Correct-Horse-9-battery";
 const TEMPORARY: &str = "Temporary-Pass-7-given";
@@ -79,7 +79,7 @@ async fn admin_created(client: &cognito::Client, pool_id: &str, email: &str, nam
 async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_in_for_serve() {
     let stack = unique("ops");
     let logs = tempfile::tempdir().unwrap();
-    let _dev = start_dev_bootstrapped(&stack, logs.path());
+    let _dev = ONBOARD.start_dev_bootstrapped(&stack, logs.path());
     let sdk = emulator().sdk_config().await;
     let client = cognito::Client::new(&sdk);
     let names = Names::for_stack(&stack, ParameterPrefix::parse("/onboard").unwrap());
@@ -88,7 +88,7 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
     // GIVEN a user who signed up (the trigger ran), one an administrator
     // created (Cognito runs no trigger), and one confirmed whose trigger
     // never ran (as after three failed attempts)
-    let (code, zoe, err) = run(
+    let (code, zoe, err) = ONBOARD.run(
         &stack,
         &[
             "signup",
@@ -124,7 +124,7 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
     let bob = sub_of(&client, &pool.pool_id, "bob@example.com").await;
 
     // WHEN reconcile looks: both are missing, each with its reason; exit 1
-    let (code, out, err) = run(&stack, &["reconcile", "--json"]);
+    let (code, out, err) = ONBOARD.run(&stack, &["reconcile", "--json"]);
     assert_eq!(code, Some(1), "{err}");
     let report = json(&out);
     let mut missing = vec![ada.clone(), bob.clone()];
@@ -148,7 +148,7 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
     );
 
     // THEN --fix records both through the trigger's code path; exit 0
-    let (code, out, err) = run(&stack, &["reconcile", "--fix", "--json"]);
+    let (code, out, err) = ONBOARD.run(&stack, &["reconcile", "--fix", "--json"]);
     assert_eq!(code, Some(0), "{err}\n{out}");
     let report = json(&out);
     assert_eq!(report["recorded"], 2, "{report:#}");
@@ -189,7 +189,7 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
     }
 
     // AND a second --fix records nothing
-    let (code, out, err) = run(&stack, &["reconcile", "--fix", "--json"]);
+    let (code, out, err) = ONBOARD.run(&stack, &["reconcile", "--fix", "--json"]);
     assert_eq!(code, Some(0), "{err}");
     let report = json(&out);
     assert_eq!(report["recorded"], 0);
@@ -199,7 +199,7 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
     // `token` gives each user a token `serve` accepts: a normal user's, and
     // the administrator-created one's after the new-password challenge
     let (_serve, mut serve_out) = start(
-        onboard(
+        ONBOARD.command(
             &stack,
             &["serve", "--port", "0", "--name-cache-seconds", "0"],
         ),
@@ -216,7 +216,7 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
             .unwrap();
         (response.status().as_u16(), response.text().await.unwrap())
     };
-    let (code, token, err) = run(
+    let (code, token, err) = ONBOARD.run(
         &stack,
         &[
             "token",
@@ -233,7 +233,7 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
         (200, r#"{"message":"Hello, Zoë"}"#.to_owned())
     );
 
-    let (code, _, err) = run(
+    let (code, _, err) = ONBOARD.run(
         &stack,
         &[
             "token",
@@ -245,7 +245,7 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
     );
     assert_eq!(code, Some(2));
     assert!(err.contains("must choose a new password"), "{err}");
-    let (code, token, err) = run(
+    let (code, token, err) = ONBOARD.run(
         &stack,
         &[
             "token",
@@ -263,7 +263,7 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
         (200, r#"{"message":"Hello, Ada"}"#.to_owned())
     );
     // the new password is hers from now on
-    let (code, token, err) = run(
+    let (code, token, err) = ONBOARD.run(
         &stack,
         &["token", "--email", "ada@example.com", "--password", CHOSEN],
     );
@@ -272,7 +272,7 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
 
     // A wrong password or an unknown user: one line, exit 2
     for email in ["zoe@example.com", "nobody@example.com"] {
-        let (code, out, err) = run(
+        let (code, out, err) = ONBOARD.run(
             &stack,
             &["token", "--email", email, "--password", "Wrong-1-pass"],
         );
@@ -293,7 +293,7 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
         .send()
         .await
         .unwrap();
-    let (code, out, err) = run(&stack, &["reconcile", "--fix", "--json"]);
+    let (code, out, err) = ONBOARD.run(&stack, &["reconcile", "--fix", "--json"]);
     assert_eq!(code, Some(1), "{err}");
     assert_eq!(with_finding(&json(&out), "gone"), vec![zoe]);
 }
@@ -302,14 +302,14 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
 async fn doctor_passes_a_healthy_bootstrapped_stack_and_names_a_waiting_dead_letter() {
     let stack = unique("doctor");
     let logs = tempfile::tempdir().unwrap();
-    let dev = start_dev_bootstrapped(&stack, logs.path());
+    let dev = ONBOARD.start_dev_bootstrapped(&stack, logs.path());
     drop(dev);
 
-    let (code, out, err) = run(&stack, &["doctor"]);
+    let (code, out, err) = ONBOARD.run(&stack, &["doctor"]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("Healthy: the stack can work."), "{out}");
     assert!(out.contains("account 123456789012"), "{out}");
-    let (code, out, _) = run(&stack, &["doctor", "--json"]);
+    let (code, out, _) = ONBOARD.run(&stack, &["doctor", "--json"]);
     assert_eq!(code, Some(0));
     let report = json(&out);
     assert_eq!(report["healthy"], true);
@@ -338,7 +338,7 @@ async fn doctor_passes_a_healthy_bootstrapped_stack_and_names_a_waiting_dead_let
         .send()
         .await
         .unwrap();
-    let (code, out, err) = run(&stack, &["doctor"]);
+    let (code, out, err) = ONBOARD.run(&stack, &["doctor"]);
     assert_eq!(code, Some(1), "{out}{err}");
     let line = out.lines().find(|l| l.contains("archive-dlq")).unwrap();
     assert!(
@@ -346,7 +346,7 @@ async fn doctor_passes_a_healthy_bootstrapped_stack_and_names_a_waiting_dead_let
         "{line}"
     );
     assert!(line.contains("onboard dlq peek archive"), "{line}");
-    let (code, out, _) = run(&stack, &["doctor", "--json"]);
+    let (code, out, _) = ONBOARD.run(&stack, &["doctor", "--json"]);
     assert_eq!(code, Some(1));
     assert_eq!(json(&out)["healthy"], false);
 }
@@ -376,7 +376,7 @@ async fn doctor_names_a_deployed_stack_s_missing_mapping_and_unattached_trigger_
         .unwrap();
 
     // WHEN doctor looks
-    let (code, out, err) = run(&stack, &["doctor"]);
+    let (code, out, err) = ONBOARD.run(&stack, &["doctor"]);
 
     // THEN it exits 1, naming the stream's missing mapping and the pool's
     // missing trigger, and the mapping that is there as enabled
@@ -451,7 +451,7 @@ async fn doctor_names_a_deployed_stack_s_missing_mapping_and_unattached_trigger_
         .unwrap();
 
     // THEN doctor finds the stack healthy
-    let (code, out, err) = run(&stack, &["doctor"]);
+    let (code, out, err) = ONBOARD.run(&stack, &["doctor"]);
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("Healthy: the stack can work."), "{out}");
     assert!(
@@ -466,7 +466,7 @@ async fn a_reconcile_cut_short_and_run_again_records_every_user_of_a_pool_of_sev
     // GIVEN 65 administrator-created users: more than one ListUsers page
     let stack = unique("recpages");
     let logs = tempfile::tempdir().unwrap();
-    drop(start_dev_bootstrapped(&stack, logs.path()));
+    drop(ONBOARD.start_dev_bootstrapped(&stack, logs.path()));
     let sdk = emulator().sdk_config().await;
     let client = cognito::Client::new(&sdk);
     let names = Names::for_stack(&stack, ParameterPrefix::parse("/onboard").unwrap());
@@ -488,7 +488,8 @@ async fn a_reconcile_cut_short_and_run_again_records_every_user_of_a_pool_of_sev
     };
 
     // WHEN a paced --fix is stopped part of the way through
-    let mut cut = onboard(&stack, &["reconcile", "--fix", "--rate", "20", "--json"])
+    let mut cut = ONBOARD
+        .command(&stack, &["reconcile", "--fix", "--rate", "20", "--json"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -509,13 +510,13 @@ async fn a_reconcile_cut_short_and_run_again_records_every_user_of_a_pool_of_sev
     );
 
     // THEN a second run records the rest, and a third finds nothing to do
-    let (code, out, err) = run(&stack, &["reconcile", "--fix", "--rate", "1000", "--json"]);
+    let (code, out, err) = ONBOARD.run(&stack, &["reconcile", "--fix", "--rate", "1000", "--json"]);
     assert_eq!(code, Some(0), "{err}");
     let report = json(&out);
     assert_eq!(report["pool_users"], USERS);
     assert_eq!(report["recorded"], USERS - recorded_before, "{report:#}");
     assert_eq!(rows().await, USERS);
-    let (code, out, _) = run(&stack, &["reconcile", "--json"]);
+    let (code, out, _) = ONBOARD.run(&stack, &["reconcile", "--json"]);
     assert_eq!(code, Some(0));
     assert_eq!(json(&out)["in_step"], USERS);
 }

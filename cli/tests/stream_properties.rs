@@ -16,6 +16,7 @@ use onboard_cli::engine::event_source::on_failure::{Discarded, OnFailureDestinat
 use onboard_cli::engine::event_source::stream::{Clock, StreamFunction, StreamPoller};
 use onboard_shared::batch::{BatchReport, Fate, ItemReport};
 use onboard_tests::property;
+use onboard_tests::stream_records::sequence_numbers;
 use proptest::prelude::*;
 use serde_json::value::RawValue;
 
@@ -93,20 +94,6 @@ fn behaviour() -> impl Strategy<Value = Behaviour> {
 struct Scripted {
     left: Mutex<BTreeMap<u64, Behaviour>>,
     invocations: Mutex<Vec<Vec<u64>>>,
-}
-
-fn sequence_numbers(records: &[Box<RawValue>]) -> Vec<u64> {
-    records
-        .iter()
-        .map(|r| {
-            let value: serde_json::Value = serde_json::from_str(r.get()).unwrap();
-            value["dynamodb"]["SequenceNumber"]
-                .as_str()
-                .unwrap()
-                .parse()
-                .unwrap()
-        })
-        .collect()
 }
 
 impl StreamFunction for Scripted {

@@ -2,18 +2,17 @@
 //! dead letters peeked, redriven (also after an interruption) and purged.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-mod common;
-
 use std::time::Duration;
 
-use common::{Service, depth, eventually, fresh_stack, send};
 use onboard_cli::commands::dlq::{self as ops, Decoded, RedriveOptions, Source};
 use onboard_cli::commands::queues;
 use onboard_cli::engine::event_source::Invoked;
 use onboard_cli::engine::event_source::stream::StreamFunction;
 use onboard_cli::stack::Stack;
 use onboard_shared::published::ParameterPrefix;
+use onboard_tests::eventually;
 use onboard_tests::receive_all;
+use onboard_tests::stack::{Service, depth, fresh_stack, send};
 
 const UNREADABLE: [&str; 3] = ["unreadable 1", "unreadable 2", "unreadable 3"];
 const INSERT: &str = include_str!("../../fixtures/dynamodb/insert-modify-remove.json");

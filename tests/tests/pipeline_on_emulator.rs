@@ -4,14 +4,11 @@
 //! API behind a Cognito authorizer, with the pool's real tokens.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_cognitoidentityprovider as cognito;
 use aws_sdk_dynamodbstreams as streams;
-use common::{Service, eventually, fresh_stack};
 use onboard_cli::commands::serve::{self, AuthError, Authorizer, ServeState};
 use onboard_cli::commands::signup;
 use onboard_cli::stack::table_stream::ShardReader;
@@ -20,6 +17,8 @@ use onboard_shared::aws::{SsmParameters, dynamodb};
 use onboard_shared::domain::ChangeKind;
 use onboard_shared::ports::UserStore;
 use onboard_shared::stream::decode_raw;
+use onboard_tests::eventually;
+use onboard_tests::stack::{Service, fresh_stack};
 use onboard_tests::{emulator, id_token, receive_all};
 
 const PASSWORD: &str = "Correct-Horse-9-battery";
@@ -482,15 +481,21 @@ async fn a_replay_into_a_stack_sends_records_and_messages_to_its_queues_and_sign
     let routable: u64 = 5 + 1;
     let sqs_messages = 5;
     assert_eq!(
-        common::depth(&stack, &stack.queues.archive.url).await.0,
+        onboard_tests::stack::depth(&stack, &stack.queues.archive.url)
+            .await
+            .0,
         routable + sqs_messages
     );
     assert_eq!(
-        common::depth(&stack, &stack.queues.publish.url).await.0,
+        onboard_tests::stack::depth(&stack, &stack.queues.publish.url)
+            .await
+            .0,
         routable
     );
     assert_eq!(
-        common::depth(&stack, &stack.queues.router_dlq.url).await.0,
+        onboard_tests::stack::depth(&stack, &stack.queues.router_dlq.url)
+            .await
+            .0,
         4
     );
     let items = stack
@@ -534,7 +539,11 @@ async fn a_restarted_service_goes_on_after_the_last_routed_record() {
     let checkpoints = folder.path().join("checkpoints.json");
     let service = Service::start_with_checkpoints(&stack, &checkpoints);
     eventually("the dead letter", || async {
-        (common::depth(&stack, &stack.queues.router_dlq.url).await.0 == 1).then_some(())
+        (onboard_tests::stack::depth(&stack, &stack.queues.router_dlq.url)
+            .await
+            .0
+            == 1)
+            .then_some(())
     })
     .await;
     service.stop().await;
@@ -550,7 +559,7 @@ async fn a_restarted_service_goes_on_after_the_last_routed_record() {
 
     // THEN the poison record was not routed (nor dead-lettered) again
     assert_eq!(
-        common::depth(&stack, &stack.queues.router_dlq.url).await,
+        onboard_tests::stack::depth(&stack, &stack.queues.router_dlq.url).await,
         (1, 0)
     );
 }

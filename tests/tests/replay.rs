@@ -17,21 +17,10 @@ fn fixtures(path: &str) -> PathBuf {
 }
 
 fn options(state: &Path, paths: &[&str]) -> Options {
-    Options {
-        paths: paths.iter().map(|p| fixtures(p)).collect(),
-        state: state.to_owned(),
-        prefix: ParameterPrefix::parse("/onboard").unwrap(),
-        settings: Settings::default(),
-        json: true,
-        progress: false,
-        fit: onboard_cli::output::Fit::WIDE,
-        queues: onboard_cli::stack::Names::for_stack(
-            "onboard",
-            onboard_cli::stack::default_parameter_prefix(),
-        )
-        .queue_names(),
-        stack: None,
-    }
+    Options::local_json(
+        paths.iter().map(|p| fixtures(p)).collect(),
+        state.to_owned(),
+    )
 }
 
 async fn replay_json(options: &Options) -> (Summary, Value) {

@@ -57,6 +57,25 @@ pub struct Options {
     pub stack: Option<StackTarget>,
 }
 
+impl Options {
+    /// A local replay of `paths` into the local `state` of the default stack
+    /// (`onboard`), with Lambda's default settings, its report as JSON lines.
+    pub fn local_json(paths: Vec<PathBuf>, state: PathBuf) -> Self {
+        let names = Names::for_stack("onboard", crate::stack::default_parameter_prefix());
+        Self {
+            paths,
+            state,
+            prefix: names.parameter_prefix.clone(),
+            queues: names.queue_names(),
+            stack: None,
+            settings: Settings::default(),
+            json: true,
+            progress: false,
+            fit: Fit::WIDE,
+        }
+    }
+}
+
 /// A stack to replay into: its table for Cognito events, its queues for
 /// stream records. Its own consumers (Lambda, or `onboard dev`) take it from
 /// there.

@@ -1,15 +1,19 @@
-//! What the tests on the emulator share: a stack of their own, the local
-//! Lambda service running over it, and waiting for what it does.
-#![allow(dead_code, clippy::unwrap_used)] // each test file uses some of it
+//! A stack of its own on the emulator for a test, the local Lambda service
+//! running over it, and the calls tests make to its queues and user pool.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use std::future::Future;
 use std::time::Duration;
 
+use aws_config::SdkConfig;
+use aws_sdk_cognitoidentityprovider as cognito;
 use onboard_cli::commands::dev::{self, DevSettings};
-use onboard_cli::stack::{self, Names, QueueSettings, Stack};
+use onboard_cli::stack::{self, Names, QueueSettings, Stack, sqs_calls};
+use onboard_shared::aws::sqs;
 use onboard_shared::published::ParameterPrefix;
-use onboard_tests::{emulator, unique};
+use onboard_shared::wire::REASON_ATTRIBUTE;
 use tokio::sync::watch;
+
+use crate::{emulator, unique};
 
 /// A bootstrapped stack of its own on the emulator.
 pub async fn fresh_stack() -> Stack {
@@ -29,6 +33,7 @@ pub async fn fresh_stack() -> Stack {
 }
 
 /// The local Lambda service, running until dropped.
+#[derive(Debug)]
 pub struct Service {
     stop: watch::Sender<bool>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -78,30 +83,9 @@ impl Drop for Service {
     }
 }
 
-/// Polls until `check` gives a value, for at most 20 seconds.
-pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// How many messages a queue holds: visible, and in flight.
 pub async fn depth(stack: &Stack, url: &str) -> (u64, u64) {
-    let depth = onboard_cli::stack::sqs_calls::depth(&stack.sqs, url)
-        .await
-        .unwrap();
+    let depth = sqs_calls::depth(&stack.sqs, url).await.unwrap();
     (depth.visible, depth.in_flight)
 }
 
@@ -117,4 +101,59 @@ pub async fn send(stack: &Stack, url: &str, bodies: &[&str]) {
             .await
             .unwrap();
     }
+}
+/// Receives every message waiting in a queue (hiding each for 30 s):
+/// its body and its dead-letter reason (empty when it has none).
+///
+/// # Panics
+///
+/// When the queue cannot be read.
+pub async fn receive_all(client: &sqs::Client, url: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    loop {
+        let messages = client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(30)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .unwrap_or_else(|err| panic!("receiving from {url}: {err}"))
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            return out;
+        }
+        for message in messages {
+            let reason = message
+                .message_attributes
+                .as_ref()
+                .and_then(|a| a.get(REASON_ATTRIBUTE))
+                .and_then(|v| v.string_value.clone())
+                .unwrap_or_default();
+            out.push((message.body.unwrap_or_default(), reason));
+        }
+    }
+}
+
+/// A user's ID token from the pool, as the hosted UI would get it (here by
+/// `USER_PASSWORD_AUTH`).
+///
+/// # Panics
+///
+/// When the pool refuses the user.
+pub async fn id_token(sdk: &SdkConfig, client_id: &str, username: &str, password: &str) -> String {
+    cognito::Client::new(sdk)
+        .initiate_auth()
+        .client_id(client_id)
+        .auth_flow(cognito::types::AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", username)
+        .auth_parameters("PASSWORD", password)
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("signing in: {err}"))
+        .authentication_result
+        .and_then(|result| result.id_token)
+        .unwrap_or_else(|| panic!("signing in gave no ID token"))
 }
