@@ -31,6 +31,7 @@ pub mod domain;
 pub mod error;
 #[cfg(feature = "local")]
 pub mod local;
+pub mod names;
 pub mod ports;
 pub mod published;
 pub mod reason;

@@ -28,9 +28,11 @@
 //!   the venv (default `python3`).
 
 pub mod browser;
+pub mod capacity;
 pub mod contract;
 pub mod emf;
 mod emulator;
+pub mod names_mix;
 pub mod onboard;
 pub mod property;
 pub mod release;

@@ -10,7 +10,8 @@
 
 //!
 //! One file per adapter: [`queue`], [`table`], [`archive`], [`parameters`],
-//! over [`json_file`]. This module is compiled only with the `local`
+//! over [`json_file`]; and [`quota_parameters`], a Parameter Store that
+//! keeps AWS's quotas on a simulated clock, for the capacity run. This module is compiled only with the `local`
 //! feature, which the `onboard` command and the tests turn on: none of it
 //! is in a Lambda binary.
 
@@ -18,6 +19,7 @@ mod archive;
 mod json_file;
 mod parameters;
 mod queue;
+mod quota_parameters;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -29,6 +31,7 @@ pub use archive::{FolderArchive, LocalObject, REFUSED_PUT};
 pub use json_file::{JsonFile, crash_point, naming, write_atomically};
 pub use parameters::FileParameters;
 pub use queue::{LocalMessage, MemoryQueue, OVERSIZED_KEY};
+pub use quota_parameters::{QuotaParameters, QuotaStats, Quotas, SimClock};
 pub use table::LocalTable;
 
 /// Counts calls by operation name.

@@ -1,0 +1,377 @@
+//! The writer's view of every parameter of names, and what a round of
+//! changes makes it write.
+//!
+//! Only the one writer holds a [`Layout`]: Parameter Store has no
+//! conditional write, so two writers of a parameter would lose each other's
+//! updates. Changes are merged into their leaves in memory; [`Layout::plan`]
+//! then gives the round's writes: each changed leaf, split first (by the
+//! next bit of the hash, again while a half is still too big) when its
+//! value would outgrow its tier. A split's halves are new parameters, put
+//! before the leaf they replace is deleted, so a reader finds every user
+//! at every moment; a leaf that exists beside one of its halves (a round
+//! cut short) is merged into its halves at the next round ([`Layout::adopt`]).
+//!
+//! New parameters are standard while the layout holds fewer than its share
+//! of the standard tier (a template parameter: the rest is the account's
+//! own), advanced past it, so the layout grows instead of failing.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::UserId;
+use crate::names::key::{UserKey, user_hash};
+use crate::names::leaf::{Entry, Leaf, LeafId, Merged};
+use crate::names::tier::Tier;
+
+/// A leaf as the writer holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    pub tier: Tier,
+    pub leaf: Leaf,
+}
+
+/// One parameter to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Put {
+    pub id: LeafId,
+    pub tier: Tier,
+    pub value: String,
+}
+
+/// A round's writes, in the order they must be made: the puts, then the
+/// summary readers use to find leaves (when it changed), then the deletes
+/// of the leaves that split.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub puts: Vec<Put>,
+    pub summary: Option<Summary>,
+    pub deletes: Vec<LeafId>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.puts.is_empty() && self.summary.is_none() && self.deletes.is_empty()
+    }
+}
+
+/// What readers need to find a user's leaf without listing them: how many
+/// leaves there are at each depth, and how many of each tier.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub depths: BTreeMap<u8, usize>,
+    pub standard: usize,
+    pub advanced: usize,
+}
+
+impl Summary {
+    fn tier_count(&mut self, tier: Tier) -> &mut usize {
+        match tier {
+            Tier::Standard => &mut self.standard,
+            Tier::Advanced => &mut self.advanced,
+        }
+    }
+
+    /// The depths a user's leaf may be at, shallowest first (the root's
+    /// when there are no leaves yet).
+    pub fn depth_range(&self) -> std::ops::RangeInclusive<u8> {
+        let low = self.depths.keys().next().copied().unwrap_or(0);
+        let high = self.depths.keys().next_back().copied().unwrap_or(0);
+        low..=high
+    }
+}
+
+/// Why a round cannot be written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayoutError {
+    #[error(
+        "the layout needs more than the {limit} advanced parameters an account and Region may hold"
+    )]
+    Full { limit: usize },
+}
+
+/// Every leaf the writer knows, and the changes not yet written.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    leaves: BTreeMap<LeafId, Placed>,
+    /// Leaves changed since the last plan.
+    dirty: BTreeSet<LeafId>,
+    /// How many standard parameters the layout may use.
+    standard_share: usize,
+    /// Leaves to delete at the next plan (found beside their halves).
+    orphans: BTreeSet<LeafId>,
+    /// The summary of the leaves held now, kept as they change.
+    held: Summary,
+    /// The summary last planned (what readers have).
+    published: Summary,
+}
+
+impl Layout {
+    /// A layout with no leaves yet.
+    pub fn new(standard_share: usize) -> Self {
+        Self {
+            leaves: BTreeMap::new(),
+            dirty: BTreeSet::new(),
+            standard_share,
+            orphans: BTreeSet::new(),
+            held: Summary::default(),
+            published: Summary::default(),
+        }
+    }
+
+    /// The layout of leaves read back from the store.
+    pub fn of(standard_share: usize, leaves: impl IntoIterator<Item = (LeafId, Placed)>) -> Self {
+        let mut layout = Self::new(standard_share);
+        for (id, placed) in leaves {
+            layout.insert(id, placed);
+        }
+        layout.published = layout.held.clone();
+        layout
+    }
+
+    pub fn leaves(&self) -> impl Iterator<Item = (LeafId, &Placed)> {
+        self.leaves.iter().map(|(id, placed)| (*id, placed))
+    }
+
+    pub fn get(&self, id: LeafId) -> Option<&Placed> {
+        self.leaves.get(&id)
+    }
+
+    /// The leaf that holds a hash: the deepest one on its path.
+    pub fn leaf_of(&self, hash: u64) -> Option<LeafId> {
+        (0..=LeafId::MAX_DEPTH)
+            .rev()
+            .map(|depth| LeafId::of(hash, depth))
+            .find(|id| self.leaves.contains_key(id))
+    }
+
+    /// What the layout holds for a user.
+    pub fn entry(&self, user: &UserId) -> Option<&Entry> {
+        let id = self.leaf_of(user_hash(user))?;
+        self.leaves[&id].leaf.get(&UserKey::of(user))
+    }
+
+    /// Merges one user's entry into its leaf (the root, for the first).
+    pub fn merge(&mut self, user: &UserId, entry: Entry) -> Merged {
+        let hash = user_hash(user);
+        let id = match self.leaf_of(hash) {
+            Some(id) => id,
+            None => {
+                let tier = self.new_tier();
+                self.insert(
+                    LeafId::ROOT,
+                    Placed {
+                        tier,
+                        leaf: Leaf::default(),
+                    },
+                );
+                LeafId::ROOT
+            }
+        };
+        let placed = self.leaves.get_mut(&id).unwrap_or_else(|| unreachable!());
+        let merged = placed.leaf.merge(UserKey::of(user), entry);
+        if merged == Merged::Applied {
+            self.dirty.insert(id);
+        }
+        merged
+    }
+
+    /// Takes in a leaf found beside one of its halves (a round cut short):
+    /// its users are merged into the halves that hold them, and it is
+    /// deleted at the next plan.
+    pub fn adopt(&mut self, id: LeafId, stale: Leaf) {
+        for (key, entry) in stale.entries() {
+            if let Some(user) = key.user_id() {
+                self.merge(&user, entry.clone());
+            }
+        }
+        self.remove(id);
+        self.orphans.insert(id);
+    }
+
+    /// The round's writes; afterwards the layout holds what they write.
+    pub fn plan(&mut self) -> Result<Plan, LayoutError> {
+        let mut plan = Plan::default();
+        let dirty = std::mem::take(&mut self.dirty);
+        for id in dirty {
+            let Some(placed) = self.remove(id) else {
+                continue;
+            };
+            if placed.leaf.encoded_len() <= placed.tier.max_value_bytes() {
+                plan.puts.push(Put {
+                    id,
+                    tier: placed.tier,
+                    value: placed.leaf.encode(),
+                });
+                self.insert(id, placed);
+                continue;
+            }
+            // Too big: split until every half fits its tier.
+            plan.deletes.push(id);
+            let mut pending = vec![(id, placed.leaf)];
+            while let Some((id, leaf)) = pending.pop() {
+                let halves = leaf
+                    .split(id)
+                    .unwrap_or_else(|| unreachable!("64 bits apart"));
+                for (half, leaf) in halves {
+                    let tier = self.new_tier();
+                    if tier == Tier::Advanced
+                        && self.held.advanced >= Tier::Advanced.account_limit()
+                    {
+                        return Err(LayoutError::Full {
+                            limit: Tier::Advanced.account_limit(),
+                        });
+                    }
+                    if leaf.encoded_len() > tier.max_value_bytes() {
+                        pending.push((half, leaf));
+                        continue;
+                    }
+                    plan.puts.push(Put {
+                        id: half,
+                        tier,
+                        value: leaf.encode(),
+                    });
+                    self.insert(half, Placed { tier, leaf });
+                }
+            }
+        }
+        plan.deletes.extend(std::mem::take(&mut self.orphans));
+        if self.held != self.published {
+            self.published = self.held.clone();
+            plan.summary = Some(self.held.clone());
+        }
+        Ok(plan)
+    }
+
+    /// The summary of the leaves held now.
+    pub fn summary(&self) -> &Summary {
+        &self.held
+    }
+
+    fn insert(&mut self, id: LeafId, placed: Placed) {
+        *self.held.depths.entry(id.depth()).or_default() += 1;
+        *self.held.tier_count(placed.tier) += 1;
+        if let Some(old) = self.leaves.insert(id, placed) {
+            self.forget(id, old.tier);
+        }
+    }
+
+    fn remove(&mut self, id: LeafId) -> Option<Placed> {
+        let placed = self.leaves.remove(&id)?;
+        self.forget(id, placed.tier);
+        Some(placed)
+    }
+
+    fn forget(&mut self, id: LeafId, tier: Tier) {
+        if let Some(count) = self.held.depths.get_mut(&id.depth()) {
+            *count -= 1;
+            if *count == 0 {
+                self.held.depths.remove(&id.depth());
+            }
+        }
+        *self.held.tier_count(tier) -= 1;
+    }
+
+    /// A new parameter's tier: standard while the share has room.
+    fn new_tier(&self) -> Tier {
+        if self.held.standard < self.standard_share {
+            Tier::Standard
+        } else {
+            Tier::Advanced
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Revision, Version};
+
+    fn user(n: usize) -> UserId {
+        UserId::parse(format!("user-{n}")).unwrap()
+    }
+
+    fn named(name: &str) -> Entry {
+        Entry {
+            revision: Revision {
+                version: Version::new(1).unwrap(),
+                removed: false,
+            },
+            name: Some(name.to_owned()),
+        }
+    }
+
+    /// Every user once, a round of `round` at a time; the layout's plans.
+    fn grow(layout: &mut Layout, users: std::ops::Range<usize>, round: usize) -> Vec<Plan> {
+        let mut plans = Vec::new();
+        let all: Vec<usize> = users.collect();
+        for chunk in all.chunks(round) {
+            for &n in chunk {
+                layout.merge(&user(n), named("Ada Lovelace"));
+            }
+            plans.push(layout.plan().unwrap());
+        }
+        plans
+    }
+
+    #[test]
+    fn the_first_users_share_one_parameter() {
+        let mut layout = Layout::new(5_000);
+        let plans = grow(&mut layout, 0..30, 1);
+        assert_eq!(layout.summary().standard, 1);
+        assert!(plans.iter().all(|plan| plan.deletes.is_empty()));
+        assert!(
+            plans
+                .iter()
+                .all(|p| p.puts.iter().all(|put| put.id == LeafId::ROOT))
+        );
+        // The summary is written when it changes: once, with the root.
+        assert_eq!(plans.iter().filter(|p| p.summary.is_some()).count(), 1);
+    }
+
+    #[test]
+    fn a_full_leaf_splits_puts_its_halves_then_deletes_itself() {
+        let mut layout = Layout::new(5_000);
+        let plans = grow(&mut layout, 0..400, 10);
+        let split = plans.iter().find(|p| !p.deletes.is_empty()).unwrap();
+        assert_eq!(split.deletes, [LeafId::ROOT]);
+        assert!(split.puts.len() >= 2);
+        assert!(split.summary.is_some(), "readers learn the new depths");
+        for (id, placed) in layout.leaves() {
+            assert!(placed.leaf.encoded_len() <= placed.tier.max_value_bytes());
+            assert!(id.depth() >= 1);
+        }
+        for n in 0..400 {
+            assert_eq!(layout.entry(&user(n)), Some(&named("Ada Lovelace")), "{n}");
+        }
+    }
+
+    #[test]
+    fn past_its_share_of_the_standard_tier_the_layout_grows_into_advanced() {
+        let mut layout = Layout::new(3);
+        grow(&mut layout, 0..2_000, 50);
+        let summary = layout.summary();
+        assert_eq!(summary.standard, 3, "{summary:?}");
+        assert!(summary.advanced > 0);
+        for (_, placed) in layout.leaves() {
+            assert!(placed.leaf.encoded_len() <= placed.tier.max_value_bytes());
+        }
+    }
+
+    #[test]
+    fn a_leaf_found_beside_its_half_is_merged_into_its_halves_and_deleted() {
+        let mut layout = Layout::new(5_000);
+        grow(&mut layout, 0..400, 400);
+        // The root of before the split, still there: an older name for user 0.
+        let mut stale = Leaf::default();
+        let mut older = named("Old");
+        older.revision.version = Version::new(1).unwrap();
+        stale.merge(UserKey::of(&user(0)), older);
+        stale.merge(UserKey::of(&user(9_999)), named("Only here"));
+        layout.adopt(LeafId::ROOT, stale);
+        let plan = layout.plan().unwrap();
+        assert_eq!(plan.deletes, [LeafId::ROOT]);
+        assert_eq!(layout.entry(&user(0)), Some(&named("Ada Lovelace")));
+        assert_eq!(layout.entry(&user(9_999)), Some(&named("Only here")));
+    }
+}

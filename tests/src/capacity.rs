@@ -1,0 +1,173 @@
+//! The layout of names grown under Parameter Store's quotas: users from the
+//! realistic mix ([`crate::names_mix`]) merged a round at a time, each
+//! round's plan written to a [`QuotaParameters`] paced by its write rate on
+//! the simulated clock, and every user's name then read back from what the
+//! store holds.
+//!
+//! This is the layout alone, without the handlers and the event-source
+//! rules around it: what it proves is the packing (users per parameter,
+//! every value within its tier, the tiers' counts) and the writes it costs.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use onboard_shared::domain::{Revision, UserId, Version};
+use onboard_shared::error::PortError;
+use onboard_shared::local::{QuotaParameters, Quotas, SimClock};
+use onboard_shared::names::{Entry, Layout, Leaf, LeafId, Placed, Plan, Tier};
+
+use crate::names_mix::NameMix;
+
+/// What a run of the layout did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayoutRun {
+    pub users: usize,
+    pub standard: usize,
+    pub advanced: usize,
+    pub users_per_parameter: f64,
+    pub puts: u64,
+    pub deletes: u64,
+    pub throttled: u64,
+    pub largest_value: usize,
+    /// Simulated time the writes took at the quota's pace.
+    pub elapsed: Duration,
+    /// Users whose name the store does not hold as it was merged.
+    pub wrong: usize,
+}
+
+/// Signs up `users` from the mix, `round` of them between writes, the
+/// layout allowed `share` standard parameters.
+///
+/// # Panics
+///
+/// When the store refuses a write for a reason other than its rate.
+pub fn grow(users: usize, round: usize, share: usize, seed: u64) -> LayoutRun {
+    let store = QuotaParameters::new(Quotas::default(), SimClock::default());
+    let mut layout = Layout::new(share);
+    let mut mix = NameMix::new(seed);
+    let mut expected = Vec::with_capacity(users);
+    let version = Version::new(1).unwrap_or_else(|_| unreachable!());
+    let mut left = users;
+    while left > 0 {
+        for _ in 0..round.min(left) {
+            let user = UserId::parse(mix.sub()).unwrap_or_else(|err| panic!("{err}"));
+            let name = mix.name();
+            layout.merge(
+                &user,
+                Entry {
+                    revision: Revision {
+                        version,
+                        removed: false,
+                    },
+                    name: Some(name.clone()),
+                },
+            );
+            expected.push((user, name));
+            left -= 1;
+        }
+        let plan = layout.plan().unwrap_or_else(|err| panic!("{err}"));
+        write(&store, &plan);
+    }
+    let held = store.snapshot();
+    let mut leaves: BTreeMap<LeafId, Leaf> = BTreeMap::new();
+    for (name, (_, value)) in &held {
+        let Some(id) = name.rsplit('/').next().and_then(LeafId::parse_segment) else {
+            continue;
+        };
+        leaves.insert(
+            id,
+            Leaf::decode(value).unwrap_or_else(|err| panic!("{name}: {err}")),
+        );
+    }
+    let read_back = Layout::of(
+        share,
+        leaves.into_iter().map(|(id, leaf)| {
+            (
+                id,
+                Placed {
+                    tier: Tier::Standard,
+                    leaf,
+                },
+            )
+        }),
+    );
+    let wrong = expected
+        .iter()
+        .filter(|(user, name)| {
+            read_back.entry(user).and_then(|e| e.name.as_deref()) != Some(name.as_str())
+        })
+        .count();
+    let (standard, advanced) = store.counts();
+    let stats = store.stats();
+    LayoutRun {
+        users,
+        standard,
+        advanced,
+        users_per_parameter: users as f64 / (standard + advanced).max(1) as f64,
+        puts: stats.calls.get("PutParameter").copied().unwrap_or(0)
+            - stats.throttled.get("PutParameter").copied().unwrap_or(0),
+        deletes: stats.calls.get("DeleteParameters").copied().unwrap_or(0)
+            - stats
+                .throttled
+                .get("DeleteParameters")
+                .copied()
+                .unwrap_or(0),
+        throttled: stats.throttled.values().sum(),
+        largest_value: stats.largest_value,
+        elapsed: store.clock().now(),
+        wrong,
+    }
+}
+
+/// The parameter a leaf is written to, under the capacity run's prefix.
+pub fn parameter_name(id: LeafId) -> String {
+    format!("/onboard/names/{}", id.segment())
+}
+
+/// Writes a plan in its order, each call waiting for the write rate.
+fn write(store: &QuotaParameters, plan: &Plan) {
+    let pace = Duration::from_secs_f64(1.0 / store.quotas().writes_per_second);
+    let paced = |call: &dyn Fn() -> Result<(), PortError>| loop {
+        match call() {
+            Ok(()) => return,
+            Err(PortError::Throttled { .. }) => store.clock().advance(pace),
+            Err(err) => panic!("{err}"),
+        }
+    };
+    for put in &plan.puts {
+        paced(&|| store.put(&parameter_name(put.id), &put.value, put.tier));
+    }
+    if let Some(summary) = &plan.summary {
+        let value = serde_json::to_string(summary).unwrap_or_default();
+        paced(&|| store.put("/onboard/names/summary", &value, Tier::Standard));
+    }
+    for chunk in plan.deletes.chunks(10) {
+        let names: Vec<String> = chunk.iter().map(|id| parameter_name(*id)).collect();
+        paced(&|| store.delete_many(&names));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn twenty_thousand_users_average_fifty_a_parameter_and_all_read_back() {
+        let run = grow(20_000, 500, 5_000, 1);
+        assert_eq!(run.wrong, 0, "{run:?}");
+        assert!(run.users_per_parameter >= 50.0, "{run:?}");
+        assert!(
+            run.largest_value <= Tier::Standard.max_value_bytes(),
+            "{run:?}"
+        );
+        assert_eq!(run.advanced, 0, "{run:?}");
+    }
+
+    #[test]
+    fn past_the_share_the_layout_grows_into_the_advanced_tier_and_loses_no_one() {
+        let run = grow(20_000, 500, 100, 2);
+        assert_eq!(run.wrong, 0, "{run:?}");
+        assert!(run.standard <= 101, "{run:?}"); // + the summary parameter
+        assert!(run.advanced > 0, "{run:?}");
+    }
+}
