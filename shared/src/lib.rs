@@ -32,6 +32,7 @@ pub mod error;
 #[cfg(feature = "local")]
 pub mod local;
 pub mod names;
+pub mod parameter_tier;
 pub mod ports;
 pub mod published;
 pub mod reason;

@@ -4,10 +4,13 @@
 //! (AWS adapters), the `onboard` runner (local adapters) and the tests all run
 //! the same handler code.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 
 use crate::domain::{Revision, User, UserId};
 use crate::error::PortError;
+use crate::parameter_tier::Tier;
 use crate::reason::Reason;
 
 /// What a conditional write of a new user found.
@@ -146,6 +149,51 @@ pub trait ParameterStore: Send + Sync {
 
     /// Writes the value, replacing any value the parameter had.
     async fn put(&self, name: &str, value: &str) -> Result<(), PortError>;
+}
+
+/// Parameter Store as the packed names use it (`crate::names`): many
+/// names a call, a tier a write, and deletes.
+#[async_trait]
+pub trait NamesStore: Send + Sync {
+    /// `GetParameters` of at most [`NAMES_PER_CALL`] names: the values of
+    /// those that exist.
+    async fn get_many(&self, names: &[String]) -> Result<BTreeMap<String, String>, PortError>;
+
+    /// `PutParameter` with `Overwrite`, in a tier.
+    async fn put_tiered(&self, name: &str, value: &str, tier: Tier) -> Result<(), PortError>;
+
+    /// `DeleteParameters` of at most [`NAMES_PER_CALL`] names; a name that
+    /// does not exist is no error.
+    async fn delete_many(&self, names: &[String]) -> Result<(), PortError>;
+}
+
+/// The most names `GetParameters` and `DeleteParameters` take a call.
+pub const NAMES_PER_CALL: usize = 10;
+
+/// A message taken from an [`Inbox`], to delete once its work is done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// What deletes it (SQS's receipt handle).
+    pub receipt: String,
+    pub message_id: String,
+    pub body: String,
+    /// How often it was received, this time included.
+    pub receive_count: u32,
+}
+
+/// A queue its one consumer drains itself, rather than being invoked with
+/// its messages: the writer of the names.
+#[async_trait]
+pub trait Inbox: Send + Sync {
+    /// Up to 10 messages, hidden from other receives until deleted or
+    /// their visibility timeout ends; none when the queue is empty.
+    async fn receive(&self, max: usize) -> Result<Vec<Received>, PortError>;
+
+    /// Deletes received messages (at most 10 a call).
+    async fn delete(&self, receipts: &[String]) -> Result<(), PortError>;
+
+    /// Sends bodies back into this queue (at most 10 a call).
+    async fn send(&self, bodies: &[String]) -> Result<(), PortError>;
 }
 
 /// The key of a user's object in the archive, the same in S3 and locally.

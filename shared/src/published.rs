@@ -44,6 +44,12 @@ impl ParameterPrefix {
         Ok(Self(trimmed.to_owned()))
     }
 
+    /// `/<prefix>/names`: the path under which the names are packed, many
+    /// users to a parameter (`crate::names`).
+    pub fn names_path(&self) -> String {
+        format!("/{}/names", self.0)
+    }
+
     /// `/<prefix>/users/<user id>/name`: no email or other personal detail.
     pub fn name_parameter(&self, user: &UserId) -> String {
         format!("/{}/users/{}/name", self.0, user)

@@ -14,7 +14,7 @@ use std::time::Duration;
 use onboard_shared::domain::{Revision, UserId, Version};
 use onboard_shared::error::PortError;
 use onboard_shared::local::{QuotaParameters, Quotas, SimClock};
-use onboard_shared::names::{Entry, Layout, Leaf, LeafId, Placed, Plan, Tier};
+use onboard_shared::names::{Entry, Layout, LeafId, Placed, Plan, Tier, read_value};
 
 use crate::names_mix::NameMix;
 
@@ -69,28 +69,16 @@ pub fn grow(users: usize, round: usize, share: usize, seed: u64) -> LayoutRun {
         write(&store, &plan);
     }
     let held = store.snapshot();
-    let mut leaves: BTreeMap<LeafId, Leaf> = BTreeMap::new();
-    for (name, (_, value)) in &held {
+    let mut leaves: BTreeMap<LeafId, Placed> = BTreeMap::new();
+    for (name, (tier, value)) in &held {
         let Some(id) = name.rsplit('/').next().and_then(LeafId::parse_segment) else {
             continue;
         };
-        leaves.insert(
-            id,
-            Leaf::decode(value).unwrap_or_else(|err| panic!("{name}: {err}")),
-        );
+        let (written, leaf) = read_value(value).unwrap_or_else(|err| panic!("{name}: {err}"));
+        assert_eq!(written, *tier, "{name}: the value says its tier");
+        leaves.insert(id, Placed { tier: *tier, leaf });
     }
-    let read_back = Layout::of(
-        share,
-        leaves.into_iter().map(|(id, leaf)| {
-            (
-                id,
-                Placed {
-                    tier: Tier::Standard,
-                    leaf,
-                },
-            )
-        }),
-    );
+    let read_back = Layout::of(share, leaves);
     let wrong = expected
         .iter()
         .filter(|(user, name)| {

@@ -13,6 +13,7 @@
 //! using the name and a late older change cannot bring it back.
 
 mod lambda;
+pub mod writer;
 pub use lambda::invoke;
 
 use std::sync::Arc;

@@ -1,5 +1,7 @@
-//! Parameter Store, with its writes paced to the account's rate.
+//! Parameter Store, with its writes (puts and deletes) paced to the
+//! account's rate.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -9,7 +11,8 @@ use tokio::time::Instant;
 
 use super::classify;
 use crate::error::PortError;
-use crate::ports::ParameterStore;
+use crate::parameter_tier::Tier;
+use crate::ports::{NamesStore, ParameterStore};
 
 /// Spaces calls evenly: at most one per interval, the first at once.
 #[derive(Debug)]
@@ -83,5 +86,54 @@ impl ParameterStore for SsmParameters {
             .await
             .map(|_| ())
             .map_err(|err| classify("PutParameter", err))
+    }
+}
+
+#[async_trait]
+impl NamesStore for SsmParameters {
+    async fn get_many(&self, names: &[String]) -> Result<BTreeMap<String, String>, PortError> {
+        let output = self
+            .client
+            .get_parameters()
+            .set_names(Some(names.to_vec()))
+            .send()
+            .await
+            .map_err(|err| classify("GetParameters", err))?;
+        Ok(output
+            .parameters
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|p| Some((p.name?, p.value?)))
+            .collect())
+    }
+
+    async fn put_tiered(&self, name: &str, value: &str, tier: Tier) -> Result<(), PortError> {
+        self.pacer.wait().await;
+        let tier = match tier {
+            Tier::Standard => aws_sdk_ssm::types::ParameterTier::Standard,
+            Tier::Advanced => aws_sdk_ssm::types::ParameterTier::Advanced,
+        };
+        self.client
+            .put_parameter()
+            .name(name)
+            .value(value)
+            .r#type(aws_sdk_ssm::types::ParameterType::String)
+            .tier(tier)
+            .overwrite(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| classify("PutParameter", err))
+    }
+
+    async fn delete_many(&self, names: &[String]) -> Result<(), PortError> {
+        self.pacer.wait().await;
+        self.client
+            .delete_parameters()
+            .set_names(Some(names.to_vec()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| classify("DeleteParameters", err))
     }
 }

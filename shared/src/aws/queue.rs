@@ -10,7 +10,7 @@ use aws_sdk_sqs::types::{
 
 use super::classify;
 use crate::error::PortError;
-use crate::ports::{MessageQueue, OutgoingMessage, SendFailure};
+use crate::ports::{Inbox, MessageQueue, OutgoingMessage, Received, SendFailure};
 use crate::reason::Reason;
 
 /// An SQS queue, by URL (resolved once, at start).
@@ -123,4 +123,100 @@ pub(super) fn send_failures(
             id: failed.id,
         })
         .collect()
+}
+
+#[async_trait]
+impl Inbox for SqsQueue {
+    async fn receive(&self, max: usize) -> Result<Vec<Received>, PortError> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(max.clamp(1, 10) as i32)
+            // A short wait, so that an empty answer means an empty queue
+            // rather than the servers this receive happened to sample.
+            .wait_time_seconds(1)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+            )
+            .send()
+            .await
+            .map_err(|err| classify("ReceiveMessage", err))?;
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|message| {
+                let receive_count = message
+                    .attributes
+                    .as_ref()
+                    .and_then(|a| {
+                        a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                    })
+                    .and_then(|count| count.parse().ok())
+                    .unwrap_or(1);
+                Some(Received {
+                    receipt: message.receipt_handle?,
+                    message_id: message.message_id.unwrap_or_default(),
+                    body: message.body.unwrap_or_default(),
+                    receive_count,
+                })
+            })
+            .collect())
+    }
+
+    async fn delete(&self, receipts: &[String]) -> Result<(), PortError> {
+        let entries = receipts
+            .iter()
+            .enumerate()
+            .map(|(index, receipt)| {
+                aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                    .id(index.to_string())
+                    .receipt_handle(receipt)
+                    .build()
+                    .map_err(|err| PortError::rejected("DeleteMessageBatch", err.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let output = self
+            .client
+            .delete_message_batch()
+            .queue_url(&self.url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|err| classify("DeleteMessageBatch", err))?;
+        match output.failed.first() {
+            // The message comes back when its visibility timeout ends, and
+            // its work is idempotent.
+            Some(failed) => Err(PortError::transient(
+                "DeleteMessageBatch",
+                format!(
+                    "{} of the entries were not deleted: {}",
+                    output.failed.len(),
+                    failed.code
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    async fn send(&self, bodies: &[String]) -> Result<(), PortError> {
+        let messages: Vec<OutgoingMessage> = bodies
+            .iter()
+            .enumerate()
+            .map(|(index, body)| OutgoingMessage {
+                id: index.to_string(),
+                body: body.clone(),
+                attributes: Vec::new(),
+                trace_header: None,
+            })
+            .collect();
+        match self.send_batch(&messages).await?.first() {
+            Some(failure) => Err(PortError::transient(
+                "SendMessageBatch",
+                failure.reason.as_str().to_owned(),
+            )),
+            None => Ok(()),
+        }
+    }
 }

@@ -8,9 +8,11 @@ use async_trait::async_trait;
 
 use super::{CallCounter, JsonFile};
 use crate::error::PortError;
-use crate::ports::ParameterStore;
+use crate::parameter_tier::Tier;
+use crate::ports::{NAMES_PER_CALL, NamesStore, ParameterStore};
 
-/// Parameters in one JSON file, name to value.
+/// Parameters in one JSON file, name to value (a parameter's tier is not
+/// kept: only its limit is checked).
 #[derive(Debug)]
 pub struct FileParameters {
     values: JsonFile<BTreeMap<String, String>>,
@@ -66,6 +68,67 @@ impl ParameterStore for FileParameters {
             let changed = values.get(name).map(String::as_str) != Some(value);
             values.insert(name.to_owned(), value.to_owned());
             ((), changed)
+        });
+        Ok(())
+    }
+}
+
+fn within_call(operation: &'static str, names: &[String]) -> Result<(), PortError> {
+    if names.is_empty() || names.len() > NAMES_PER_CALL {
+        return Err(PortError::rejected(
+            operation,
+            format!(
+                "{} names, where a call takes 1 to {NAMES_PER_CALL}",
+                names.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl NamesStore for FileParameters {
+    async fn get_many(&self, names: &[String]) -> Result<BTreeMap<String, String>, PortError> {
+        self.calls.count("GetParameters");
+        within_call("GetParameters", names)?;
+        Ok(self.values.read(|values| {
+            names
+                .iter()
+                .filter_map(|name| Some((name.clone(), values.get(name)?.clone())))
+                .collect()
+        }))
+    }
+
+    async fn put_tiered(&self, name: &str, value: &str, tier: Tier) -> Result<(), PortError> {
+        self.calls.count("PutParameter");
+        if value.len() > tier.max_value_bytes() {
+            return Err(PortError::rejected(
+                "PutParameter",
+                format!(
+                    "the value has {} bytes, over the {} of a {} parameter",
+                    value.len(),
+                    tier.max_value_bytes(),
+                    tier.as_str()
+                ),
+            ));
+        }
+        self.values.change(|values| {
+            let changed = values.get(name).map(String::as_str) != Some(value);
+            values.insert(name.to_owned(), value.to_owned());
+            ((), changed)
+        });
+        Ok(())
+    }
+
+    async fn delete_many(&self, names: &[String]) -> Result<(), PortError> {
+        self.calls.count("DeleteParameters");
+        within_call("DeleteParameters", names)?;
+        self.values.change(|values| {
+            let before = values.len();
+            for name in names {
+                values.remove(name);
+            }
+            ((), values.len() != before)
         });
         Ok(())
     }

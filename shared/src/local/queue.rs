@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{CallCounter, lock};
 use crate::error::PortError;
-use crate::ports::{Attribute, MessageQueue, OutgoingMessage, SendFailure};
+use crate::ports::{Attribute, Inbox, MessageQueue, OutgoingMessage, Received, SendFailure};
 
 /// A message held by a [`MemoryQueue`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +38,8 @@ struct QueueState {
     sent: u64,
     /// Bodies too big for a message, kept apart (when no folder is given).
     oversized: BTreeMap<String, String>,
+    /// Messages an [`Inbox`] receive took, by receipt, until deleted.
+    in_flight: BTreeMap<String, LocalMessage>,
 }
 
 /// The key under which `onboard` dead-letters a pointer to a record kept
@@ -99,6 +101,19 @@ impl MemoryQueue {
 
     pub fn len(&self) -> usize {
         lock(&self.state).ready.len()
+    }
+
+    /// How many messages an [`Inbox`] receive took and did not delete.
+    pub fn in_flight(&self) -> usize {
+        lock(&self.state).in_flight.len()
+    }
+
+    /// Returns every message an [`Inbox`] receive took and did not delete,
+    /// as when their visibility timeout ends.
+    pub fn return_in_flight(&self) {
+        let mut state = lock(&self.state);
+        let returned = std::mem::take(&mut state.in_flight);
+        state.ready.extend(returned.into_values());
     }
 
     pub fn is_empty(&self) -> bool {
@@ -175,5 +190,50 @@ impl MessageQueue for MemoryQueue {
             });
         }
         Ok(Vec::new())
+    }
+}
+
+#[async_trait]
+impl Inbox for MemoryQueue {
+    async fn receive(&self, max: usize) -> Result<Vec<Received>, PortError> {
+        self.calls.count("ReceiveMessage");
+        let messages = MemoryQueue::receive(self, max.clamp(1, 10));
+        let mut state = lock(&self.state);
+        Ok(messages
+            .into_iter()
+            .map(|message| {
+                let received = Received {
+                    receipt: format!("{}#{}", message.message_id, message.receive_count),
+                    message_id: message.message_id.clone(),
+                    body: message.body.clone(),
+                    receive_count: message.receive_count,
+                };
+                state.in_flight.insert(received.receipt.clone(), message);
+                received
+            })
+            .collect())
+    }
+
+    async fn delete(&self, receipts: &[String]) -> Result<(), PortError> {
+        self.calls.count("DeleteMessageBatch");
+        let mut state = lock(&self.state);
+        for receipt in receipts {
+            state.in_flight.remove(receipt);
+        }
+        Ok(())
+    }
+
+    async fn send(&self, bodies: &[String]) -> Result<(), PortError> {
+        let messages: Vec<OutgoingMessage> = bodies
+            .iter()
+            .enumerate()
+            .map(|(index, body)| OutgoingMessage {
+                id: index.to_string(),
+                body: body.clone(),
+                attributes: Vec::new(),
+                trace_header: None,
+            })
+            .collect();
+        self.send_batch(&messages).await.map(|_| ())
     }
 }

@@ -19,9 +19,12 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
+
 use super::lock;
 use crate::error::PortError;
-use crate::names::Tier;
+use crate::parameter_tier::Tier;
+use crate::ports::NamesStore;
 
 /// A clock that moves only when told.
 #[derive(Debug, Clone, Default)]
@@ -306,6 +309,21 @@ impl QuotaParameters {
             ));
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl NamesStore for QuotaParameters {
+    async fn get_many(&self, names: &[String]) -> Result<BTreeMap<String, String>, PortError> {
+        QuotaParameters::get_many(self, names)
+    }
+
+    async fn put_tiered(&self, name: &str, value: &str, tier: Tier) -> Result<(), PortError> {
+        self.put(name, value, tier)
+    }
+
+    async fn delete_many(&self, names: &[String]) -> Result<(), PortError> {
+        QuotaParameters::delete_many(self, names)
     }
 }
 

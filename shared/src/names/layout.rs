@@ -21,14 +21,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::UserId;
 use crate::names::key::{UserKey, user_hash};
-use crate::names::leaf::{Entry, Leaf, LeafId, Merged};
-use crate::names::tier::Tier;
+use crate::names::leaf::{Entry, Leaf, LeafId, MAX_NAME_BYTES, Merged, value_of};
+use crate::parameter_tier::Tier;
 
 /// A leaf as the writer holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placed {
     pub tier: Tier,
     pub leaf: Leaf,
+}
+
+impl Placed {
+    /// The parameter's value.
+    pub fn value(&self) -> String {
+        value_of(&self.leaf, self.tier)
+    }
+
+    fn fits(leaf: &Leaf, tier: Tier) -> bool {
+        value_of(leaf, tier).len() <= tier.max_value_bytes()
+    }
 }
 
 /// One parameter to write.
@@ -88,14 +99,17 @@ pub enum LayoutError {
         "the layout needs more than the {limit} advanced parameters an account and Region may hold"
     )]
     Full { limit: usize },
+    #[error("users whose hashes are equal in all 64 bits do not fit one parameter")]
+    Unsplittable,
 }
 
 /// Every leaf the writer knows, and the changes not yet written.
 #[derive(Debug, Clone)]
 pub struct Layout {
     leaves: BTreeMap<LeafId, Placed>,
-    /// Leaves changed since the last plan.
-    dirty: BTreeSet<LeafId>,
+    /// Leaves changed since they were last planned, with the earliest
+    /// time (seconds, the caller's clock) a change of theirs waits from.
+    dirty: BTreeMap<LeafId, u64>,
     /// How many standard parameters the layout may use.
     standard_share: usize,
     /// Leaves to delete at the next plan (found beside their halves).
@@ -111,7 +125,7 @@ impl Layout {
     pub fn new(standard_share: usize) -> Self {
         Self {
             leaves: BTreeMap::new(),
-            dirty: BTreeSet::new(),
+            dirty: BTreeMap::new(),
             standard_share,
             orphans: BTreeSet::new(),
             held: Summary::default(),
@@ -153,27 +167,102 @@ impl Layout {
 
     /// Merges one user's entry into its leaf (the root, for the first).
     pub fn merge(&mut self, user: &UserId, entry: Entry) -> Merged {
+        self.merge_since(user, entry, 0)
+    }
+
+    /// The same, for a change that has waited since `since`.
+    pub fn merge_since(&mut self, user: &UserId, entry: Entry, since: u64) -> Merged {
         let hash = user_hash(user);
         let id = match self.leaf_of(hash) {
             Some(id) => id,
             None => {
-                let tier = self.new_tier();
-                self.insert(
-                    LeafId::ROOT,
-                    Placed {
-                        tier,
-                        leaf: Leaf::default(),
-                    },
-                );
-                LeafId::ROOT
+                // The root for the first user; a path with no leaf in a
+                // layout that has some (its reader did not load it) gets
+                // one at the deepest depth, which overlaps none it holds.
+                let depth = self.held.depths.keys().next_back().copied().unwrap_or(0);
+                let id = LeafId::of(hash, depth);
+                self.open(id);
+                id
             }
         };
+        if entry
+            .name
+            .as_ref()
+            .is_some_and(|name| name.len() > MAX_NAME_BYTES)
+        {
+            return Merged::TooLong;
+        }
         let placed = self.leaves.get_mut(&id).unwrap_or_else(|| unreachable!());
         let merged = placed.leaf.merge(UserKey::of(user), entry);
         if merged == Merged::Applied {
-            self.dirty.insert(id);
+            let waiting = self.dirty.entry(id).or_insert(since);
+            *waiting = (*waiting).min(since);
         }
         merged
+    }
+
+    /// Makes the next plan write the summary again (its write failed).
+    pub fn summary_unwritten(&mut self) {
+        self.published = Summary::default();
+    }
+
+    /// The leaves found beside their halves, to delete now.
+    pub fn take_orphans(&mut self) -> Vec<LeafId> {
+        std::mem::take(&mut self.orphans).into_iter().collect()
+    }
+
+    /// Holds a leaf read from the store.
+    pub fn insert_loaded(&mut self, id: LeafId, placed: Placed) {
+        self.insert(id, placed);
+    }
+
+    /// Opens an empty leaf where a path has none (a store whose leaves do
+    /// not cover every hash: one emptied by hand).
+    pub fn open(&mut self, id: LeafId) {
+        if !self.leaves.contains_key(&id) {
+            let tier = self.new_tier();
+            self.insert(
+                id,
+                Placed {
+                    tier,
+                    leaf: Leaf::default(),
+                },
+            );
+        }
+    }
+
+    /// Forgets a leaf (the store holds another state of it than this
+    /// layout, after a write that failed): it is read again when needed.
+    pub fn evict(&mut self, id: LeafId) {
+        self.remove(id);
+        self.dirty.remove(&id);
+    }
+
+    /// The leaves with changes not yet planned, the longest waiting first.
+    pub fn dirty_leaves(&self) -> Vec<LeafId> {
+        let mut dirty: Vec<(u64, LeafId)> =
+            self.dirty.iter().map(|(id, since)| (*since, *id)).collect();
+        dirty.sort_unstable();
+        dirty.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// When the changes of a leaf began to wait.
+    pub fn waiting_since(&self, id: LeafId) -> Option<u64> {
+        self.dirty.get(&id).copied()
+    }
+
+    /// Every user of a leaf with its entry.
+    pub fn content(&self, id: LeafId) -> Vec<(UserId, Entry)> {
+        self.leaves
+            .get(&id)
+            .map(|placed| {
+                placed
+                    .leaf
+                    .entries()
+                    .filter_map(|(key, entry)| Some((key.user_id()?, entry.clone())))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Takes in a leaf found beside one of its halves (a round cut short):
@@ -192,27 +281,45 @@ impl Layout {
     /// The round's writes; afterwards the layout holds what they write.
     pub fn plan(&mut self) -> Result<Plan, LayoutError> {
         let mut plan = Plan::default();
-        let dirty = std::mem::take(&mut self.dirty);
-        for id in dirty {
-            let Some(placed) = self.remove(id) else {
-                continue;
-            };
-            if placed.leaf.encoded_len() <= placed.tier.max_value_bytes() {
-                plan.puts.push(Put {
-                    id,
-                    tier: placed.tier,
-                    value: placed.leaf.encode(),
-                });
-                self.insert(id, placed);
-                continue;
-            }
+        for id in self.dirty_leaves() {
+            let leaf = self.plan_leaf(id)?;
+            plan.puts.extend(leaf.puts);
+            plan.deletes.extend(leaf.deletes);
+            plan.summary = leaf.summary.or(plan.summary);
+        }
+        plan.deletes.extend(std::mem::take(&mut self.orphans));
+        if self.held != self.published {
+            self.published = self.held.clone();
+            plan.summary = Some(self.held.clone());
+        }
+        Ok(plan)
+    }
+
+    /// The writes of one leaf's changes (none when it has none):
+    /// afterwards the layout holds what they write.
+    pub fn plan_leaf(&mut self, id: LeafId) -> Result<Plan, LayoutError> {
+        let mut plan = Plan::default();
+        if self.dirty.remove(&id).is_none() {
+            return Ok(plan);
+        }
+        let Some(placed) = self.remove(id) else {
+            return Ok(plan);
+        };
+        if Placed::fits(&placed.leaf, placed.tier) {
+            plan.puts.push(Put {
+                id,
+                tier: placed.tier,
+                value: placed.value(),
+            });
+            self.insert(id, placed);
+        } else {
             // Too big: split until every half fits its tier.
             plan.deletes.push(id);
             let mut pending = vec![(id, placed.leaf)];
             while let Some((id, leaf)) = pending.pop() {
-                let halves = leaf
-                    .split(id)
-                    .unwrap_or_else(|| unreachable!("64 bits apart"));
+                let Some(halves) = leaf.split(id) else {
+                    return Err(LayoutError::Unsplittable);
+                };
                 for (half, leaf) in halves {
                     let tier = self.new_tier();
                     if tier == Tier::Advanced
@@ -222,20 +329,19 @@ impl Layout {
                             limit: Tier::Advanced.account_limit(),
                         });
                     }
-                    if leaf.encoded_len() > tier.max_value_bytes() {
+                    if !Placed::fits(&leaf, tier) {
                         pending.push((half, leaf));
                         continue;
                     }
                     plan.puts.push(Put {
                         id: half,
                         tier,
-                        value: leaf.encode(),
+                        value: value_of(&leaf, tier),
                     });
                     self.insert(half, Placed { tier, leaf });
                 }
             }
         }
-        plan.deletes.extend(std::mem::take(&mut self.orphans));
         if self.held != self.published {
             self.published = self.held.clone();
             plan.summary = Some(self.held.clone());
@@ -338,7 +444,7 @@ mod tests {
         assert!(split.puts.len() >= 2);
         assert!(split.summary.is_some(), "readers learn the new depths");
         for (id, placed) in layout.leaves() {
-            assert!(placed.leaf.encoded_len() <= placed.tier.max_value_bytes());
+            assert!(placed.value().len() <= placed.tier.max_value_bytes());
             assert!(id.depth() >= 1);
         }
         for n in 0..400 {
@@ -354,7 +460,7 @@ mod tests {
         assert_eq!(summary.standard, 3, "{summary:?}");
         assert!(summary.advanced > 0);
         for (_, placed) in layout.leaves() {
-            assert!(placed.leaf.encoded_len() <= placed.tier.max_value_bytes());
+            assert!(placed.value().len() <= placed.tier.max_value_bytes());
         }
     }
 

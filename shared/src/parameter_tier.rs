@@ -1,4 +1,5 @@
-//! Parameter Store's two tiers, as the layout uses them.
+//! Parameter Store's two tiers: what a parameter may hold, how many an
+//! account and Region may have.
 
 /// A parameter's tier: what it may hold and what it costs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
