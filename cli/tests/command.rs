@@ -63,7 +63,7 @@ fn a_replay_prints_a_line_per_record_and_a_summary_and_exits_zero() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("New writes: 6 archive objects, 6 parameters."),
+        stdout.contains("New writes: 6 archive objects, 1 parameter of names."),
         "{stdout}"
     );
     assert!(!stdout.contains("@example"), "no email in the output");

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use onboard_shared::aws::{s3_client, sqs, ssm};
+use onboard_shared::published::ParameterPrefix;
 use onboard_tests::onboard::{Onboard, start};
+use onboard_tests::stack::published_under;
 use onboard_tests::{deploy_template, emulator, unique};
 use serde_json::Value;
 
@@ -137,7 +139,7 @@ async fn the_deployed_template_is_operated_by_its_stack_name_alone() {
     let sdk = emulator().sdk_config().await;
     let s3 = s3_client(&sdk, true);
     let ssm = ssm::Client::new(&sdk);
-    let parameter = format!("/onboard/users/{sub}/name");
+    let prefix = ParameterPrefix::parse("/onboard").unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let archived = s3
@@ -147,13 +149,12 @@ async fn the_deployed_template_is_operated_by_its_stack_name_alone() {
             .send()
             .await
             .is_ok();
-        let published = ssm.get_parameter().name(&parameter).send().await.ok();
-        if archived && published.is_some() {
-            let value = published
-                .and_then(|p| p.parameter)
-                .and_then(|p| p.value)
-                .unwrap();
-            assert_eq!(value, r#"{"name":"Ada","version":1}"#);
+        let published = published_under(&ssm, &prefix, &sub).await;
+        if archived && let Some(published) = &published {
+            assert_eq!(
+                (published.name.as_deref(), published.version),
+                (Some("Ada"), 1)
+            );
             break;
         }
         let log = std::fs::read_to_string(logs.path().join("dev.log")).unwrap();

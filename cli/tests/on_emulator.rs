@@ -9,6 +9,7 @@ use aws_sdk_cognitoidentityprovider as cognito;
 use onboard_cli::stack::{self, Names};
 use onboard_shared::published::ParameterPrefix;
 use onboard_tests::onboard::{Onboard, line_with, start, url_in};
+use onboard_tests::stack::published_under;
 use onboard_tests::{emulator, id_token, unique};
 
 const ONBOARD: Onboard = Onboard::at(env!("CARGO_BIN_EXE_onboard"));
@@ -67,11 +68,12 @@ async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
     // Within seconds the pipeline has published the name the greeting uses
     // (the token carries it too: the greeting prefers the published one).
     let ssm = onboard_shared::aws::ssm::Client::new(&sdk);
-    let user = onboard_shared::domain::UserId::parse(sub.clone()).unwrap();
-    let parameter = names.parameter_prefix.name_parameter(&user);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while ssm.get_parameter().name(&parameter).send().await.is_err() {
-        assert!(Instant::now() < deadline, "{parameter} was never published");
+    while published_under(&ssm, &names.parameter_prefix, &sub)
+        .await
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "{sub} was never published");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let http = reqwest::Client::new();

@@ -11,8 +11,9 @@ use aws_sdk_cognitoidentityprovider as cognito;
 use onboard_cli::stack::{self, Names};
 use onboard_shared::aws::{s3_client, sqs, ssm};
 use onboard_shared::domain::UserId;
-use onboard_shared::published::{ParameterPrefix, PublishedName};
+use onboard_shared::published::ParameterPrefix;
 use onboard_tests::onboard::{Onboard, line_with, start, url_in};
+use onboard_tests::stack::published_under;
 use onboard_tests::{deploy_template, emulator, unique};
 use serde_json::Value;
 
@@ -160,7 +161,6 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
     for (sub, name) in [(&ada, "Ada"), (&bob, "Bob")] {
         let user = UserId::parse(sub.clone()).unwrap();
         let key = onboard_shared::ports::archive_key(&user);
-        let parameter = names.parameter_prefix.name_parameter(&user);
         loop {
             let archived = s3
                 .get_object()
@@ -169,20 +169,15 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
                 .send()
                 .await
                 .is_ok();
-            let published = parameters
-                .get_parameter()
-                .name(&parameter)
-                .send()
+            let published = published_under(&parameters, &names.parameter_prefix, sub)
                 .await
-                .ok()
-                .and_then(|p| p.parameter?.value)
-                .and_then(|value| PublishedName::parse(&value).ok()?.name);
+                .and_then(|published| published.name);
             if archived && published.as_deref() == Some(name) {
                 break;
             }
             assert!(
                 Instant::now() < deadline,
-                "{sub} never reached the archive and {parameter}"
+                "{sub} never reached the archive and the published names"
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -402,6 +397,12 @@ async fn doctor_names_a_deployed_stack_s_missing_mapping_and_unattached_trigger_
         trigger.contains("TROUBLE") && trigger.contains("no post-confirmation trigger"),
         "{trigger}"
     );
+    // The names' writer has no mapping: it is one, by its reserved concurrency.
+    let writer = line("names' writer");
+    assert!(
+        writer.starts_with(" ok") && writer.contains("reserved concurrency 1"),
+        "{writer}"
+    );
 
     // WHEN the other mappings are made and the stack's function attached
     let lambda = aws_sdk_lambda::Client::new(&sdk);
@@ -412,14 +413,7 @@ async fn doctor_names_a_deployed_stack_s_missing_mapping_and_unattached_trigger_
             .to_owned()
     };
     let stream_arn = report["outputs"]["UsersTableStreamArn"].as_str().unwrap();
-    let publish_queue = report["outputs"]["PublishQueueUrl"].as_str().unwrap();
-    for (logical, source) in [
-        ("StreamRouterFunction", stream_arn.to_owned()),
-        (
-            "PublishConsumerFunction",
-            stack::queue_arn(&sqs, publish_queue).await.unwrap(),
-        ),
-    ] {
+    for (logical, source) in [("StreamRouterFunction", stream_arn.to_owned())] {
         lambda
             .create_event_source_mapping()
             .function_name(function(logical))

@@ -144,9 +144,15 @@ impl ArchiveConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublishConfig {
     pub parameter_prefix: ParameterPrefix,
+    /// The queue the writer drains (and carries its unwritten names back to).
+    pub publish_queue_url: String,
     pub dead_letter_queue_url: String,
-    /// Parameter Store's write rate, shared by this instance's writes.
+    /// The writes a second the writer makes: Parameter Store's account
+    /// rate, less what the account's own writes need.
     pub max_writes_per_second: f64,
+    /// How many standard parameters the names may use (the rest of the
+    /// standard tier is the account's own); past it, advanced ones.
+    pub standard_share: usize,
 }
 
 impl PublishConfig {
@@ -158,14 +164,24 @@ impl PublishConfig {
                 reason: "must be a positive number".to_owned(),
             });
         }
+        let standard_share: usize = parsed(&env, "STANDARD_PARAMETER_SHARE", 5_000)?;
+        if !(1..=10_000).contains(&standard_share) {
+            return Err(ConfigError::Invalid {
+                var: "STANDARD_PARAMETER_SHARE",
+                reason: "must be 1 to 10000, the standard parameters of an account and Region"
+                    .to_owned(),
+            });
+        }
         Ok(Self {
             parameter_prefix: prefix(&env)?,
+            publish_queue_url: required(&env, "PUBLISH_QUEUE_URL", "the publish queue's URL")?,
             dead_letter_queue_url: required(
                 &env,
                 "DEAD_LETTER_QUEUE_URL",
                 "the publish queue's DLQ URL",
             )?,
             max_writes_per_second,
+            standard_share,
         })
     }
 }
@@ -227,20 +243,29 @@ mod tests {
     fn numbers_are_parsed_with_defaults() {
         let base = [
             ("PARAMETER_PREFIX", "/onboard"),
+            ("PUBLISH_QUEUE_URL", "q"),
             ("DEAD_LETTER_QUEUE_URL", "d"),
         ];
         let config = PublishConfig::from_env(env(&base)).unwrap();
         assert_eq!(config.max_writes_per_second, 3.0);
-        let bad = [base[0], base[1], ("MAX_WRITES_PER_SECOND", "fast")];
+        assert_eq!(config.standard_share, 5_000);
+        let with = |extra: (&'static str, &'static str)| {
+            PublishConfig::from_env(env(&[base[0], base[1], base[2], extra]))
+        };
         assert!(matches!(
-            PublishConfig::from_env(env(&bad)).unwrap_err(),
+            with(("MAX_WRITES_PER_SECOND", "fast")).unwrap_err(),
             ConfigError::Invalid {
                 var: "MAX_WRITES_PER_SECOND",
                 ..
             }
         ));
-        let zero = [base[0], base[1], ("MAX_WRITES_PER_SECOND", "0")];
-        assert!(PublishConfig::from_env(env(&zero)).is_err());
+        assert!(with(("MAX_WRITES_PER_SECOND", "0")).is_err());
+        for share in ["0", "10001", "half"] {
+            assert!(
+                with(("STANDARD_PARAMETER_SHARE", share)).is_err(),
+                "{share}"
+            );
+        }
     }
 
     #[test]

@@ -79,6 +79,12 @@ pub trait Failure: StdError + 'static {
     fn kind(&self) -> &'static str;
 }
 
+impl Failure for PortError {
+    fn kind(&self) -> &'static str {
+        PortError::kind(self)
+    }
+}
+
 /// What Lambda is told of a failed invocation, said once in the log too.
 pub fn diagnostic(failure: &dyn Failure) -> lambda_runtime::Diagnostic {
     let message = error_chain(failure);

@@ -57,6 +57,20 @@ pub struct OutgoingMessage {
 }
 
 impl OutgoingMessage {
+    /// Messages that are their bodies alone, ids by position.
+    pub fn plain(bodies: &[String]) -> Vec<OutgoingMessage> {
+        bodies
+            .iter()
+            .enumerate()
+            .map(|(index, body)| OutgoingMessage {
+                id: index.to_string(),
+                body: body.clone(),
+                attributes: Vec::new(),
+                trace_header: None,
+            })
+            .collect()
+    }
+
     /// The bytes SQS counts against its payload limit: the body plus each
     /// attribute's name, type and value.
     pub fn payload_size(&self) -> usize {

@@ -112,7 +112,8 @@ pub fn parameter_name(id: LeafId) -> String {
     format!("/onboard/names/{}", id.segment())
 }
 
-/// Writes a plan in its order, each call waiting for the write rate.
+/// Writes a plan in the writer's order (the summary, the puts, the
+/// deletes), each call waiting for the write rate.
 fn write(store: &QuotaParameters, plan: &Plan) {
     let pace = Duration::from_secs_f64(1.0 / store.quotas().writes_per_second);
     let paced = |call: &dyn Fn() -> Result<(), PortError>| loop {
@@ -122,12 +123,12 @@ fn write(store: &QuotaParameters, plan: &Plan) {
             Err(err) => panic!("{err}"),
         }
     };
-    for put in &plan.puts {
-        paced(&|| store.put(&parameter_name(put.id), &put.value, put.tier));
-    }
     if let Some(summary) = &plan.summary {
         let value = serde_json::to_string(summary).unwrap_or_default();
         paced(&|| store.put("/onboard/names/summary", &value, Tier::Standard));
+    }
+    for put in &plan.puts {
+        paced(&|| store.put(&parameter_name(put.id), &put.value, put.tier));
     }
     for chunk in plan.deletes.chunks(10) {
         let names: Vec<String> = chunk.iter().map(|id| parameter_name(*id)).collect();

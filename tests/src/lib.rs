@@ -35,6 +35,7 @@ mod emulator;
 pub mod names_mix;
 pub mod onboard;
 pub mod property;
+pub mod published;
 pub mod release;
 pub mod runtime_api;
 pub mod stack;

@@ -2,6 +2,7 @@
 //! running over it, and the calls tests make to its queues and user pool.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -9,6 +10,8 @@ use aws_sdk_cognitoidentityprovider as cognito;
 use onboard_cli::commands::dev::{self, DevSettings};
 use onboard_cli::stack::{self, Names, QueueSettings, Stack, sqs_calls};
 use onboard_shared::aws::sqs;
+use onboard_shared::domain::UserId;
+use onboard_shared::names::{NamesPaths, layout_of, user_hash};
 use onboard_shared::published::ParameterPrefix;
 use onboard_shared::wire::REASON_ATTRIBUTE;
 use tokio::sync::watch;
@@ -156,4 +159,82 @@ pub async fn id_token(sdk: &SdkConfig, client_id: &str, username: &str, password
         .authentication_result
         .and_then(|result| result.id_token)
         .unwrap_or_else(|| panic!("signing in gave no ID token"))
+}
+
+/// Every parameter under a stack's names path, by name (all pages of
+/// `GetParametersByPath`).
+///
+/// # Panics
+///
+/// When Parameter Store cannot be read.
+pub async fn names_parameters(
+    ssm: &onboard_shared::aws::ssm::Client,
+    prefix: &ParameterPrefix,
+) -> BTreeMap<String, (String, i64)> {
+    let mut out = BTreeMap::new();
+    let mut token = None;
+    loop {
+        let page = ssm
+            .get_parameters_by_path()
+            .path(prefix.names_path())
+            .recursive(true)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        for parameter in page.parameters() {
+            if let (Some(name), Some(value)) = (parameter.name(), parameter.value()) {
+                out.insert(name.to_owned(), (value.to_owned(), parameter.version()));
+            }
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            return out;
+        }
+    }
+}
+
+/// What the packed names hold for a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    /// The display name; `None` once removed.
+    pub name: Option<String>,
+    pub version: u64,
+    pub removed: bool,
+    /// The parameter that holds it, and that parameter's own version in
+    /// Parameter Store (it grows by one on every write).
+    pub parameter: String,
+    pub parameter_version: i64,
+}
+
+/// What the stack's packed names hold for a user, `None` before the writer
+/// has written it.
+pub async fn published(stack: &Stack, user: &str) -> Option<Published> {
+    published_under(&stack.ssm, &stack.names.parameter_prefix, user).await
+}
+
+/// What the packed names under a prefix hold for a user.
+pub async fn published_under(
+    ssm: &onboard_shared::aws::ssm::Client,
+    prefix: &ParameterPrefix,
+    user: &str,
+) -> Option<Published> {
+    let parameters = names_parameters(ssm, prefix).await;
+    let paths = NamesPaths::new(prefix);
+    let values: BTreeMap<String, String> = parameters
+        .iter()
+        .map(|(name, (value, _))| (name.clone(), value.clone()))
+        .collect();
+    let layout = layout_of(&paths, &values);
+    let user = UserId::parse(user).ok()?;
+    let leaf = layout.leaf_of(user_hash(&user))?;
+    let entry = layout.entry(&user)?;
+    let parameter = paths.leaf(leaf);
+    Some(Published {
+        name: entry.name.clone(),
+        version: entry.revision.version.get(),
+        removed: entry.revision.removed,
+        parameter_version: parameters[&parameter].1,
+        parameter,
+    })
 }

@@ -13,10 +13,12 @@ use onboard_shared::aws::{
 use onboard_shared::batch::{self, Fate, Skip};
 use onboard_shared::domain::{User, UserId, Version};
 use onboard_shared::error::PortError;
+use onboard_shared::names::{NamesPaths, UserKey, read_value};
+use onboard_shared::ports::Inbox;
 use onboard_shared::ports::{MessageQueue, OutgoingMessage, PutNew, UserStore};
 use onboard_shared::published::ParameterPrefix;
 use onboard_tests::{emulator, receive_all, unique};
-use publish_consumer::Publisher;
+use publish_consumer::writer::{RunLimits, Writer};
 
 const OUT_OF_ORDER: &str = include_str!("../../fixtures/sqs/changes-out-of-order.json");
 const POISON: &str = include_str!("../../fixtures/sqs/batch-with-poison-messages.json");
@@ -334,39 +336,66 @@ async fn an_object_onboard_did_not_write_ranks_below_a_new_user_s_first_change()
     assert_eq!(body["user"]["name"], "Ada Lovelace");
 }
 
+/// The bodies of an SQS event fixture.
+fn bodies(event: &str) -> Vec<String> {
+    sqs_event(event)
+        .records
+        .into_iter()
+        .map(|record| record.body.unwrap_or_default())
+        .collect()
+}
+
 #[tokio::test]
-async fn the_publisher_on_ssm_writes_once_per_user_and_never_rewrites_what_is_there() {
-    // GIVEN Parameter Store and the publisher wired to it
+async fn the_writer_on_ssm_packs_users_in_one_parameter_and_never_rewrites_what_is_there() {
+    // GIVEN Parameter Store, the publish queue and the writer wired to them
     let sdk = emulator().sdk_config().await;
     let client = ssm::Client::new(&sdk);
+    let sqs = sqs::Client::new(&sdk);
     let prefix = ParameterPrefix::parse(&unique("/onboard")).unwrap();
-    let publisher = Publisher {
-        parameters: Arc::new(SsmParameters::new(client.clone(), 50.0)),
-        prefix: prefix.clone(),
-        dead_letters: Arc::new(queue(&sqs::Client::new(&sdk), "publish-dlq").await),
+    let inbox = Arc::new(queue(&sqs, "publish").await);
+    let writer = Writer::new(
+        Arc::new(SsmParameters::new(client.clone(), 50.0)),
+        inbox.clone(),
+        Arc::new(queue(&sqs, "publish-dlq").await),
+        NamesPaths::new(&prefix),
+        5_000,
+    );
+    let limits = RunLimits {
+        max_messages: 100,
+        max_writes: 100,
     };
 
-    // WHEN three changes of one user come in one batch, twice
-    publish_consumer::handle(&publisher, &sqs_event(OUT_OF_ORDER)).await;
-    let again = publish_consumer::handle(&publisher, &sqs_event(OUT_OF_ORDER)).await;
+    // WHEN three changes of Ada and two of Grace come, then the same again
+    Inbox::send(inbox.as_ref(), &bodies(OUT_OF_ORDER))
+        .await
+        .unwrap();
+    let first = writer.run(limits, 0).await.unwrap();
+    Inbox::send(inbox.as_ref(), &bodies(OUT_OF_ORDER))
+        .await
+        .unwrap();
+    let again = writer.run(limits, 1).await.unwrap();
 
-    // THEN one write of the newest version: SSM's own version of the
-    // parameter is 1, so the redelivery did not write again
-    let name = prefix.name_parameter(&UserId::parse(ADA).unwrap());
+    // THEN both users are in one parameter, written once: SSM's own
+    // version of it is 1, so the redelivery did not write again
+    assert_eq!(first.received, 5, "{first:?}");
+    let leaf = format!("{}/0.0", prefix.names_path());
     let parameter = client
         .get_parameter()
-        .name(&name)
+        .name(&leaf)
         .send()
         .await
         .unwrap()
         .parameter
         .unwrap();
-    assert_eq!(
-        parameter.value.as_deref(),
-        Some(r#"{"name":"Ada King","version":3}"#)
-    );
+    let value = parameter.value.clone().unwrap();
+    let (_, held) = read_value(&value).unwrap();
+    let ada = held
+        .get(&UserKey::of(&UserId::parse(ADA).unwrap()))
+        .unwrap();
+    assert_eq!(ada.name.as_deref(), Some("Ada King"));
+    assert_eq!(held.len(), 2);
     assert_eq!(parameter.version, 1);
-    assert!(again.failed().next().is_none(), "{again:?}");
+    assert_eq!(again.puts, 0, "{again:?}");
     assert!(
         again
             .items
@@ -375,12 +404,25 @@ async fn the_publisher_on_ssm_writes_once_per_user_and_never_rewrites_what_is_th
         "{again:?}"
     );
 
-    // AND an older change arriving late (a DLQ redrive) does not go back
-    let mut late = sqs_event(OUT_OF_ORDER);
-    late.records.retain(|record| {
-        record.message_id.as_deref() == Some("0f0e0d0c-0000-4000-8000-000000000002")
-    });
-    let report = publish_consumer::handle(&publisher, &late).await;
+    // AND an older change arriving late (a DLQ redrive) does not go back,
+    // even to a writer that starts cold and reads the parameter back
+    let cold = Writer::new(
+        Arc::new(SsmParameters::new(client.clone(), 50.0)),
+        inbox.clone(),
+        Arc::new(queue(&sqs, "publish-dlq").await),
+        NamesPaths::new(&prefix),
+        5_000,
+    );
+    let late = sqs_event(OUT_OF_ORDER)
+        .records
+        .into_iter()
+        .filter(|record| {
+            record.message_id.as_deref() == Some("0f0e0d0c-0000-4000-8000-000000000002")
+        })
+        .map(|record| record.body.unwrap_or_default())
+        .collect::<Vec<_>>();
+    Inbox::send(inbox.as_ref(), &late).await.unwrap();
+    let report = cold.run(limits, 2).await.unwrap();
     assert_eq!(
         report.items[0].fate,
         Fate::Skipped { why: Skip::Stale },
@@ -388,13 +430,15 @@ async fn the_publisher_on_ssm_writes_once_per_user_and_never_rewrites_what_is_th
     );
     let after = client
         .get_parameter()
-        .name(&name)
+        .name(&leaf)
         .send()
         .await
         .unwrap()
         .parameter
         .unwrap();
-    assert_eq!((after.value, after.version), (parameter.value, 1));
+    assert_eq!((after.value, after.version), (Some(value), 1));
+    // AND the queue holds nothing: every message was deleted
+    assert!(receive_all(&sqs, inbox.url()).await.is_empty());
 }
 
 #[tokio::test]

@@ -4,19 +4,22 @@
 //! user's versions ends at the newest everywhere.
 #![allow(clippy::unwrap_used)] // test helpers: a failed unwrap is a failed test
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use async_trait::async_trait;
 use onboard_cli::engine::event_source::{QueueSettings, Settings, StreamSettings};
-use onboard_cli::engine::pipeline::LocalPipeline;
+use onboard_cli::engine::pipeline::{LOCAL_STANDARD_SHARE, LocalPipeline};
 use onboard_cli::engine::queue_roles::Consumer;
 use onboard_shared::batch::Fate;
 use onboard_shared::catalogue::QueueRole;
 use onboard_shared::error::PortError;
-use onboard_shared::ports::{MessageQueue, OutgoingMessage, ParameterStore, SendFailure};
+use onboard_shared::names::{NamesPaths, Tier, layout_of};
+use onboard_shared::ports::{MessageQueue, NamesStore, OutgoingMessage, SendFailure};
 use onboard_shared::published::ParameterPrefix;
 use onboard_shared::stream::RawStreamEvent;
+use publish_consumer::writer::Writer;
 use serde_json::value::RawValue;
 
 const BATCH: &str = include_str!("../../fixtures/dynamodb/insert-modify-remove.json");
@@ -35,15 +38,18 @@ fn records() -> Vec<Box<RawValue>> {
 struct Throttled(&'static str);
 
 #[async_trait]
-impl ParameterStore for Throttled {
-    async fn get(&self, _: &str) -> Result<Option<String>, PortError> {
-        Ok(None)
+impl NamesStore for Throttled {
+    async fn get_many(&self, _: &[String]) -> Result<BTreeMap<String, String>, PortError> {
+        Ok(BTreeMap::new())
     }
-    async fn put(&self, _: &str, _: &str) -> Result<(), PortError> {
+    async fn put_tiered(&self, _: &str, _: &str, _: Tier) -> Result<(), PortError> {
         Err(PortError::Throttled {
             operation: "PutParameter",
             source: self.0.into(),
         })
+    }
+    async fn delete_many(&self, _: &[String]) -> Result<(), PortError> {
+        Ok(())
     }
 }
 
@@ -58,7 +64,13 @@ fn throttled_publisher(max_receive_count: u32, message: &'static str) -> LocalPi
         ..Settings::default()
     };
     let mut pipeline = pipeline(settings);
-    pipeline.publisher.parameters = Arc::new(Throttled(message));
+    pipeline.writer = Arc::new(Writer::new(
+        Arc::new(Throttled(message)),
+        pipeline.queue(QueueRole::Publish).clone(),
+        pipeline.queue(QueueRole::PublishDlq).clone(),
+        NamesPaths::new(&ParameterPrefix::parse("/onboard").unwrap()),
+        LOCAL_STANDARD_SHARE,
+    ));
     pipeline
 }
 
@@ -246,10 +258,14 @@ fn versions_held(pipeline: &LocalPipeline) -> std::collections::BTreeMap<String,
             .trim_end_matches(".json");
         held.entry(user.to_owned()).or_insert((0, 0)).0 = object.revision.version.get();
     }
-    for (name, value) in pipeline.parameters.values() {
-        let user = name.split('/').nth(3).unwrap().to_owned();
-        let value: serde_json::Value = serde_json::from_str(&value).unwrap();
-        held.entry(user).or_insert((0, 0)).1 = value["version"].as_u64().unwrap();
+    let paths = NamesPaths::new(&ParameterPrefix::parse("/onboard").unwrap());
+    let values = pipeline.parameters.values();
+    let published = layout_of(&paths, &values);
+    for (_, placed) in published.leaves() {
+        for (key, entry) in placed.leaf.entries() {
+            let user = key.user_id().unwrap().as_str().to_owned();
+            held.entry(user).or_insert((0, 0)).1 = entry.revision.version.get();
+        }
     }
     held
 }

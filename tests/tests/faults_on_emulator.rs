@@ -21,13 +21,15 @@ use onboard_cli::stack::{self, Names, Stack};
 use onboard_shared::aws::{S3Archive, SqsQueue, SsmParameters};
 use onboard_shared::domain::{Revision, User, UserId, Version};
 use onboard_shared::error::PortError;
+use onboard_shared::names::{NamesPaths, Tier, layout_of, read_value};
 use onboard_shared::ports::{
-    ArchiveHead, ArchiveStore, Conditional, MessageQueue, OutgoingMessage, ParameterStore, PutNew,
+    ArchiveHead, ArchiveStore, Conditional, MessageQueue, NamesStore, OutgoingMessage, PutNew,
     SendFailure, UserStore, WriteCondition,
 };
 use onboard_shared::published::ParameterPrefix;
+use onboard_tests::stack::names_parameters;
 use onboard_tests::{emulator, unique};
-use publish_consumer::Publisher;
+use publish_consumer::writer::{RunLimits, Writer};
 use stream_router::Router;
 
 /// Decides, for each call, whether it fails and how.
@@ -142,15 +144,20 @@ impl<P: ArchiveStore> ArchiveStore for Faulty<P> {
 }
 
 #[async_trait]
-impl<P: ParameterStore> ParameterStore for Faulty<P> {
-    async fn get(&self, name: &str) -> Result<Option<String>, PortError> {
+impl<P: NamesStore> NamesStore for Faulty<P> {
+    async fn get_many(&self, names: &[String]) -> Result<BTreeMap<String, String>, PortError> {
         self.faults
-            .around("GetParameter", self.inner.get(name))
+            .around("GetParameters", self.inner.get_many(names))
             .await
     }
-    async fn put(&self, name: &str, value: &str) -> Result<(), PortError> {
+    async fn put_tiered(&self, name: &str, value: &str, tier: Tier) -> Result<(), PortError> {
         self.faults
-            .around("PutParameter", self.inner.put(name, value))
+            .around("PutParameter", self.inner.put_tiered(name, value, tier))
+            .await
+    }
+    async fn delete_many(&self, names: &[String]) -> Result<(), PortError> {
+        self.faults
+            .around("DeleteParameters", self.inner.delete_many(names))
             .await
     }
 }
@@ -284,17 +291,22 @@ async fn with_a_quarter_of_the_calls_failing_every_copy_ends_the_same_and_nothin
         ),
         dead_letters: faulty(sqs(&stack.queues.archive_dlq.url, "archive-dlq"), &faults),
     };
-    let publisher = Publisher {
-        parameters: faulty(
+    let writer = Writer::new(
+        faulty(
             SsmParameters::new(stack.ssm.clone(), f64::INFINITY),
             &faults,
         ),
-        prefix: stack.names.parameter_prefix.clone(),
-        dead_letters: faulty(sqs(&stack.queues.publish_dlq.url, "publish-dlq"), &faults),
+        Arc::new(sqs(&stack.queues.publish.url, "publish")),
+        faulty(sqs(&stack.queues.publish_dlq.url, "publish-dlq"), &faults),
+        NamesPaths::new(&stack.names.parameter_prefix),
+        5_000,
+    );
+    let limits = RunLimits {
+        max_messages: 100,
+        max_writes: 100,
     };
     let settings = DevSettings::default();
     let archive_poller = QueuePoller::new(&stack, &stack.queues.archive).await;
-    let publish_poller = QueuePoller::new(&stack, &stack.queues.publish).await;
     let empty = |url: String| {
         let sqs = stack.sqs.clone();
         async move {
@@ -312,13 +324,7 @@ async fn with_a_quarter_of_the_calls_failing_every_copy_ends_the_same_and_nothin
                 &settings,
             )
             .await;
-        let p = publish_poller
-            .poll_once(
-                &publisher,
-                onboard_shared::catalogue::Function::PublishConsumer,
-                &settings,
-            )
-            .await;
+        let p = writer.run(limits, 0).await.map(|run| run.received > 0);
         if !a.unwrap_or(true) && !p.unwrap_or(true) {
             if empty(stack.queues.archive.url.clone()).await
                 && empty(stack.queues.publish.url.clone()).await
@@ -347,7 +353,7 @@ async fn with_a_quarter_of_the_calls_failing_every_copy_ends_the_same_and_nothin
         injected >= 40
             && on(&["PutItem"]) > 0
             && on(&["HeadObject", "PutObject"]) > 0
-            && on(&["GetParameter", "PutParameter"]) > 0,
+            && on(&["GetParameters", "PutParameter", "DeleteParameters"]) > 0,
         "faults injected: {:?}",
         faults.injected.lock().unwrap()
     );
@@ -361,6 +367,14 @@ async fn with_a_quarter_of_the_calls_failing_every_copy_ends_the_same_and_nothin
             newest.len()
         );
     }
+    let leaves: BTreeMap<String, String> =
+        names_parameters(&stack.ssm, &stack.names.parameter_prefix)
+            .await
+            .into_iter()
+            .map(|(name, (value, _))| (name, value))
+            .collect();
+    let paths = NamesPaths::new(&stack.names.parameter_prefix);
+    let published = layout_of(&paths, &leaves);
     for (id, version) in &newest {
         let head = stack
             .s3
@@ -379,19 +393,12 @@ async fn with_a_quarter_of_the_calls_failing_every_copy_ends_the_same_and_nothin
             Some(version.to_string().as_str()),
             "{id}"
         );
-        let value = stack
-            .ssm
-            .get_parameter()
-            .name(format!("/onboard/users/{id}/name"))
-            .send()
-            .await
-            .unwrap()
-            .parameter
-            .unwrap()
-            .value
-            .unwrap();
-        let published: serde_json::Value = serde_json::from_str(&value).unwrap();
-        assert_eq!(published["version"], *version, "{id}");
+        let entry = published.entry(&UserId::parse(id.as_str()).unwrap());
+        assert_eq!(
+            entry.map(|e| e.revision.version.get()),
+            Some(*version),
+            "{id}"
+        );
     }
     // AND no (user, version) was written twice, in the archive or the parameters
     for id in newest.keys() {
@@ -423,21 +430,29 @@ async fn with_a_quarter_of_the_calls_failing_every_copy_ends_the_same_and_nothin
                 "{id} archived twice at {version:?}"
             );
         }
+    }
+    // AND no parameter of names ever held a user at a version older than
+    // one it held before: its history never goes backwards
+    for leaf in leaves.keys().filter(|name| paths.leaf_id(name).is_some()) {
         let history = stack
             .ssm
             .get_parameter_history()
-            .name(format!("/onboard/users/{id}/name"))
+            .name(leaf)
             .send()
             .await
             .unwrap();
-        let mut seen = BTreeSet::new();
+        let mut newest_seen: BTreeMap<String, u64> = BTreeMap::new();
         for entry in history.parameters() {
-            let value: serde_json::Value = serde_json::from_str(entry.value().unwrap()).unwrap();
-            assert!(
-                seen.insert(value["version"].to_string()),
-                "{id} published twice at {}",
-                value["version"]
-            );
+            let (_, held) = read_value(entry.value().unwrap()).unwrap();
+            for (key, entry) in held.entries() {
+                let seen = newest_seen.entry(key.as_str().to_owned()).or_default();
+                let version = entry.revision.version.get();
+                assert!(
+                    version >= *seen,
+                    "{leaf}: {key:?} went from {seen} to {version}"
+                );
+                *seen = version;
+            }
         }
     }
     // AND no dead-letter queue holds anything: every fault was retryable

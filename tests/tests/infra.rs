@@ -280,9 +280,11 @@ fn environment(function: &Value) -> HashMap<String, String> {
                 Value::String(s) => s.clone(),
                 Value::Number(n) => n.to_string(),
                 reference => match target(reference) {
-                    Some(name) => parameters[name]["Default"]
-                        .as_str()
-                        .map_or_else(|| format!("resolved-{name}"), str::to_owned),
+                    Some(name) => match &parameters[name]["Default"] {
+                        Value::String(default) => default.clone(),
+                        Value::Number(default) => default.to_string(),
+                        _ => format!("resolved-{name}"),
+                    },
                     None => panic!("{var} = {reference}: not a value this test can resolve"),
                 },
             };
@@ -367,7 +369,10 @@ fn sqs_consumers_have_time_to_fail_retry_and_dead_letter() {
             );
         }
     }
-    assert_eq!(consumed, 2, "the archive and publish consumers");
+    assert_eq!(
+        consumed, 1,
+        "the archive consumer (the names' writer drains its queue itself)"
+    );
 }
 
 #[test]
@@ -434,26 +439,25 @@ fn the_local_event_source_defaults_are_the_template_s() {
         stream["BisectBatchOnFunctionError"], defaults.stream.bisect_batch_on_function_error,
         "{name}'s stream BisectBatchOnFunctionError"
     );
-    for binary in ["archive-consumer", "publish-consumer"] {
-        let (name, function) = function_built_from(binary);
-        let source = events(function, "SQS")[0];
-        assert_eq!(
-            number(&source["BatchSize"]),
-            as_number(defaults.queue.batch_size as u64),
-            "{name}'s queue BatchSize"
-        );
-        let queue = resource(target(&source["Queue"]).unwrap_or_default());
-        assert_eq!(
-            property(queue, "VisibilityTimeout"),
-            defaults.queue.visibility_timeout.as_secs() as f64,
-            "{name}'s queue VisibilityTimeout"
-        );
-        assert_eq!(
-            number(&queue["Properties"]["RedrivePolicy"]["maxReceiveCount"]),
-            as_number(u64::from(defaults.queue.max_receive_count)),
-            "{name}'s queue maxReceiveCount"
-        );
-    }
+    // The archive consumer's mapping (the names' writer has none).
+    let (name, function) = function_built_from("archive-consumer");
+    let source = events(function, "SQS")[0];
+    assert_eq!(
+        number(&source["BatchSize"]),
+        as_number(defaults.queue.batch_size as u64),
+        "{name}'s queue BatchSize"
+    );
+    let queue = resource(target(&source["Queue"]).unwrap_or_default());
+    assert_eq!(
+        property(queue, "VisibilityTimeout"),
+        defaults.queue.visibility_timeout.as_secs() as f64,
+        "{name}'s queue VisibilityTimeout"
+    );
+    assert_eq!(
+        number(&queue["Properties"]["RedrivePolicy"]["maxReceiveCount"]),
+        as_number(u64::from(defaults.queue.max_receive_count)),
+        "{name}'s queue maxReceiveCount"
+    );
 }
 
 /// Parameter Store accepts about 3 PutParameter calls a second per account
@@ -461,19 +465,35 @@ fn the_local_event_source_defaults_are_the_template_s() {
 const PARAMETER_STORE_WRITES_PER_SECOND: f64 = 3.0;
 
 #[test]
-fn publish_consumers_together_stay_under_parameter_store_s_write_rate() {
-    let (name, publisher) = function_built_from("publish-consumer");
-    let event = events(publisher, "SQS")[0];
-    let concurrency = number(&event["ScalingConfig"]["MaximumConcurrency"])
-        .unwrap_or_else(|| panic!("{name}'s queue mapping sets no MaximumConcurrency"));
-    let each = environment(publisher)
+fn the_names_have_one_writer_under_parameter_store_s_write_rate() {
+    let (name, writer) = function_built_from("publish-consumer");
+    // One writer by construction: Parameter Store has no conditional write.
+    assert_eq!(
+        property(writer, "ReservedConcurrentExecutions"),
+        1.0,
+        "{name} runs one invocation at a time"
+    );
+    assert!(
+        events(writer, "SQS").is_empty(),
+        "{name} drains its queue itself"
+    );
+    let schedules = events(writer, "Schedule");
+    assert_eq!(schedules.len(), 1, "{name} runs on a schedule");
+    assert_eq!(schedules[0]["Schedule"], "rate(1 minute)");
+    // A run ends before the next begins: its timeout is the schedule's period.
+    assert!(property(writer, "Timeout") <= 60.0, "{name}'s timeout");
+    let rate = environment(writer)
         .get("MAX_WRITES_PER_SECOND")
         .and_then(|rate| rate.parse::<f64>().ok())
         .unwrap_or_else(|| panic!("{name} sets no MAX_WRITES_PER_SECOND"));
     assert!(
-        concurrency * each <= PARAMETER_STORE_WRITES_PER_SECOND,
-        "{concurrency} instances x {each} writes/s"
+        rate <= PARAMETER_STORE_WRITES_PER_SECOND,
+        "{rate} writes/s by default"
     );
+    // The queue it drains keeps a message in flight longer than a run, so a
+    // run's messages are not received again while it holds them.
+    let queue = resource("PublishQueue");
+    assert!(property(queue, "VisibilityTimeout") > property(writer, "Timeout"));
 }
 
 #[test]
@@ -856,9 +876,18 @@ fn the_catalogue_of_functions_and_queues_is_the_template_s() {
                     .collect()
             })
             .unwrap_or_default();
-        match function.reads() {
-            Some(queue) => assert_eq!(queues_read, [&get_att(queue.logical_id())], "{function:?}"),
-            None => assert!(queues_read.is_empty(), "{function:?}"),
+        // The names' writer drains its queue itself (no mapping): the
+        // queue is in its environment.
+        match (function.reads(), function) {
+            (Some(queue), Function::PublishConsumer) => assert_eq!(
+                variables["PUBLISH_QUEUE_URL"],
+                reference(queue.logical_id()),
+                "{function:?}"
+            ),
+            (Some(queue), _) => {
+                assert_eq!(queues_read, [&get_att(queue.logical_id())], "{function:?}")
+            }
+            (None, _) => assert!(queues_read.is_empty(), "{function:?}"),
         }
     }
     let outputs = &template()["Outputs"];

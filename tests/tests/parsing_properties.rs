@@ -15,12 +15,14 @@ use aws_lambda_events::event::apigw::ApiGatewayProxyRequest;
 use aws_lambda_events::event::sqs::SqsEvent;
 use onboard_shared::batch::{BatchReport, Fate};
 use onboard_shared::local::{FileParameters, FolderArchive, LocalTable, MemoryQueue};
+use onboard_shared::names::NamesPaths;
+use onboard_shared::ports::Inbox;
 use onboard_shared::published::ParameterPrefix;
 use onboard_shared::stream::RawStreamEvent;
 use onboard_shared::wire::REASON_ATTRIBUTE;
 use onboard_tests::property;
 use proptest::prelude::*;
-use publish_consumer::Publisher;
+use publish_consumer::writer::{RunLimits, Writer};
 use serde_json::Value;
 use stream_router::Router;
 
@@ -247,13 +249,32 @@ fn both_consumers_classify_every_mutated_sqs_message() {
             };
             let report = runtime.block_on(archive_consumer::handle(&archiver, &event));
             classified(&report, &dead_letters)?;
-            let publisher = Publisher {
-                parameters: Arc::new(FileParameters::in_memory()),
-                prefix: ParameterPrefix::parse("/onboard").unwrap(),
-                dead_letters: dead_letters.clone(),
+            // The publish writer, given the same messages through its queue.
+            let queue = Arc::new(MemoryQueue::new("publish"));
+            let writer = Writer::new(
+                Arc::new(FileParameters::in_memory()),
+                queue.clone(),
+                dead_letters.clone(),
+                NamesPaths::new(&ParameterPrefix::parse("/onboard").unwrap()),
+                5_000,
+            );
+            let bodies: Vec<String> = event
+                .records
+                .iter()
+                .map(|record| record.body.clone().unwrap_or_default())
+                .collect();
+            let limits = RunLimits {
+                max_messages: 100,
+                max_writes: 100,
             };
-            let report = runtime.block_on(publish_consumer::handle(&publisher, &event));
-            classified(&report, &dead_letters)
+            let run = runtime.block_on(async {
+                for chunk in bodies.chunks(10) {
+                    Inbox::send(queue.as_ref(), chunk).await.unwrap();
+                }
+                writer.run(limits, 0).await.unwrap()
+            });
+            prop_assert_eq!(run.items.len(), bodies.len());
+            classified(&BatchReport { items: run.items }, &dead_letters)
         },
     );
 }
@@ -285,8 +306,10 @@ fn the_trigger_records_or_rejects_every_mutated_cognito_event_without_quoting_it
 #[test]
 fn the_greeting_answers_every_mutated_request() {
     let runtime = runtime();
+    let parameters = Arc::new(FileParameters::in_memory());
     let greeter = greeting::Greeter::new(
-        Arc::new(FileParameters::in_memory()),
+        parameters.clone(),
+        parameters,
         ParameterPrefix::parse("/onboard").unwrap(),
         Duration::ZERO,
     );

@@ -18,7 +18,7 @@ use onboard_shared::domain::ChangeKind;
 use onboard_shared::ports::UserStore;
 use onboard_shared::stream::decode_raw;
 use onboard_tests::eventually;
-use onboard_tests::stack::{Service, fresh_stack};
+use onboard_tests::stack::{Published, Service, fresh_stack, published};
 use onboard_tests::{emulator, id_token, receive_all};
 
 const PASSWORD: &str = "Correct-Horse-9-battery";
@@ -40,16 +40,8 @@ async fn archived_version(stack: &Stack, user: &str) -> Option<(String, String)>
     ))
 }
 
-async fn parameter(stack: &Stack, user: &str) -> Option<(String, i64)> {
-    let parameter = stack
-        .ssm
-        .get_parameter()
-        .name(format!("/onboard/users/{user}/name"))
-        .send()
-        .await
-        .ok()?
-        .parameter?;
-    Some((parameter.value?, parameter.version))
+async fn parameter(stack: &Stack, user: &str) -> Option<Published> {
+    published(stack, user).await
 }
 
 async fn dead_letters(stack: &Stack, url: &str) -> Vec<(String, String)> {
@@ -65,8 +57,10 @@ async fn serve(stack: &Stack, pool: &UserPool) -> (String, Authorizer) {
             &pool.client_id,
         )
     };
+    let parameters = Arc::new(SsmParameters::new(stack.ssm.clone(), f64::INFINITY));
     let greeter = greeting::Greeter::new(
-        Arc::new(SsmParameters::new(stack.ssm.clone(), f64::INFINITY)),
+        parameters.clone(),
+        parameters,
         stack.names.parameter_prefix.clone(),
         Duration::from_secs(1),
     );
@@ -114,8 +108,9 @@ async fn a_sign_up_ends_archived_published_and_greeted_by_name() {
     // THEN the user is archived in S3 and published in Parameter Store
     let (version, _) = eventually("the archive object", || archived_version(&stack, &user)).await;
     assert_eq!(version, "1");
-    let (value, _) = eventually("the name parameter", || parameter(&stack, &user)).await;
-    assert_eq!(value, r#"{"name":"Zoë <b>bold</b>","version":1}"#);
+    let published = eventually("the published name", || parameter(&stack, &user)).await;
+    assert_eq!(published.name.as_deref(), Some("Zoë <b>bold</b>"));
+    assert_eq!(published.version, 1);
     service.stop().await;
 
     // AND the greeting, behind the pool's authorizer, greets them by name

@@ -6,7 +6,6 @@ use archive_consumer::Archiver;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use onboard_shared::reason::Reason;
-use publish_consumer::Publisher;
 use serde_json::value::RawValue;
 use stream_router::Router;
 
@@ -30,16 +29,6 @@ impl StreamFunction for Router {
 impl QueueFunction for Archiver {
     async fn invoke(&self, event: &SqsEvent) -> Invoked<SqsBatchResponse> {
         let report = archive_consumer::handle(self, event).await;
-        Invoked {
-            response: report.sqs_response().map_err(|err| Reason::of_error(&err)),
-            report,
-        }
-    }
-}
-
-impl QueueFunction for Publisher {
-    async fn invoke(&self, event: &SqsEvent) -> Invoked<SqsBatchResponse> {
-        let report = publish_consumer::handle(self, event).await;
         Invoked {
             response: report.sqs_response().map_err(|err| Reason::of_error(&err)),
             report,

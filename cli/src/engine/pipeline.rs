@@ -7,7 +7,7 @@
 //!   [`crate::engine::event_source`]; the router's on-failure destination receives
 //!   the records themselves, with their reasons.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -16,21 +16,23 @@ use std::time::Duration;
 
 use archive_consumer::Archiver;
 use chrono::Utc;
-use onboard_shared::batch::ItemReport;
+use onboard_shared::batch::{Fate, ItemReport};
 use onboard_shared::local::{
     FileParameters, FolderArchive, LocalMessage, LocalTable, MemoryQueue, crash_point, naming,
 };
-use onboard_shared::ports::{MessageQueue, ParameterStore, UserStore};
+use onboard_shared::names::NamesPaths;
+use onboard_shared::ports::{MessageQueue, UserStore};
 use onboard_shared::published::ParameterPrefix;
+use onboard_shared::reason::Reason;
 use post_confirmation::{Outcome, TriggerError};
-use publish_consumer::Publisher;
+use publish_consumer::writer::{RunLimits, Writer};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use stream_router::Router;
 
 use crate::engine::event_source::Settings;
 use crate::engine::event_source::on_failure::RecordsWithReasons;
-use crate::engine::event_source::queue::LocalQueuePoller;
+use crate::engine::event_source::queue::{LocalQueuePoller, move_to_dlq};
 use crate::engine::event_source::stream::{Clock, StreamPoller};
 use crate::engine::queue_roles::Consumer;
 use onboard_shared::catalogue::QueueRole;
@@ -89,7 +91,8 @@ pub struct LocalPipeline {
     queues: BTreeMap<QueueRole, Arc<MemoryQueue>>,
     pub router: Router,
     pub archiver: Archiver,
-    pub publisher: Publisher,
+    /// The one writer of the names, run until the publish queue is empty.
+    pub writer: Arc<Writer>,
     state: Option<PathBuf>,
     /// The state folder's lock, held as long as the pipeline.
     lock: Option<std::fs::File>,
@@ -174,11 +177,13 @@ impl LocalPipeline {
             archive: archive.clone(),
             dead_letters: queue(QueueRole::ArchiveDlq),
         };
-        let publisher = Publisher {
-            parameters: parameters.clone() as Arc<dyn ParameterStore>,
-            prefix,
-            dead_letters: queue(QueueRole::PublishDlq),
-        };
+        let writer = Arc::new(Writer::new(
+            parameters.clone(),
+            queue(QueueRole::Publish),
+            queue(QueueRole::PublishDlq),
+            NamesPaths::new(&prefix),
+            LOCAL_STANDARD_SHARE,
+        ));
         Self {
             settings,
             table,
@@ -187,7 +192,7 @@ impl LocalPipeline {
             queues,
             router,
             archiver,
-            publisher,
+            writer,
             state: None,
             lock: None,
             seen_dead_letters: HashSet::new(),
@@ -231,25 +236,24 @@ impl LocalPipeline {
         &self.queues[&role]
     }
 
-    /// Polls both queues until they are empty and returns the final fate of
-    /// every message each consumer saw. The two consumers are independent,
-    /// as in AWS: each drains its queue on a task of its own, so a
-    /// multi-threaded runtime runs them side by side.
+    /// Drains both queues and returns the final fate of every message each
+    /// consumer saw. The two are independent, as in AWS, each on a task of
+    /// its own: the archive consumer invoked with batches by the queue's
+    /// rules, the publish writer draining its queue run after run.
     pub async fn drain(&self) -> Vec<Consumed> {
-        let poller = |consumer: Consumer| {
-            let queue = consumer.queue();
-            let dlq = queue.dlq().unwrap_or(QueueRole::RouterDlq);
-            LocalQueuePoller::new(
-                self.queue(queue).clone(),
-                self.queue(dlq).clone(),
-                self.settings.queue,
-            )
-        };
-        let (mut archive_poller, mut publish_poller) =
-            (poller(Consumer::Archive), poller(Consumer::Publish));
-        let (archiver, publisher) = (self.archiver.clone(), self.publisher.clone());
+        let mut archive_poller = LocalQueuePoller::new(
+            self.queue(QueueRole::Archive).clone(),
+            self.queue(QueueRole::ArchiveDlq).clone(),
+            self.settings.queue,
+        );
+        let archiver = self.archiver.clone();
         let archive = tokio::spawn(async move { archive_poller.drain(&archiver).await });
-        let publish = tokio::spawn(async move { publish_poller.drain(&publisher).await });
+        let writer = self.writer.clone();
+        let queue = self.queue(QueueRole::Publish).clone();
+        let dlq = self.queue(QueueRole::PublishDlq).clone();
+        let max_receives = self.settings.queue.max_receive_count;
+        let publish =
+            tokio::spawn(async move { write_all(&writer, &queue, &dlq, max_receives).await });
         let (archive, publish) = tokio::join!(archive, publish);
         let finished = |fates: Result<Vec<ItemReport>, tokio::task::JoinError>, consumer| {
             fates
@@ -297,6 +301,67 @@ impl LocalPipeline {
         }
         Ok(dead_letters)
     }
+}
+
+/// How many standard parameters the local names may use: the standard
+/// tier's default share (a template parameter in AWS).
+pub const LOCAL_STANDARD_SHARE: usize = 5_000;
+
+/// Runs the writer until the publish queue is empty, with no write limit
+/// (the local store has no rate), and returns each message's final fate. A
+/// message a run leaves (a call of the store failed) comes back, as at the
+/// end of its visibility timeout, until the queue's `maxReceiveCount`;
+/// then it moves to the DLQ, as SQS's redrive policy moves it.
+async fn write_all(
+    writer: &Writer,
+    queue: &MemoryQueue,
+    dlq: &MemoryQueue,
+    max_receives: u32,
+) -> Vec<ItemReport> {
+    let limits = RunLimits {
+        max_messages: 10_000,
+        max_writes: usize::MAX,
+    };
+    // Each message's latest fate, in the order they were first seen.
+    let mut items: Vec<ItemReport> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    while !queue.is_empty() {
+        let now = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
+        match writer.run(limits, now).await {
+            Ok(report) => {
+                for item in report.items {
+                    match index.get(&item.id) {
+                        Some(&at) => items[at] = item,
+                        None => {
+                            index.insert(item.id.clone(), items.len());
+                            items.push(item);
+                        }
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err.chain(), "the publish queue could not be read");
+                break;
+            }
+        }
+        queue.return_in_flight();
+        for message in queue.drain() {
+            if message.receive_count < max_receives {
+                queue.release(message);
+                continue;
+            }
+            let at = index.get(&message.message_id).copied();
+            let last = match at.map(|at| &items[at].fate) {
+                Some(Fate::Failed { reason }) => reason.clone(),
+                _ => Reason::fixed("its leaf was not written"),
+            };
+            let fate = move_to_dlq(dlq, message, &last);
+            if let Some(at) = at {
+                items[at].fate = fate;
+            }
+        }
+    }
+    items
 }
 
 /// Takes the state folder's lock (`.lock` in it), or says who holds it.

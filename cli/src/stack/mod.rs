@@ -34,7 +34,7 @@ use aws_config::SdkConfig;
 use onboard_shared::aws::{Connection, DynamoUserStore, dynamodb, s3, s3_client, sqs, ssm};
 use onboard_shared::config::{ArchiveConfig, PostConfirmationConfig, PublishConfig, RouterConfig};
 use onboard_shared::error::BoxError;
-use publish_consumer::Publisher;
+use publish_consumer::writer::Writer;
 use stream_router::Router;
 
 pub use crate::engine::event_source::QueueSettings;
@@ -185,14 +185,17 @@ impl Stack {
         Archiver::from_config(&config, &self.sdk)
     }
 
-    /// The publish consumer, at `max_writes_per_second`.
-    pub fn publisher(&self, max_writes_per_second: f64) -> Publisher {
+    /// The publish writer, at `max_writes_per_second`, its names within
+    /// `standard_share` standard parameters.
+    pub fn writer(&self, max_writes_per_second: f64, standard_share: usize) -> Writer {
         let config = PublishConfig {
             parameter_prefix: self.names.parameter_prefix.clone(),
+            publish_queue_url: self.queues.publish.url.clone(),
             dead_letter_queue_url: self.queues.publish_dlq.url.clone(),
             max_writes_per_second,
+            standard_share,
         };
-        Publisher::from_config(&config, &self.sdk)
+        Writer::from_config(&config, &self.sdk)
     }
 
     /// The post-confirmation trigger's users table.

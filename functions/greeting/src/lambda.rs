@@ -22,6 +22,7 @@ impl Greeter {
         // The greeting never writes: the write pace does not apply.
         let parameters = Arc::new(SsmParameters::new(ssm_client(sdk), f64::INFINITY));
         let greeter = Greeter::new(
+            parameters.clone(),
             parameters,
             config.parameter_prefix.clone(),
             config.cache_ttl,

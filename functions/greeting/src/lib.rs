@@ -2,8 +2,9 @@
 //! "Hello, <name>"; `GET /` is the public sign-in page, the hosted UI's
 //! callback ([`sign_in_page`], in `sign_in.rs`).
 //!
-//! The name comes from the parameter the publish consumer keeps, cached for a
-//! short time across invocations, and falls back to the token's claims
+//! The name comes from the packed names the publish writer keeps (one
+//! `GetParameters` call reads the parameter holding it and many other
+//! users), cached for a short time across invocations, and falls back to the token's claims
 //! (never to anything that looks like an email). JSON by default; an HTML
 //! page when the client prefers `text/html`, with every user-supplied value
 //! escaped. Without authorizer claims the answer is 401.
@@ -11,61 +12,25 @@
 mod lambda;
 pub use lambda::invoke;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::http::{HeaderMap, HeaderValue, Method, header};
 use onboard_shared::domain::UserId;
 use onboard_shared::error::PortError;
-use onboard_shared::ports::ParameterStore;
-use onboard_shared::published::{ParameterPrefix, PublishedName};
+use onboard_shared::names::NamesReader;
+use onboard_shared::ports::{NamesStore, ParameterStore};
+use onboard_shared::published::ParameterPrefix;
 use onboard_shared::telemetry::metrics::{Counts, Metric};
 use serde_json::{Value, json};
 
 mod sign_in;
 pub use sign_in::sign_in_page;
 
-/// Names kept at most; past that the cache starts over.
-const CACHE_CAPACITY: usize = 10_000;
-
-/// Display names read from the parameter store, reused for a short time.
-#[derive(Debug)]
-struct NameCache {
-    ttl: Duration,
-    entries: Mutex<HashMap<UserId, (Instant, Option<String>)>>,
-}
-
-impl NameCache {
-    fn get(&self, user: &UserId) -> Option<Option<String>> {
-        let entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        entries
-            .get(user)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, name)| name.clone())
-    }
-
-    fn put(&self, user: UserId, name: Option<String>) {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if entries.len() >= CACHE_CAPACITY {
-            entries.clear();
-        }
-        entries.insert(user, (Instant::now(), name));
-    }
-}
-
 pub struct Greeter {
-    parameters: Arc<dyn ParameterStore>,
-    prefix: ParameterPrefix,
-    cache: NameCache,
+    names: NamesReader,
     /// The browser origin allowed to read the answers (CORS), if any.
     allowed_origin: Option<HeaderValue>,
 }
@@ -73,25 +38,23 @@ pub struct Greeter {
 impl std::fmt::Debug for Greeter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Greeter")
-            .field("prefix", &self.prefix)
-            .field("cache", &self.cache.ttl)
+            .field("names", &self.names)
             .finish()
     }
 }
 
 impl Greeter {
+    /// A greeter reading the packed names (and, for a user they do not
+    /// hold yet, the one-parameter-a-user layout of before), keeping what
+    /// it read for `cache_ttl`.
     pub fn new(
-        parameters: Arc<dyn ParameterStore>,
+        names: Arc<dyn NamesStore>,
+        legacy: Arc<dyn ParameterStore>,
         prefix: ParameterPrefix,
         cache_ttl: Duration,
     ) -> Self {
         Self {
-            parameters,
-            prefix,
-            cache: NameCache {
-                ttl: cache_ttl,
-                entries: Mutex::default(),
-            },
+            names: NamesReader::new(names, legacy, prefix, cache_ttl),
             allowed_origin: None,
         }
     }
@@ -109,21 +72,11 @@ impl Greeter {
     /// `None` when there is none (yet) or the store cannot be read now
     /// (`Throttled` when it was throttled, for the metrics).
     async fn published_name(&self, user: &UserId) -> Result<Option<String>, Throttled> {
-        if let Some(cached) = self.cache.get(user) {
-            return Ok(cached);
-        }
-        let parameter = self.prefix.name_parameter(user);
-        match self.parameters.get(&parameter).await {
-            Ok(value) => {
-                let name = value
-                    .and_then(|value| PublishedName::parse(&value).ok())
-                    .and_then(|published| published.name);
-                self.cache.put(user.clone(), name.clone());
-                Ok(name)
-            }
+        match self.names.name(user).await {
+            Ok(name) => Ok(name),
             Err(err) => {
                 // The greeting still works from the token's claims.
-                tracing::warn!(user_id = %user, error = %err.chain(), "could not read the name parameter");
+                tracing::warn!(user_id = %user, error = %err.chain(), "could not read the published names");
                 match err {
                     PortError::Throttled { .. } => Err(Throttled),
                     _ => Ok(None),
@@ -345,8 +298,19 @@ mod tests {
     const PAGE: &str = include_str!("../../../fixtures/apigw/sign-in-page.json");
     const ZOE: &str = "/onboard/users/7d8a3f4e-0b1c-4e6f-9a2b-3c4d5e6f7a8b/name";
 
+    use onboard_shared::domain::{Revision, Version};
+    use onboard_shared::names::{
+        Entry, Layout, LeafId, NamesPaths, Tier, UserKey, read_value, value_of,
+    };
+    use onboard_shared::ports::NamesStore;
+
     fn greeter(store: Arc<FileParameters>, ttl: Duration) -> Greeter {
-        Greeter::new(store, ParameterPrefix::parse("onboard").unwrap(), ttl)
+        Greeter::new(
+            store.clone(),
+            store,
+            ParameterPrefix::parse("onboard").unwrap(),
+            ttl,
+        )
     }
 
     fn request(json: &str) -> ApiGatewayProxyRequest {
@@ -365,13 +329,43 @@ mod tests {
         response.headers[header::CONTENT_TYPE].to_str().unwrap()
     }
 
-    #[tokio::test]
-    async fn the_name_comes_from_the_parameter_store() {
-        let store = Arc::new(FileParameters::in_memory());
+    /// Publishes names as the writer packs them: one leaf, and its summary.
+    async fn publish(store: &FileParameters, names: &[(&str, &str)]) {
+        let mut layout = Layout::new(5_000);
+        for (user, name) in names {
+            layout.merge(
+                &UserId::parse(*user).unwrap(),
+                Entry {
+                    revision: Revision {
+                        version: Version::new(1).unwrap(),
+                        removed: false,
+                    },
+                    name: Some((*name).to_owned()),
+                },
+            );
+        }
+        let plan = layout.plan().unwrap();
+        let paths = NamesPaths::new(&ParameterPrefix::parse("onboard").unwrap());
+        for put in plan.puts {
+            store
+                .put_tiered(&paths.leaf(put.id), &put.value, put.tier)
+                .await
+                .unwrap();
+        }
+        let summary = serde_json::to_string(&plan.summary.unwrap()).unwrap();
         store
-            .put(ZOE, r#"{"name":"Zoë M.","version":2}"#)
+            .put_tiered(&paths.summary(), &summary, Tier::Standard)
             .await
             .unwrap();
+    }
+
+    /// The token's user in the fixtures.
+    const ZOE_SUB: &str = "7d8a3f4e-0b1c-4e6f-9a2b-3c4d5e6f7a8b";
+
+    #[tokio::test]
+    async fn the_name_comes_from_the_published_names() {
+        let store = Arc::new(FileParameters::in_memory());
+        publish(&store, &[(ZOE_SUB, "Zoë M."), ("someone-else", "Ada")]).await;
         let response = handle(&greeter(store, Duration::from_secs(60)), request(JSON)).await;
         assert_eq!(response.status_code, 200);
         assert_eq!(content_type(&response), "application/json; charset=utf-8");
@@ -402,27 +396,65 @@ mod tests {
     #[tokio::test]
     async fn names_are_cached_across_invocations_for_a_short_time() {
         let store = Arc::new(FileParameters::in_memory());
-        store
-            .put(ZOE, r#"{"name":"Zoë","version":1}"#)
-            .await
-            .unwrap();
+        publish(&store, &[(ZOE_SUB, "Zoë")]).await;
         let cached = greeter(store.clone(), Duration::from_secs(60));
         for _ in 0..3 {
-            handle(&cached, request(JSON)).await;
+            let response = handle(&cached, request(JSON)).await;
+            assert_eq!(body(&response), r#"{"message":"Hello, Zoë"}"#);
         }
-        assert_eq!(store.calls.get("GetParameter"), 1);
+        // The summary and the parameter that holds the user: once.
+        assert_eq!(store.calls.get("GetParameters"), 2);
         let uncached = greeter(store.clone(), Duration::ZERO);
         for _ in 0..2 {
             handle(&uncached, request(JSON)).await;
         }
-        assert_eq!(store.calls.get("GetParameter"), 3);
+        assert_eq!(store.calls.get("GetParameters"), 6);
+        assert_eq!(
+            store.calls.get("GetParameter"),
+            0,
+            "no one-parameter-a-user read"
+        );
+    }
+
+    #[tokio::test]
+    async fn while_a_stack_is_migrated_a_user_of_the_old_layout_is_greeted_by_name() {
+        let store = Arc::new(FileParameters::in_memory());
+        publish(&store, &[("someone-else", "Ada")]).await;
+        store
+            .put(ZOE, r#"{"name":"Zoë of old","version":2}"#)
+            .await
+            .unwrap();
+        let greeter = greeter(store.clone(), Duration::from_secs(60));
+        for _ in 0..2 {
+            let response = handle(&greeter, request(JSON)).await;
+            assert_eq!(body(&response), r#"{"message":"Hello, Zoë of old"}"#);
+        }
+        assert_eq!(
+            store.calls.get("GetParameter"),
+            1,
+            "kept for the cache's time"
+        );
     }
 
     #[tokio::test]
     async fn a_removed_user_is_greeted_from_the_claims() {
         let store = Arc::new(FileParameters::in_memory());
+        publish(&store, &[(ZOE_SUB, "Zoë")]).await;
+        // The removal, as the writer merges it: a tombstone, no name.
+        let paths = NamesPaths::new(&ParameterPrefix::parse("onboard").unwrap());
+        let root = paths.leaf(LeafId::ROOT);
+        let mut values = store.get_many(std::slice::from_ref(&root)).await.unwrap();
+        let (tier, mut leaf) = read_value(&values.remove(&root).unwrap()).unwrap();
+        let tombstone = Entry {
+            revision: Revision {
+                version: Version::new(2).unwrap(),
+                removed: true,
+            },
+            name: None,
+        };
+        leaf.merge(UserKey::of(&UserId::parse(ZOE_SUB).unwrap()), tombstone);
         store
-            .put(ZOE, r#"{"version":2,"removed":true}"#)
+            .put_tiered(&root, &value_of(&leaf, tier), tier)
             .await
             .unwrap();
         let response = handle(&greeter(store, Duration::from_secs(60)), request(JSON)).await;

@@ -133,9 +133,10 @@ impl Inbox for SqsQueue {
             .receive_message()
             .queue_url(&self.url)
             .max_number_of_messages(max.clamp(1, 10) as i32)
-            // A short wait, so that an empty answer means an empty queue
-            // rather than the servers this receive happened to sample.
-            .wait_time_seconds(1)
+            // No wait: an empty answer may only mean that the servers this
+            // receive sampled had nothing, and what is left is the next
+            // run's (the writer runs again on its schedule).
+            .wait_time_seconds(0)
             .message_system_attribute_names(
                 aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
             )
@@ -201,16 +202,7 @@ impl Inbox for SqsQueue {
     }
 
     async fn send(&self, bodies: &[String]) -> Result<(), PortError> {
-        let messages: Vec<OutgoingMessage> = bodies
-            .iter()
-            .enumerate()
-            .map(|(index, body)| OutgoingMessage {
-                id: index.to_string(),
-                body: body.clone(),
-                attributes: Vec::new(),
-                trace_header: None,
-            })
-            .collect();
+        let messages = OutgoingMessage::plain(bodies);
         match self.send_batch(&messages).await?.first() {
             Some(failure) => Err(PortError::transient(
                 "SendMessageBatch",

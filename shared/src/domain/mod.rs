@@ -17,7 +17,7 @@ mod values;
 
 pub use change::{ChangeKind, ChangeMessage, Revision};
 pub use user::User;
-pub use values::{Email, UserId, Version};
+pub use values::{Email, UserId, Version, uuid_text};
 
 /// Why a value from outside is not a valid part of a user. Never carries the
 /// rejected email itself.

@@ -172,3 +172,17 @@ impl fmt::Debug for Version {
         write!(f, "v{}", self.0)
     }
 }
+
+/// 16 bytes as a UUID in canonical lowercase form (8-4-4-4-12), the form of
+/// a Cognito `sub` and of Lambda's request ids.
+pub fn uuid_text(bytes: &[u8; 16]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}

@@ -224,16 +224,7 @@ impl Inbox for MemoryQueue {
     }
 
     async fn send(&self, bodies: &[String]) -> Result<(), PortError> {
-        let messages: Vec<OutgoingMessage> = bodies
-            .iter()
-            .enumerate()
-            .map(|(index, body)| OutgoingMessage {
-                id: index.to_string(),
-                body: body.clone(),
-                attributes: Vec::new(),
-                trace_header: None,
-            })
-            .collect();
+        let messages = OutgoingMessage::plain(bodies);
         self.send_batch(&messages).await.map(|_| ())
     }
 }

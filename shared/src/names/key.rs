@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use crate::domain::UserId;
+use crate::domain::{UserId, uuid_text};
 
 /// A user as written inside a parameter of names: a Cognito `sub` (a UUID
 /// in its canonical lowercase form) as its 16 bytes in base64url, 22
@@ -83,18 +83,6 @@ fn uuid_bytes(id: &str) -> Option<[u8; 16]> {
         nibbles += 1;
     }
     Some(out)
-}
-
-fn uuid_text(bytes: &[u8; 16]) -> String {
-    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
 }
 
 #[cfg(test)]

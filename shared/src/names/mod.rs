@@ -15,10 +15,12 @@
 pub mod key;
 pub mod layout;
 pub mod leaf;
+pub mod reader;
 pub mod store;
 
 pub use crate::parameter_tier::Tier;
 pub use key::{UserKey, user_hash};
 pub use layout::{Layout, LayoutError, Placed, Plan, Put, Summary};
 pub use leaf::{Entry, Leaf, LeafError, LeafId, MAX_NAME_BYTES, Merged, read_value, value_of};
-pub use store::{NamesPaths, PathLeaves, find_path, read_summary};
+pub use reader::NamesReader;
+pub use store::{NamesPaths, PathLeaves, Search, find_path, layout_of, read_summary};

@@ -6,8 +6,8 @@
 use std::ops::RangeInclusive;
 
 use crate::error::PortError;
-use crate::names::layout::Summary;
-use crate::names::leaf::LeafId;
+use crate::names::layout::{Layout, Placed, Summary};
+use crate::names::leaf::{LeafId, read_value};
 use crate::ports::{NAMES_PER_CALL, NamesStore};
 use crate::published::ParameterPrefix;
 
@@ -39,6 +39,20 @@ impl NamesPaths {
         let segment = name.strip_prefix(&self.base)?.strip_prefix('/')?;
         LeafId::parse_segment(segment)
     }
+}
+
+/// The layout a set of parameters holds (every leaf among them, by name;
+/// any other parameter left out): what a reader of all of them sees.
+pub fn layout_of<'a>(
+    paths: &NamesPaths,
+    parameters: impl IntoIterator<Item = (&'a String, &'a String)>,
+) -> Layout {
+    let leaves = parameters.into_iter().filter_map(|(name, value)| {
+        let id = paths.leaf_id(name)?;
+        let (tier, leaf) = read_value(value).ok()?;
+        Some((id, Placed { tier, leaf }))
+    });
+    Layout::of(usize::MAX, leaves)
 }
 
 /// The summary the writer last wrote; `None` before the first user.
@@ -77,8 +91,19 @@ impl PathLeaves {
     }
 }
 
-/// The leaves on a hash's path, asked for at `depths` first and, when none
-/// is there (a summary behind the layout), at every other depth.
+/// How far [`find_path`] looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Search {
+    /// At the summary's depths only (a reader: a leaf the summary does not
+    /// count yet is read once it does).
+    Summary,
+    /// At every other depth too when none is there (the writer: a summary
+    /// behind the layout must not make it open a leaf that exists).
+    Everywhere,
+}
+
+/// The leaves on a hash's path, asked for at `depths` (ten a call) and, as
+/// `search` says, at every other depth when none is there.
 ///
 /// # Errors
 ///
@@ -88,10 +113,11 @@ pub async fn find_path(
     paths: &NamesPaths,
     hash: u64,
     depths: RangeInclusive<u8>,
+    search: Search,
 ) -> Result<PathLeaves, PortError> {
     let first: Vec<u8> = depths.clone().collect();
     let mut found = ask(store, paths, hash, &first).await?;
-    if found.is_empty() {
+    if found.is_empty() && search == Search::Everywhere {
         let rest: Vec<u8> = (0..=LeafId::MAX_DEPTH)
             .filter(|depth| !depths.contains(depth))
             .collect();

@@ -57,9 +57,16 @@ impl Function {
                     Metric::DeadLetteredRefused,
                     Metric::Retried,
                 ]);
-                // Parameter Store has no conditional write to lose.
+                // Parameter Store has no conditional write to lose; its
+                // writer says how much of each tier the names use.
                 if self == Function::ArchiveConsumer {
                     metrics.push(Metric::WriteConflicts);
+                } else {
+                    metrics.extend([
+                        Metric::StandardParameters,
+                        Metric::AdvancedParameters,
+                        Metric::StandardShareUsed,
+                    ]);
                 }
                 metrics.push(Metric::Throttles);
             }
@@ -104,6 +111,15 @@ pub enum Metric {
     Throttles,
     /// 1 on an execution environment's first invocation.
     ColdStart,
+    /// The standard parameters the packed names use (the publish writer's,
+    /// at the end of each invocation): its alarm warns before the share.
+    StandardParameters,
+    /// The advanced parameters the packed names use: priced a month each.
+    AdvancedParameters,
+    /// The share of the standard tier the packed names may use that they
+    /// use, in percent: its alarm fires before the layout grows into the
+    /// advanced tier.
+    StandardShareUsed,
 }
 
 impl Metric {
@@ -125,6 +141,9 @@ impl Metric {
             Metric::WriteConflicts => "WriteConflicts",
             Metric::Throttles => "Throttles",
             Metric::ColdStart => "ColdStart",
+            Metric::StandardParameters => "StandardParameters",
+            Metric::AdvancedParameters => "AdvancedParameters",
+            Metric::StandardShareUsed => "StandardShareUsed",
         }
     }
 }

@@ -9,13 +9,15 @@
 //!   retries, an hour's record age on the wall clock), sending what it gives
 //!   up on to the router's dead-letter queue as Lambda's own invocation
 //!   record, which `onboard dlq redrive` reads back from the stream.
-//! - **Each queue → its consumer** ([`QueuePoller`]). Receives batches,
-//!   hands them to the consumer as an SQS event, deletes what succeeded and
-//!   leaves the rest to come back after the visibility timeout
-//!   ([`crate::engine::event_source::queue`]); the queue's redrive policy moves a
-//!   message that keeps failing to its DLQ.
+//! - **The archive queue → its consumer** ([`QueuePoller`]). Receives
+//!   batches, hands them to the consumer as an SQS event, deletes what
+//!   succeeded and leaves the rest to come back after the visibility
+//!   timeout ([`crate::engine::event_source::queue`]); the queue's redrive
+//!   policy moves a message that keeps failing to its DLQ.
+//! - **The publish queue → the one writer of the names**, run after run as
+//!   Lambda's schedule runs it: it drains the queue itself.
 //!
-//! One log line per batch, naming users by id only: the functions' own
+//! One log line per batch or writer run, naming users by id only: the functions' own
 //! lines (one per change, as they log in Lambda) show with
 //! `RUST_LOG=info`. A failing call (the emulator went away) is logged and
 //! retried after a pause; the service runs until it is told to stop.
@@ -41,8 +43,10 @@ use tokio::sync::watch;
 use crate::engine::event_source::Settings;
 use crate::engine::event_source::on_failure::InvocationRecords;
 use crate::engine::event_source::stream::{Clock, StreamPoller};
+use crate::engine::pipeline::LOCAL_STANDARD_SHARE;
 use crate::stack::table_stream::ShardReader;
 use crate::stack::{Stack, StackError, latest_stream_arn};
+use publish_consumer::writer::Writer;
 
 mod queue_poller;
 
@@ -94,9 +98,8 @@ pub async fn run(
     }
     let router = stack.router();
     let archive = QueuePoller::new(stack, &stack.queues.archive).await;
-    let publish = QueuePoller::new(stack, &stack.queues.publish).await;
     let archiver = stack.archiver();
-    let publisher = stack.publisher(settings.max_writes_per_second);
+    let writer = stack.writer(settings.max_writes_per_second, LOCAL_STANDARD_SHARE);
     tokio::join!(
         poll_stream(poller, &router, &settings, stop.clone()),
         archive.run(
@@ -105,9 +108,63 @@ pub async fn run(
             &settings,
             stop.clone()
         ),
-        publish.run(&publisher, Function::PublishConsumer, &settings, stop),
+        write_names(&writer, &settings, stop),
     );
     Ok(())
+}
+
+/// How long one run of the writer may write for: Lambda's schedule gives
+/// each invocation its timeout; locally, runs follow each other.
+const WRITER_RUN: Duration = Duration::from_secs(20);
+
+/// The publish writer, run after run as its schedule would run it (the
+/// next at once while there is more, else after a pause): one line a run
+/// that received anything.
+async fn write_names(writer: &Writer, settings: &DevSettings, mut stop: watch::Receiver<bool>) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let limits = publish_consumer::limits_for(
+            WRITER_RUN + publish_consumer::FINISH_RESERVE,
+            settings.max_writes_per_second,
+        );
+        let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap_or(0);
+        match writer.run(limits, now).await {
+            Ok(report) if report.received == 0 => {
+                if pause(&mut stop, settings.idle).await {
+                    return;
+                }
+            }
+            Ok(report) => {
+                let more = report.more(limits);
+                let batch = BatchReport {
+                    items: report.items,
+                };
+                let (done, dead, returned) = tally(&batch);
+                tracing::info!(
+                    messages = report.received,
+                    done,
+                    dead_lettered = dead,
+                    returned,
+                    parameters_written = report.puts,
+                    carried = report.carried,
+                    users = %users(&batch),
+                    "names run → {}",
+                    Function::PublishConsumer.name(),
+                );
+                if !more && pause(&mut stop, settings.idle).await {
+                    return;
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err.chain(), "the writer could not read its queue; trying again");
+                if pause(&mut stop, settings.idle * 4).await {
+                    return;
+                }
+            }
+        }
+    }
 }
 
 /// Waits for `duration`, or less when asked to stop. True when asked to stop.

@@ -30,17 +30,12 @@ pub enum Mapped {
     Queue(QueueRole),
 }
 
-const MAPPINGS: [(&str, &str, Mapped); 3] = [
+const MAPPINGS: [(&str, &str, Mapped); 2] = [
     ("StreamRouterFunction", "stream → router", Mapped::Stream),
     (
         "ArchiveConsumerFunction",
         "archive queue → archive consumer",
         Mapped::Queue(QueueRole::Archive),
-    ),
-    (
-        "PublishConsumerFunction",
-        "publish queue → publish consumer",
-        Mapped::Queue(QueueRole::Publish),
     ),
 ];
 
@@ -218,6 +213,36 @@ pub async fn mappings(
         } else {
             d.ok(name, format!("enabled; last result: {last}"));
         }
+    }
+}
+
+/// The names' writer drains the publish queue on its schedule, one
+/// invocation at a time (no mapping delivers to it): its reserved
+/// concurrency must be one, or two writers could lose each other's writes.
+pub async fn writer(sdk: &SdkConfig, resources: &Resources, d: &mut Diagnosis) {
+    let name = "names' writer";
+    let Some(function) = resources.functions.get("PublishConsumerFunction") else {
+        d.trouble(name, "the stack has no PublishConsumerFunction");
+        return;
+    };
+    let found = lambda::Client::new(sdk)
+        .get_function_concurrency()
+        .function_name(function)
+        .send()
+        .await;
+    match found.map(|found| found.reserved_concurrent_executions) {
+        Ok(Some(1)) => d.ok(
+            name,
+            "one invocation at a time (reserved concurrency 1), run by its schedule",
+        ),
+        Ok(other) => d.trouble(
+            name,
+            format!(
+                "its reserved concurrency is {}, not 1: two writers could lose each other's writes (deploy the stack again)",
+                other.map_or_else(|| "unset".to_owned(), |n| n.to_string())
+            ),
+        ),
+        Err(err) => d.trouble(name, error_chain(&err)),
     }
 }
 

@@ -131,10 +131,11 @@ pub async fn diagnose(args: &StackArgs) -> Result<Diagnosis, StackError> {
                 stack: stack.as_ref(),
             };
             deployed::mappings(&sdk, &sources, resources, &mut diagnosis).await;
+            deployed::writer(&sdk, resources, &mut diagnosis).await;
         }
         None => diagnosis.note(
             "trigger and mappings",
-            "none without a deployed stack: on an emulator `onboard signup` runs the trigger and `onboard dev` polls the stream and the queues",
+            "none without a deployed stack: on an emulator `onboard signup` runs the trigger and `onboard dev` polls the stream and the archive queue and runs the names' writer",
         ),
     }
     deployed::alarms(&sdk, &args.stack, &mut diagnosis).await;

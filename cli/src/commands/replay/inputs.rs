@@ -13,7 +13,6 @@ use aws_lambda_events::event::sqs::SqsMessage;
 use onboard_shared::batch::Fate;
 use onboard_shared::catalogue::Function;
 use onboard_shared::domain::{ChangeKind, UserId};
-use onboard_shared::published::ParameterPrefix;
 use onboard_shared::telemetry::metrics::Counts;
 use post_confirmation::Outcome;
 use serde_json::value::RawValue;
@@ -24,17 +23,17 @@ use crate::engine::pipeline::Consumed;
 use crate::engine::queue_roles::Consumer;
 
 /// A replay under way: where it goes, and what it did so far.
-pub(super) struct Replay<'o> {
+pub(super) struct Replay {
     pub(super) target: Target,
-    pub(super) prefix: &'o ParameterPrefix,
     pub(super) summary: Summary,
     /// Users archived, with the version and whether it was a removal.
     pub(super) archived: BTreeMap<UserId, (u64, bool)>,
     /// Parameters written.
-    pub(super) published: BTreeSet<String>,
+    /// The users whose names were published.
+    pub(super) published: BTreeSet<UserId>,
 }
 
-impl Replay<'_> {
+impl Replay {
     /// Stream records: to the router, then through both queues.
     pub(super) async fn stream(
         &mut self,
@@ -193,13 +192,7 @@ impl Replay<'_> {
             self.summary
                 .metered(consumer.function(), &item.beyond_fate());
         }
-        settle(
-            rows,
-            consumed,
-            &mut self.archived,
-            &mut self.published,
-            self.prefix,
-        );
+        settle(rows, consumed, &mut self.archived, &mut self.published);
     }
 
     pub(super) fn count(&mut self, rows: &[Row]) {
@@ -261,8 +254,7 @@ fn settle(
     rows: &mut [Row],
     consumed: Vec<Consumed>,
     archived: &mut BTreeMap<UserId, (u64, bool)>,
-    published: &mut BTreeSet<String>,
-    prefix: &ParameterPrefix,
+    published: &mut BTreeSet<UserId>,
 ) {
     // The rows of each message id (SQS input) or event id (the rest), in
     // order: a record that appears twice gets the fate of each of its
@@ -296,7 +288,7 @@ fn settle(
                     archived.insert(user.clone(), (version.get(), removed));
                 }
                 Consumer::Publish => {
-                    published.insert(prefix.name_parameter(user));
+                    published.insert(user.clone());
                 }
             }
         }

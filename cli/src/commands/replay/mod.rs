@@ -23,6 +23,7 @@ use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use onboard_shared::names::{NamesPaths, layout_of, user_hash};
 use onboard_shared::published::ParameterPrefix;
 use tokio::sync::mpsc;
 
@@ -132,7 +133,6 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
     let mut printer = Printer::new(options.json, options.fit, out, progress.clone())?;
     let mut replay = Replay {
         target,
-        prefix: &options.prefix,
         summary: Summary::default(),
         archived: BTreeMap::new(),
         published: BTreeSet::new(),
@@ -206,9 +206,17 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
     summary.refused_files = file_reports.iter().filter(|f| f.refused.is_some()).count();
     summary.dead_letters = dead_letters.len();
     summary.archive_writes = archived.len();
-    summary.parameter_writes = published.len();
+    // The parameters that hold the users published.
     let values = target.parameter_values();
-    let parameters: Vec<_> = published
+    let paths = NamesPaths::new(&options.prefix);
+    let layout = layout_of(&paths, &values);
+    let written: BTreeSet<String> = published
+        .iter()
+        .filter_map(|user| layout.leaf_of(user_hash(user)))
+        .map(|leaf| paths.leaf(leaf))
+        .collect();
+    summary.parameter_writes = written.len();
+    let parameters: Vec<_> = written
         .iter()
         .filter_map(|name| {
             values

@@ -306,8 +306,9 @@ impl<'w> Printer<'w> {
         } else {
             writeln!(
                 out,
-                "New writes: {} archive objects, {} parameters.",
-                s.archive_writes, s.parameter_writes
+                "New writes: {}, {} of names.",
+                plural(s.archive_writes, "archive object"),
+                plural(s.parameter_writes, "parameter")
             )?;
         }
         if s.dead_letters > 0 {

@@ -51,6 +51,7 @@ impl Target {
         // A replay reads what it just wrote: no cache.
         let greeter = Greeter::new(
             pipeline.parameters.clone(),
+            pipeline.parameters.clone(),
             options.prefix.clone(),
             Duration::ZERO,
         );
@@ -61,6 +62,7 @@ impl Target {
         // The greeting never writes: the write pace does not apply.
         let parameters = Arc::new(SsmParameters::new(stack.ssm.clone(), f64::INFINITY));
         let greeter = Greeter::new(
+            parameters.clone(),
             parameters,
             stack.names.parameter_prefix.clone(),
             Duration::ZERO,

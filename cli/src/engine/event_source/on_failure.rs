@@ -215,18 +215,9 @@ fn request_id(discarded: &Discarded<'_>) -> String {
         )
         .as_bytes(),
     );
-    let hex: String = digest.as_ref()[..16]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..]
-    )
+    let mut first = [0u8; 16];
+    first.copy_from_slice(&digest.as_ref()[..16]);
+    onboard_shared::domain::uuid_text(&first)
 }
 
 impl OnFailureDestination for InvocationRecords {

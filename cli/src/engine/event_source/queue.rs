@@ -222,27 +222,34 @@ impl LocalQueuePoller {
                 (_, Some(failure)) => failure.clone(),
                 _ => Reason::fixed("the batch failed as a whole"),
             };
-            let reason = Reason::scrubbed(format_args!(
-                "received {} times; last failure: {last}",
-                message.receive_count
-            ));
-            message.attributes.insert(
-                onboard_shared::wire::REASON_ATTRIBUTE.to_owned(),
-                reason.to_string(),
-            );
-            message.attributes.insert(
-                onboard_shared::wire::SOURCE_ATTRIBUTE.to_owned(),
-                "redrive-policy".to_owned(),
-            );
-            self.dlq.push(message);
-            item.fate = Fate::DeadLettered {
-                queue: self.dlq.name().to_owned(),
-                reason,
-                class: batch::ReasonClass::Exhausted,
-            };
+            item.fate = move_to_dlq(&self.dlq, message, &last);
             fates.push(item);
         }
         Some(fates)
+    }
+}
+
+/// What SQS's redrive policy does to a message received `maxReceiveCount`
+/// times: it moves to the DLQ, here with the reason of its last failure
+/// (scrubbed: the reason may quote the input).
+pub fn move_to_dlq(dlq: &MemoryQueue, mut message: LocalMessage, last: &Reason) -> Fate {
+    let reason = Reason::scrubbed(format_args!(
+        "received {} times; last failure: {last}",
+        message.receive_count
+    ));
+    message.attributes.insert(
+        onboard_shared::wire::REASON_ATTRIBUTE.to_owned(),
+        reason.to_string(),
+    );
+    message.attributes.insert(
+        onboard_shared::wire::SOURCE_ATTRIBUTE.to_owned(),
+        "redrive-policy".to_owned(),
+    );
+    dlq.push(message);
+    Fate::DeadLettered {
+        queue: dlq.name().to_owned(),
+        reason,
+        class: batch::ReasonClass::Exhausted,
     }
 }
 

@@ -2,7 +2,7 @@
 //! or a leaf's names carried over from an earlier run.
 
 use onboard_shared::domain::{ChangeKind, ChangeMessage, Revision, UserId, Version};
-use onboard_shared::names::{Entry, LeafId, read_value};
+use onboard_shared::names::{Entry, LeafId};
 use onboard_shared::reason::Reason;
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +16,8 @@ pub struct Decoded {
     pub entries: Entries,
     pub since: u64,
     pub leaf: Option<LeafId>,
+    /// The change, when the message is one (for its report).
+    pub change: Option<Box<ChangeMessage>>,
 }
 
 /// Names carried from one run to the next: a leaf's entries.
@@ -63,6 +65,7 @@ pub fn decode(body: &str, now: u64) -> Result<Decoded, Reason> {
             entries,
             since: carried.since,
             leaf: carried.leaf.as_deref().and_then(LeafId::parse_segment),
+            change: None,
         });
     }
     let message = ChangeMessage::from_json(body)
@@ -80,18 +83,8 @@ pub fn decode(body: &str, now: u64) -> Result<Decoded, Reason> {
         entries: vec![(message.user_id().clone(), entry)],
         since: now,
         leaf: None,
+        change: Some(Box::new(message)),
     })
-}
-
-/// The entries of a leaf's value (a value this writer made).
-pub fn read_entries(value: &str) -> Entries {
-    read_value(value)
-        .map(|(_, leaf)| {
-            leaf.entries()
-                .filter_map(|(key, entry)| Some((key.user_id()?, entry.clone())))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 impl Carried {

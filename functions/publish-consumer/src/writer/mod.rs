@@ -15,13 +15,20 @@
 //!    [`RunLimits::max_writes`] calls, each at the pace the store's adapter
 //!    keeps: all that waited for a leaf goes in one write, however much it
 //!    is (the coalescing has no bound but the run's);
-//! 3. sends back into the queue, one message a leaf, whatever it could not
-//!    write, then deletes what it received: a message's work is then
-//!    written or carried, and a crash before that only returns the
+//! 3. sends back into the queue, one message a leaf, whatever it had no
+//!    writes left for, then deletes what it received: a message's work is
+//!    then written or carried, and a crash before that only returns the
 //!    messages, whose merge is idempotent.
 //!
+//! Before a split's halves, it writes the summary readers find leaves by:
+//! no leaf is ever deeper than the summary says, so a path that has none
+//! (a split whose halves were not all written) gets one at the deepest
+//! depth, which covers no leaf that exists.
+//!
 //! A message that is not a change, or a name too long for any parameter,
-//! is dead-lettered with its reason; the rest carry on.
+//! is dead-lettered with its reason; a write that fails returns the
+//! messages merged into that leaf, and only those, for the queue's redrive
+//! policy to count; the rest carry on.
 
 mod carried;
 mod run;
@@ -30,6 +37,7 @@ mod tests;
 
 use std::sync::Arc;
 
+use onboard_shared::batch::ItemReport;
 use onboard_shared::error::PortError;
 use onboard_shared::names::{Layout, NamesPaths};
 use onboard_shared::ports::{Inbox, MessageQueue, NamesStore};
@@ -69,9 +77,33 @@ pub struct RunReport {
     /// The layout's parameters of each tier after the run.
     pub standard: usize,
     pub advanced: usize,
+    /// Each message received, in order, and what became of it: applied
+    /// (its leaf written), skipped (nothing newer), dead-lettered, or
+    /// failed (its leaf carried to the next run, or the message left for
+    /// the queue to return).
+    pub items: Vec<ItemReport>,
 }
 
 impl RunReport {
+    /// Adds a later run's report to this one (the tiers' counts are the
+    /// later run's: they are what the layout holds now).
+    pub fn absorb(&mut self, later: RunReport) {
+        self.received += later.received;
+        self.applied += later.applied;
+        self.duplicates += later.duplicates;
+        self.stale += later.stale;
+        self.dead_lettered += later.dead_lettered;
+        self.returned += later.returned;
+        self.puts += later.puts;
+        self.deletes += later.deletes;
+        self.carried += later.carried;
+        self.reads += later.reads;
+        self.throttled += later.throttled;
+        self.standard = later.standard;
+        self.advanced = later.advanced;
+        self.items.extend(later.items);
+    }
+
     /// Whether the queue may still hold work (a next run should follow at once).
     pub fn more(&self, limits: RunLimits) -> bool {
         self.received >= limits.max_messages || self.carried > 0 || self.returned > 0

@@ -1,20 +1,20 @@
 //! One run of the writer: receive and merge, write the longest waiting
 //! leaves, carry the rest and delete what was received.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use onboard_shared::batch::{ReasonClass, dead_letter_all};
+use onboard_shared::batch::{Fate, ItemReport, ReasonClass, Skip, dead_letter_all};
 use onboard_shared::catalogue::Function;
-use onboard_shared::domain::UserId;
+use onboard_shared::domain::{ChangeMessage, UserId};
 use onboard_shared::error::PortError;
 use onboard_shared::names::{
-    Layout, Leaf, LeafId, MAX_NAME_BYTES, Merged, Placed, Plan, Summary, Tier, find_path,
+    Layout, Leaf, LeafId, MAX_NAME_BYTES, Merged, Placed, Plan, Search, Summary, Tier, find_path,
     read_summary, read_value, user_hash,
 };
 use onboard_shared::ports::{NAMES_PER_CALL, Received};
 use onboard_shared::reason::Reason;
 
-use super::carried::{Carried, Decoded, Entries, decode, read_entries};
+use super::carried::{Carried, Decoded, Entries, decode};
 use super::{RunLimits, RunReport, Writer};
 
 /// The state of one run.
@@ -28,12 +28,23 @@ pub(super) struct Run<'a> {
     adopting: BTreeSet<LeafId>,
     /// Receipts whose work needs no write: to delete.
     done: Vec<String>,
-    /// Receipts whose entries changed leaves, with those leaves.
-    held: Vec<(String, BTreeSet<LeafId>)>,
+    /// Receipts whose entries changed leaves, with those leaves and the
+    /// index of their item in the report.
+    held: Vec<(String, BTreeSet<LeafId>, usize)>,
+    /// Items whose fate waits for the writes (and what it is if none
+    /// fails): by index in the report.
+
+    /// The item of each user's last applied change this run (none when
+    /// it came with other users' entries, carried).
+    last_change: HashMap<UserId, Option<usize>>,
+    /// Items whose change a later one replaced before it was written.
+    superseded: BTreeSet<usize>,
     /// Leaves written this run (and leaves that split).
     written: BTreeSet<LeafId>,
     /// Leaves whose entries were carried to the next run.
     carried: BTreeSet<LeafId>,
+    /// Why a leaf's write failed, for the messages that return.
+    failure: Option<Reason>,
 }
 
 impl<'a> Run<'a> {
@@ -46,13 +57,16 @@ impl<'a> Run<'a> {
             adopting: BTreeSet::new(),
             done: Vec::new(),
             held: Vec::new(),
+            last_change: HashMap::new(),
+            superseded: BTreeSet::new(),
             written: BTreeSet::new(),
             carried: BTreeSet::new(),
+            failure: None,
         }
     }
 
     pub(super) async fn receive(&mut self, limits: RunLimits, now: u64) -> Result<(), PortError> {
-        let mut letters: Vec<(Received, ReasonClass, Reason)> = Vec::new();
+        let mut letters: Vec<(Received, usize, ReasonClass, Reason)> = Vec::new();
         while self.report.received < limits.max_messages {
             let want = (limits.max_messages - self.report.received).min(10);
             let batch = match self.writer.inbox.receive(want).await {
@@ -60,29 +74,47 @@ impl<'a> Run<'a> {
                 Err(err) if self.report.received == 0 => return Err(err),
                 Err(_) => break,
             };
+            // Fewer than asked for: the queue is (nearly) drained, and what
+            // is left is the next run's.
+            let drained = batch.len() < want;
             if batch.is_empty() {
                 break;
             }
             self.report.received += batch.len();
             for message in batch {
+                let index = self.report.items.len();
                 match decode(&message.body, now) {
-                    Err(reason) => letters.push((message, ReasonClass::Unreadable, reason)),
+                    Err(reason) => {
+                        self.report
+                            .items
+                            .push(item(&message, None, failed("unread")));
+                        letters.push((message, index, ReasonClass::Unreadable, reason));
+                    }
                     Ok(decoded) => {
-                        if let Err(reason) = self.merge(message.receipt.clone(), decoded).await {
-                            match reason {
-                                Unmerged::Refused(reason) => {
-                                    letters.push((message, ReasonClass::Refused, reason))
-                                }
-                                // Left for the queue to return.
-                                Unmerged::Retry => self.report.returned += 1,
+                        let change = decoded.change.clone();
+                        self.report
+                            .items
+                            .push(item(&message, change.as_deref(), failed("unread")));
+                        match self.merge(message.receipt.clone(), decoded, index).await {
+                            Ok(()) => {}
+                            Err(Unmerged::Refused(reason)) => {
+                                letters.push((message, index, ReasonClass::Refused, reason));
+                            }
+                            // Left for the queue to return.
+                            Err(Unmerged::Retry(reason)) => {
+                                self.report.returned += 1;
+                                self.report.items[index].fate = Fate::Failed { reason };
                             }
                         }
                     }
                 }
             }
+            if drained {
+                break;
+            }
         }
         for class in [ReasonClass::Unreadable, ReasonClass::Refused] {
-            let letters: Vec<_> = letters.iter().filter(|(_, c, _)| *c == class).collect();
+            let letters: Vec<_> = letters.iter().filter(|(_, _, c, _)| *c == class).collect();
             if letters.is_empty() {
                 continue;
             }
@@ -92,16 +124,17 @@ impl<'a> Run<'a> {
                 class,
                 letters
                     .iter()
-                    .map(|(m, _, reason)| (m.body.as_str(), reason.clone())),
+                    .map(|(m, _, _, reason)| (m.body.as_str(), reason.clone())),
             )
             .await;
-            for ((message, _, _), fate) in letters.iter().zip(fates) {
+            for ((message, index, _, _), fate) in letters.iter().zip(fates) {
                 if fate.is_failed() {
                     self.report.returned += 1;
                 } else {
                     self.report.dead_lettered += 1;
                     self.done.push(message.receipt.clone());
                 }
+                self.report.items[*index].fate = fate;
             }
         }
         Ok(())
@@ -109,11 +142,17 @@ impl<'a> Run<'a> {
 
     /// Merges one message's entries; the leaves they changed are held
     /// with its receipt until written.
-    async fn merge(&mut self, receipt: String, decoded: Decoded) -> Result<(), Unmerged> {
+    async fn merge(
+        &mut self,
+        receipt: String,
+        decoded: Decoded,
+        index: usize,
+    ) -> Result<(), Unmerged> {
         let Decoded {
             entries,
             since,
             leaf,
+            ..
         } = decoded;
         let mut touched = BTreeSet::new();
         for (user, entry) in &entries {
@@ -128,9 +167,11 @@ impl<'a> Run<'a> {
             }
             self.load(user, leaf).await.map_err(|err| {
                 tracing::warn!(error = %err.chain(), "a leaf could not be read; the message returns");
-                Unmerged::Retry
+                Unmerged::Retry(Reason::of_error(&err))
             })?;
         }
+        let mut stale = false;
+        let single = entries.len() == 1;
         for (user, entry) in entries {
             match self.layout.merge_since(&user, entry, since) {
                 Merged::Applied => {
@@ -138,16 +179,27 @@ impl<'a> Run<'a> {
                     if let Some(id) = self.layout.leaf_of(user_hash(&user)) {
                         touched.insert(id);
                     }
+                    // A change this one replaced before any write carried
+                    // it shares this one's write.
+                    let newest = single.then_some(index);
+                    if let Some(Some(older)) = self.last_change.insert(user, newest) {
+                        self.superseded.insert(older);
+                    }
                 }
                 Merged::Duplicate => self.report.duplicates += 1,
-                Merged::Stale => self.report.stale += 1,
+                Merged::Stale => {
+                    self.report.stale += 1;
+                    stale = true;
+                }
                 Merged::TooLong => unreachable!("checked above"),
             }
         }
         if touched.is_empty() {
+            let why = if stale { Skip::Stale } else { Skip::Duplicate };
+            self.report.items[index].fate = Fate::Skipped { why };
             self.done.push(receipt);
         } else {
-            self.held.push((receipt, touched));
+            self.held.push((receipt, touched, index));
         }
         Ok(())
     }
@@ -171,22 +223,24 @@ impl<'a> Run<'a> {
         self.report.reads += range.len().div_ceil(NAMES_PER_CALL);
         // With no summary (none written yet, or its write failed) every
         // depth is asked: a root written without one is still found.
-        let path = find_path(store, &self.writer.paths, hash, range).await?;
+        let path = find_path(store, &self.writer.paths, hash, range, Search::Everywhere).await?;
         let found: Vec<(LeafId, String)> = path
             .found
             .into_iter()
             .filter(|(id, _)| !self.adopting.contains(id))
             .collect();
         let Some((holder, value)) = found.last().cloned() else {
-            if let Some(hint) = hint.filter(|hint| hint.contains(hash)) {
-                // Carried from a leaf whose write did not happen.
-                self.layout.open(hint);
-            } else if self.layout.leaves().next().is_some() || !summary.depths.is_empty() {
-                // A path with no leaf (a store emptied by hand): its own.
-                let depth = *summary.depth_range().end();
-                self.layout.open(LeafId::of(hash, depth));
-            }
-            // Else no leaf anywhere yet: the first merge opens the root.
+            // A path with no leaf: the store's first user, or the gap left
+            // by a split whose halves were not all written. Its leaf is at
+            // the deepest depth the summary names (or the hint's, carried
+            // from a leaf of that path): no leaf is deeper, so none is
+            // covered by it.
+            let deepest = (*summary.depth_range().end())
+                .max(self.layout.summary().depth_range().into_inner().1);
+            let id = hint
+                .filter(|hint| hint.contains(hash) && hint.depth() >= deepest)
+                .unwrap_or_else(|| LeafId::of(hash, deepest));
+            self.layout.open(id);
             return Ok(());
         };
         let (tier, leaf) = read_value(&value).unwrap_or_else(|err| {
@@ -229,35 +283,53 @@ impl<'a> Run<'a> {
                     break;
                 }
             };
-            if let Err(err) = self.put_leaves(&plan, &mut writes).await {
-                tracing::warn!(leaf = %id.segment(), error = %err.chain(), "a leaf was not written; carried to the next run");
+            // The summary first: no leaf is ever deeper than the summary
+            // says, so a path found with no leaf can be given one at its
+            // deepest depth without covering a leaf that exists.
+            let written = match self.put_summary(plan.summary.as_ref(), &mut writes).await {
+                Ok(()) => self.put_leaves(&plan, &mut writes).await,
+                Err(err) => Err(err),
+            };
+            if let Err(err) = written {
+                // The store holds another state than the layout now: its
+                // leaves are read again when next needed, and the messages
+                // that changed them return (the queue's redrive policy
+                // counts their receives).
+                tracing::warn!(leaf = %id.segment(), error = %err.chain(), "a leaf was not written; its messages return");
                 for put in &plan.puts {
-                    let entries = read_entries(&put.value);
-                    self.carry(put.id, entries, 0).await;
                     self.layout.evict(put.id);
                 }
-                self.written.extend(plan.deletes.iter().copied());
+                self.layout.summary_unwritten();
+                self.failure = Some(Reason::of_error(&err));
                 break;
             }
             self.written.extend(plan.puts.iter().map(|put| put.id));
             self.written.extend(plan.deletes.iter().copied());
-            if let Some(summary) = &plan.summary {
-                let value = serde_json::to_string(summary).unwrap_or_default();
-                writes += 1;
-                let name = self.writer.paths.summary();
-                if let Err(err) = self
-                    .writer
-                    .store
-                    .put_tiered(&name, &value, Tier::Standard)
-                    .await
-                {
-                    self.count_throttle(&err);
-                    self.layout.summary_unwritten();
-                }
-            }
             // A split's old leaf goes after its halves are in place.
             self.delete_leaves(&plan.deletes, &mut writes).await;
         }
+    }
+
+    async fn put_summary(
+        &mut self,
+        summary: Option<&Summary>,
+        writes: &mut usize,
+    ) -> Result<(), PortError> {
+        let Some(summary) = summary else {
+            return Ok(());
+        };
+        *writes += 1;
+        let value = serde_json::to_string(summary).unwrap_or_default();
+        let name = self.writer.paths.summary();
+        let put = self
+            .writer
+            .store
+            .put_tiered(&name, &value, Tier::Standard)
+            .await;
+        if let Err(err) = &put {
+            self.count_throttle(err);
+        }
+        put
     }
 
     async fn put_leaves(&mut self, plan: &Plan, writes: &mut usize) -> Result<(), PortError> {
@@ -323,13 +395,30 @@ impl<'a> Run<'a> {
             self.layout.evict(id);
         }
         let mut delete = std::mem::take(&mut self.done);
-        for (receipt, touched) in std::mem::take(&mut self.held) {
-            if touched
+        for (receipt, touched, index) in std::mem::take(&mut self.held) {
+            let item = &mut self.report.items[index];
+            if touched.iter().all(|id| self.written.contains(id)) {
+                item.fate = if self.superseded.contains(&index) {
+                    Fate::Skipped {
+                        why: Skip::Superseded,
+                    }
+                } else {
+                    Fate::Applied
+                };
+                delete.push(receipt);
+            } else if touched
                 .iter()
                 .all(|id| self.written.contains(id) || self.carried.contains(id))
             {
+                item.fate = failed("its leaf is carried to the writer's next run");
                 delete.push(receipt);
             } else {
+                item.fate = Fate::Failed {
+                    reason: self
+                        .failure
+                        .clone()
+                        .unwrap_or_else(|| Reason::fixed("its leaf was not written")),
+                };
                 self.report.returned += 1;
             }
         }
@@ -347,5 +436,19 @@ enum Unmerged {
     /// For good: to its dead-letter queue.
     Refused(Reason),
     /// The store could not be read: the queue returns it.
-    Retry,
+    Retry(Reason),
+}
+
+/// A message's report entry.
+fn item(message: &Received, change: Option<&ChangeMessage>, fate: Fate) -> ItemReport {
+    match change {
+        Some(change) => ItemReport::for_message(&message.message_id, change, fate),
+        None => ItemReport::new(&message.message_id, fate),
+    }
+}
+
+fn failed(why: &'static str) -> Fate {
+    Fate::Failed {
+        reason: Reason::fixed(why),
+    }
 }

@@ -248,12 +248,13 @@ fn run(options: &Options) -> Result<(), String> {
             for (build, runs) in builds.iter().zip(&mut runs) {
                 let total = options.invocations(function) + warm::WARM_UP;
                 let workload = runtime.block_on(prepare(&sdk, function, total, &mut published))?;
-                let empty = || runtime.block_on(workload.empty_queues(&sdk));
+                let ready = || runtime.block_on(workload.ready(&sdk));
+                ready()?;
                 runs.push(warm::measure(
                     &build.binary(function),
                     &workload,
                     &emulator,
-                    &empty,
+                    &ready,
                 )?);
                 last = Some(workload);
             }
@@ -323,6 +324,7 @@ fn run(options: &Options) -> Result<(), String> {
             cold_runs * builds.len(),
             &mut published,
         ))?;
+        runtime.block_on(workload.ready(&sdk))?;
         let mut colds = vec![Vec::new(); builds.len()];
         let mut events = workload.events.iter();
         for _ in 0..cold_runs {
@@ -335,7 +337,7 @@ fn run(options: &Options) -> Result<(), String> {
                     &emulator,
                     &group,
                 )?);
-                runtime.block_on(workload.empty_queues(&sdk))?;
+                runtime.block_on(workload.ready(&sdk))?;
             }
         }
         cold::report(&workload, &labels, &colds);

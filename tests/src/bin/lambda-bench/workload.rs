@@ -30,12 +30,53 @@ pub struct Workload {
     /// `SendMessageBatch` takes longer the more a queue holds (some 2 ms
     /// more per 100 messages), which SQS's does not.
     pub fills: Vec<String>,
+    /// The queue a function drains itself (the publish writer), given its
+    /// next invocation's messages before it.
+    pub feed: Option<Feed>,
+}
+
+/// Messages put in a queue before each invocation, a batch at a time.
+#[derive(Debug)]
+pub struct Feed {
+    pub queue: String,
+    pub batches: Vec<Vec<String>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Clone for Feed {
+    fn clone(&self) -> Self {
+        Self {
+            queue: self.queue.clone(),
+            batches: self.batches.clone(),
+            next: std::sync::atomic::AtomicUsize::new(self.next.load(Ordering::Relaxed)),
+        }
+    }
 }
 
 impl Workload {
+    /// Readies the next invocation: empties the queues the function fills
+    /// and feeds the queue it drains.
+    pub async fn ready(&self, sdk: &SdkConfig) -> Result<(), String> {
+        self.empty_queues(sdk).await?;
+        if let Some(feed) = &self.feed {
+            let next = feed.next.fetch_add(1, Ordering::Relaxed);
+            let client = sqs::Client::new(sdk);
+            for body in feed.batches.get(next).into_iter().flatten() {
+                client
+                    .send_message()
+                    .queue_url(&feed.queue)
+                    .message_body(body)
+                    .send()
+                    .await
+                    .map_err(|err| format!("feeding {}: {err}", feed.queue))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Empties the queues the function fills, by making each anew under
     /// its name (moto allows that at once; `PurgeQueue` once a minute).
-    pub async fn empty_queues(&self, sdk: &SdkConfig) -> Result<(), String> {
+    async fn empty_queues(&self, sdk: &SdkConfig) -> Result<(), String> {
         let client = sqs::Client::new(sdk);
         for url in &self.fills {
             client
@@ -220,6 +261,7 @@ pub fn hello(invocations: usize) -> Workload {
         cpu_target: None,
         budget: GREETING_TIMEOUT,
         fills: Vec::new(),
+        feed: None,
     }
 }
 
@@ -256,6 +298,7 @@ pub async fn post_confirmation(sdk: &SdkConfig, invocations: usize) -> Result<Wo
         cpu_target: None,
         budget: TRIGGER_ATTEMPT,
         fills: Vec::new(),
+        feed: None,
     })
 }
 
@@ -280,6 +323,7 @@ pub async fn stream_router(sdk: &SdkConfig, invocations: usize) -> Result<Worklo
         cpu_target: Some(Duration::from_micros(25)),
         budget: BATCH_TIMEOUT,
         fills: vec![archive, publish],
+        feed: None,
     })
 }
 
@@ -308,17 +352,20 @@ pub async fn archive_consumer(sdk: &SdkConfig, invocations: usize) -> Result<Wor
         cpu_target: Some(Duration::from_micros(100)),
         budget: BATCH_TIMEOUT,
         fills: Vec::new(),
+        feed: None,
     })
 }
 
-/// The publish consumer: batches of 10 new users' changes, its pacing
-/// lifted so that only its CPU is measured. Returns the users it will
-/// publish, for the greeting.
+/// The publish writer: an invocation as its schedule makes it, with 10
+/// new users' changes put in its queue before each, its pacing lifted so
+/// that only its CPU is measured. Returns the users it will publish, for
+/// the greeting.
 pub async fn publish_consumer(
     sdk: &SdkConfig,
     invocations: usize,
 ) -> Result<(Workload, Published), String> {
     let prefix = format!("/{}", unique("bench"));
+    let inbox = queue(sdk, &unique("bench-publish")).await?;
     let dead_letters = queue(sdk, &unique("bench-publish-dlq")).await?;
     // moto sets its Parameter Store up (AWS's public parameters) on the
     // first SSM call it serves, which takes most of a second: here, not in
@@ -329,11 +376,12 @@ pub async fn publish_consumer(
         .send()
         .await;
     let users = next_users(invocations * 10);
-    let events = users
+    let batches = users
         .clone()
         .step_by(10)
-        .map(|first| sqs_event("onboard-publish", first..first + 10))
+        .map(|first| (first..first + 10).map(created).collect())
         .collect();
+    let scheduled = json!({ "source": "aws.scheduler", "detail-type": "Scheduled Event" });
     Ok((
         Workload {
             function: Function::PublishConsumer.name(),
@@ -341,13 +389,19 @@ pub async fn publish_consumer(
             per_invocation: 10,
             env: env(&[
                 ("PARAMETER_PREFIX", &prefix),
+                ("PUBLISH_QUEUE_URL", &inbox),
                 ("DEAD_LETTER_QUEUE_URL", &dead_letters),
                 ("MAX_WRITES_PER_SECOND", "1000000"),
             ]),
-            events,
+            events: vec![scheduled; invocations],
             cpu_target: None,
             budget: BATCH_TIMEOUT,
             fills: Vec::new(),
+            feed: Some(Feed {
+                queue: inbox,
+                batches,
+                next: std::sync::atomic::AtomicUsize::new(0),
+            }),
         },
         Published { prefix, users },
     ))
@@ -372,5 +426,6 @@ pub fn greeting(published: &Published, invocations: usize) -> Workload {
         cpu_target: None,
         budget: GREETING_TIMEOUT,
         fills: Vec::new(),
+        feed: None,
     }
 }
