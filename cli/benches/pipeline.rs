@@ -150,6 +150,7 @@ async fn consumers_cpu(template: &Value) {
     }
     let limits = RunLimits {
         max_messages: 20_000,
+        max_bytes: usize::MAX,
         max_writes: usize::MAX,
     };
     let start = Instant::now();

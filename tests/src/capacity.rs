@@ -9,7 +9,11 @@
 //! every value within its tier, the tiers' counts) and the writes it costs.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use async_trait::async_trait;
+use onboard_shared::ports::NamesStore;
 
 use onboard_shared::domain::{Revision, UserId, Version};
 use onboard_shared::error::PortError;
@@ -104,6 +108,80 @@ pub fn grow(users: usize, round: usize, share: usize, seed: u64) -> LayoutRun {
         largest_value: stats.largest_value,
         elapsed: store.clock().now(),
         wrong,
+    }
+}
+
+/// A Parameter Store under AWS's quotas that waits, as the SDK's pacing
+/// and retries do, instead of being throttled: each write waits for its
+/// turn at `writes_per_second`, each read at the read rate, on the
+/// simulated clock.
+#[derive(Debug)]
+pub struct Paced {
+    pub store: Arc<QuotaParameters>,
+    write_gap: Duration,
+    read_gap: Duration,
+    next: std::sync::Mutex<(Duration, Duration)>,
+}
+
+impl Paced {
+    pub fn new(store: Arc<QuotaParameters>, writes_per_second: f64) -> Self {
+        let reads = store.quotas().reads_per_second;
+        Self {
+            store,
+            write_gap: Duration::from_secs_f64(1.0 / writes_per_second),
+            read_gap: Duration::from_secs_f64(1.0 / reads),
+            next: std::sync::Mutex::new((Duration::ZERO, Duration::ZERO)),
+        }
+    }
+
+    /// Waits for the next write's (or read's) turn.
+    fn turn(&self, write: bool) {
+        let clock = self.store.clock();
+        let mut next = self
+            .next
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (slot, gap) = if write {
+            (&mut next.0, self.write_gap)
+        } else {
+            (&mut next.1, self.read_gap)
+        };
+        let at = clock.now().max(*slot);
+        clock.advance_to(at);
+        *slot = at + gap;
+    }
+
+    /// A call, again after a pause while the store throttles it.
+    fn paced<T>(
+        &self,
+        write: bool,
+        call: impl Fn() -> Result<T, PortError>,
+    ) -> Result<T, PortError> {
+        loop {
+            self.turn(write);
+            match call() {
+                Err(PortError::Throttled { .. }) => {}
+                other => return other,
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl NamesStore for Paced {
+    async fn get_many(
+        &self,
+        names: &[String],
+    ) -> Result<std::collections::BTreeMap<String, String>, PortError> {
+        self.paced(false, || self.store.get_many(names))
+    }
+
+    async fn put_tiered(&self, name: &str, value: &str, tier: Tier) -> Result<(), PortError> {
+        self.paced(true, || self.store.put(name, value, tier))
+    }
+
+    async fn delete_many(&self, names: &[String]) -> Result<(), PortError> {
+        self.paced(true, || self.store.delete_many(names))
     }
 }
 

@@ -362,6 +362,7 @@ async fn the_writer_on_ssm_packs_users_in_one_parameter_and_never_rewrites_what_
     );
     let limits = RunLimits {
         max_messages: 100,
+        max_bytes: usize::MAX,
         max_writes: 100,
     };
 

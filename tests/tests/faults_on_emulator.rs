@@ -303,6 +303,7 @@ async fn with_a_quarter_of_the_calls_failing_every_copy_ends_the_same_and_nothin
     );
     let limits = RunLimits {
         max_messages: 100,
+        max_bytes: usize::MAX,
         max_writes: 100,
     };
     let settings = DevSettings::default();

@@ -265,6 +265,7 @@ fn both_consumers_classify_every_mutated_sqs_message() {
                 .collect();
             let limits = RunLimits {
                 max_messages: 100,
+                max_bytes: usize::MAX,
                 max_writes: 100,
             };
             let run = runtime.block_on(async {

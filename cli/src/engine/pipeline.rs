@@ -320,6 +320,7 @@ async fn write_all(
 ) -> Vec<ItemReport> {
     let limits = RunLimits {
         max_messages: 10_000,
+        max_bytes: usize::MAX,
         max_writes: usize::MAX,
     };
     // Each message's latest fate, in the order they were first seen.

@@ -22,8 +22,12 @@ use crate::writer::{RunLimits, RunReport, Writer};
 /// unwritten leaves back into the queue, and deleting what it received.
 pub const FINISH_RESERVE: Duration = Duration::from_secs(10);
 
-/// The messages one run holds in memory (a message is at most a few KB).
+/// The messages one run receives.
 pub const MESSAGES_PER_RUN: usize = 20_000;
+
+/// The bytes of messages one run holds in memory: with the layout they
+/// fill, well inside the function's 128 MB.
+pub const BYTES_PER_RUN: usize = 16 * 1024 * 1024;
 
 impl Writer {
     /// The writer over Parameter Store, paced at its config's rate, and
@@ -57,6 +61,7 @@ pub fn limits_for(left: Duration, writes_per_second: f64) -> RunLimits {
     let writing = left.saturating_sub(FINISH_RESERVE).as_secs_f64();
     RunLimits {
         max_messages: MESSAGES_PER_RUN,
+        max_bytes: BYTES_PER_RUN,
         max_writes: (writing * writes_per_second).floor() as usize,
     }
 }

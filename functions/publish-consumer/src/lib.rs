@@ -13,4 +13,4 @@
 mod lambda;
 pub mod writer;
 
-pub use lambda::{FINISH_RESERVE, MESSAGES_PER_RUN, invoke, limits_for};
+pub use lambda::{BYTES_PER_RUN, FINISH_RESERVE, MESSAGES_PER_RUN, invoke, limits_for};

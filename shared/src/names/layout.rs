@@ -110,6 +110,12 @@ pub struct Layout {
     /// Leaves changed since they were last planned, with the earliest
     /// time (seconds, the caller's clock) a change of theirs waits from.
     dirty: BTreeMap<LeafId, u64>,
+    /// The leaves the store holds, as it holds them: kept for each changed
+    /// leaf (`None`: the store does not hold it), so that changes carried
+    /// elsewhere can be taken back out ([`Layout::revert`]).
+    stored: BTreeMap<LeafId, Option<Placed>>,
+    /// The leaves the store holds.
+    in_store: BTreeSet<LeafId>,
     /// How many standard parameters the layout may use.
     standard_share: usize,
     /// Leaves to delete at the next plan (found beside their halves).
@@ -126,6 +132,8 @@ impl Layout {
         Self {
             leaves: BTreeMap::new(),
             dirty: BTreeMap::new(),
+            stored: BTreeMap::new(),
+            in_store: BTreeSet::new(),
             standard_share,
             orphans: BTreeSet::new(),
             held: Summary::default(),
@@ -153,9 +161,12 @@ impl Layout {
 
     /// The leaf that holds a hash: the deepest one on its path.
     pub fn leaf_of(&self, hash: u64) -> Option<LeafId> {
-        (0..=LeafId::MAX_DEPTH)
+        // Only the depths that hold leaves: a few, of 65.
+        self.held
+            .depths
+            .keys()
             .rev()
-            .map(|depth| LeafId::of(hash, depth))
+            .map(|depth| LeafId::of(hash, *depth))
             .find(|id| self.leaves.contains_key(id))
     }
 
@@ -192,7 +203,12 @@ impl Layout {
         {
             return Merged::TooLong;
         }
+        let in_store = self.in_store.contains(&id);
         let placed = self.leaves.get_mut(&id).unwrap_or_else(|| unreachable!());
+        if !self.dirty.contains_key(&id) {
+            let before = in_store.then(|| placed.clone());
+            self.stored.entry(id).or_insert(before);
+        }
         let merged = placed.leaf.merge(UserKey::of(user), entry);
         if merged == Merged::Applied {
             let waiting = self.dirty.entry(id).or_insert(since);
@@ -214,6 +230,21 @@ impl Layout {
     /// Holds a leaf read from the store.
     pub fn insert_loaded(&mut self, id: LeafId, placed: Placed) {
         self.insert(id, placed);
+        self.in_store.insert(id);
+    }
+
+    /// Takes a leaf's changes back out: it is again as the store holds it
+    /// (or gone, if the store does not hold it), because its changes were
+    /// carried to be merged again later.
+    pub fn revert(&mut self, id: LeafId) {
+        self.dirty.remove(&id);
+        match self.stored.remove(&id) {
+            Some(Some(placed)) => self.insert(id, placed),
+            Some(None) => {
+                self.remove(id);
+            }
+            None => {}
+        }
     }
 
     /// Opens an empty leaf where a path has none (a store whose leaves do
@@ -236,6 +267,8 @@ impl Layout {
     pub fn evict(&mut self, id: LeafId) {
         self.remove(id);
         self.dirty.remove(&id);
+        self.stored.remove(&id);
+        self.in_store.remove(&id);
     }
 
     /// The leaves with changes not yet planned, the longest waiting first.
@@ -275,6 +308,7 @@ impl Layout {
             }
         }
         self.remove(id);
+        self.in_store.remove(&id);
         self.orphans.insert(id);
     }
 
@@ -302,6 +336,7 @@ impl Layout {
         if self.dirty.remove(&id).is_none() {
             return Ok(plan);
         }
+        self.stored.remove(&id);
         let Some(placed) = self.remove(id) else {
             return Ok(plan);
         };
@@ -312,9 +347,11 @@ impl Layout {
                 value: placed.value(),
             });
             self.insert(id, placed);
+            self.in_store.insert(id);
         } else {
             // Too big: split until every half fits its tier.
             plan.deletes.push(id);
+            self.in_store.remove(&id);
             let mut pending = vec![(id, placed.leaf)];
             while let Some((id, leaf)) = pending.pop() {
                 let Some(halves) = leaf.split(id) else {
@@ -339,6 +376,7 @@ impl Layout {
                         value: value_of(&leaf, tier),
                     });
                     self.insert(half, Placed { tier, leaf });
+                    self.in_store.insert(half);
                 }
             }
         }

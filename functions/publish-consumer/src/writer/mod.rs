@@ -49,8 +49,11 @@ use run::Run;
 /// How much one run may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunLimits {
-    /// Messages received a run (what it holds in memory).
+    /// Messages received a run.
     pub max_messages: usize,
+    /// Bytes of messages received a run: what it holds in memory (a
+    /// carried message holds a whole leaf, up to 8 KB of names).
+    pub max_bytes: usize,
     /// Write calls a run (puts and deletes): its time at the store's pace.
     pub max_writes: usize,
 }
@@ -59,6 +62,7 @@ pub struct RunLimits {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RunReport {
     pub received: usize,
+    pub received_bytes: usize,
     /// Entries that changed a leaf.
     pub applied: usize,
     /// Entries a leaf already held, or held newer.
@@ -73,6 +77,9 @@ pub struct RunReport {
     pub carried: usize,
     /// Reads of the store to find leaves.
     pub reads: usize,
+    /// How long the longest-waiting change carried to the next run has
+    /// waited, in the caller's seconds (none when nothing was carried).
+    pub oldest_wait: Option<u64>,
     pub throttled: usize,
     /// The layout's parameters of each tier after the run.
     pub standard: usize,
@@ -89,6 +96,7 @@ impl RunReport {
     /// later run's: they are what the layout holds now).
     pub fn absorb(&mut self, later: RunReport) {
         self.received += later.received;
+        self.received_bytes += later.received_bytes;
         self.applied += later.applied;
         self.duplicates += later.duplicates;
         self.stale += later.stale;
@@ -98,6 +106,7 @@ impl RunReport {
         self.deletes += later.deletes;
         self.carried += later.carried;
         self.reads += later.reads;
+        self.oldest_wait = self.oldest_wait.max(later.oldest_wait);
         self.throttled += later.throttled;
         self.standard = later.standard;
         self.advanced = later.advanced;
@@ -106,7 +115,10 @@ impl RunReport {
 
     /// Whether the queue may still hold work (a next run should follow at once).
     pub fn more(&self, limits: RunLimits) -> bool {
-        self.received >= limits.max_messages || self.carried > 0 || self.returned > 0
+        self.received >= limits.max_messages
+            || self.received_bytes >= limits.max_bytes
+            || self.carried > 0
+            || self.returned > 0
     }
 }
 

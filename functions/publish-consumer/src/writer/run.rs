@@ -67,7 +67,9 @@ impl<'a> Run<'a> {
 
     pub(super) async fn receive(&mut self, limits: RunLimits, now: u64) -> Result<(), PortError> {
         let mut letters: Vec<(Received, usize, ReasonClass, Reason)> = Vec::new();
-        while self.report.received < limits.max_messages {
+        while self.report.received < limits.max_messages
+            && self.report.received_bytes < limits.max_bytes
+        {
             let want = (limits.max_messages - self.report.received).min(10);
             let batch = match self.writer.inbox.receive(want).await {
                 Ok(batch) => batch,
@@ -81,6 +83,7 @@ impl<'a> Run<'a> {
                 break;
             }
             self.report.received += batch.len();
+            self.report.received_bytes += batch.iter().map(|m| m.body.len()).sum::<usize>();
             for message in batch {
                 let index = self.report.items.len();
                 match decode(&message.body, now) {
@@ -389,10 +392,12 @@ impl<'a> Run<'a> {
     pub(super) async fn finish(&mut self, now: u64) {
         for id in self.layout.dirty_leaves() {
             let since = self.layout.waiting_since(id).unwrap_or(now);
+            let waited = now.saturating_sub(since);
+            self.report.oldest_wait = self.report.oldest_wait.max(Some(waited));
             let entries = self.layout.content(id);
             self.carry(id, entries, since).await;
-            // The store does not hold it: read it again when next needed.
-            self.layout.evict(id);
+            // Its changes are carried: the leaf is again as the store holds it.
+            self.layout.revert(id);
         }
         let mut delete = std::mem::take(&mut self.done);
         for (receipt, touched, index) in std::mem::take(&mut self.held) {

@@ -16,6 +16,7 @@ const GRACE: &str = "9c8b7a6f-5e4d-4c3b-8a29-18f7e6d5c4b3";
 
 const ENOUGH: RunLimits = RunLimits {
     max_messages: 10_000,
+    max_bytes: usize::MAX,
     max_writes: 10_000,
 };
 
@@ -256,6 +257,7 @@ async fn runs_started_together_write_one_after_the_other_and_lose_nothing() {
     send(&s.queue, &bodies).await;
     let small = RunLimits {
         max_messages: 50,
+        max_bytes: usize::MAX,
         max_writes: 3,
     };
     // Four runs at once, again and again, until the queue is empty.
