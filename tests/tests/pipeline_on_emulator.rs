@@ -558,3 +558,57 @@ async fn a_restarted_service_goes_on_after_the_last_routed_record() {
         (1, 0)
     );
 }
+
+#[tokio::test]
+async fn thirty_users_through_the_local_service_are_greeted_by_name_from_fewer_parameters() {
+    // GIVEN thirty users recorded by the trigger's store
+    let stack = fresh_stack().await;
+    let users = stack.users();
+    let mut subs = Vec::new();
+    for n in 0..30 {
+        let sub = format!("{n:08x}-1111-4222-8333-{n:012x}");
+        let user = onboard_shared::domain::User::from_cognito(
+            &[
+                ("sub", sub.clone()),
+                ("email", format!("user{n}@example.com")),
+                ("name", format!("User Number {n}")),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+            chrono::Utc::now(),
+        )
+        .unwrap();
+        users.put_new(&user).await.unwrap();
+        subs.push(sub);
+    }
+    // WHEN the local Lambda service runs the pipeline
+    let service = Service::start(&stack);
+    for sub in &subs {
+        eventually("every name published", || parameter(&stack, sub)).await;
+    }
+    service.stop().await;
+    // THEN they share fewer than thirty parameters of names (one, here)
+    let parameters =
+        onboard_tests::stack::names_parameters(&stack.ssm, &stack.names.parameter_prefix).await;
+    let leaves = parameters
+        .keys()
+        .filter(|name| !name.ends_with("/summary"))
+        .count();
+    assert!(leaves < 30, "{leaves} parameters for thirty users");
+    // AND the greeting names each of them from those parameters
+    let parameters = Arc::new(SsmParameters::new(stack.ssm.clone(), f64::INFINITY));
+    let reader = onboard_shared::names::NamesReader::new(
+        parameters.clone(),
+        parameters,
+        stack.names.parameter_prefix.clone(),
+        Duration::from_secs(60),
+    );
+    for (n, sub) in subs.iter().enumerate() {
+        let name = reader
+            .name(&onboard_shared::domain::UserId::parse(sub.as_str()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(name, Some(format!("User Number {n}")), "{sub}");
+    }
+}

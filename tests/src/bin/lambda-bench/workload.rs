@@ -110,6 +110,11 @@ const BATCH_TIMEOUT: Budget = Budget {
     what: "the function's 30 s timeout",
     limit: Duration::from_secs(30),
 };
+/// The names' writer's timeout in `infra/template.yaml`.
+const WRITER_TIMEOUT: Budget = Budget {
+    what: "the writer's 60 s timeout",
+    limit: Duration::from_secs(60),
+};
 /// The greeting's timeout in `infra/template.yaml`.
 const GREETING_TIMEOUT: Budget = Budget {
     what: "the greeting's 5 s timeout",
@@ -395,7 +400,7 @@ pub async fn publish_consumer(
             ]),
             events: vec![scheduled; invocations],
             cpu_target: None,
-            budget: BATCH_TIMEOUT,
+            budget: WRITER_TIMEOUT,
             fills: Vec::new(),
             feed: Some(Feed {
                 queue: inbox,
