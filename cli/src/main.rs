@@ -8,7 +8,7 @@ use onboard_shared::error::error_chain;
 use onboard_shared::telemetry::{self, LogFormat};
 
 use onboard_cli::commands::{
-    CommandError, dev, dlq, doctor, queues, reconcile, replay, serve, signup, token,
+    CommandError, dev, dlq, doctor, names, queues, reconcile, replay, serve, signup, token,
 };
 
 #[derive(Debug, Parser)]
@@ -55,6 +55,9 @@ enum Command {
     /// Whether the stack can work: credentials, region, stack, resources,
     /// trigger, event source mappings, alarms, DLQs. Exits 1 on trouble.
     Doctor(doctor::command::DoctorArgs),
+    /// The published names: `migrate` moves a stack's one-parameter-a-user
+    /// names into the packed names, through the names' one writer.
+    Names(names::command::NamesArgs),
 }
 
 // Replays allocate many small strings; mimalloc keeps that cheap.
@@ -89,7 +92,8 @@ async fn main() -> ExitCode {
         | Command::Dlq(_)
         | Command::Reconcile(_)
         | Command::Token(_)
-        | Command::Doctor(_) => "warn",
+        | Command::Doctor(_)
+        | Command::Names(_) => "warn",
         Command::Dev(_) => FUNCTIONS_QUIET,
         Command::Signup(_) | Command::Serve(_) => "info",
     };
@@ -117,6 +121,10 @@ async fn main() -> ExitCode {
         Command::Doctor(args) => match doctor::command::run(args).await {
             Ok(healthy) => ExitCode::from(u8::from(!healthy)),
             Err(err) => report("doctor", Err(err)),
+        },
+        Command::Names(args) => match names::command::run(args).await {
+            Ok(done) => ExitCode::from(u8::from(!done)),
+            Err(err) => report("names", Err(err)),
         },
         Command::Replay(args) => replay::command::run(args, replay_endpoint_given).await,
     }

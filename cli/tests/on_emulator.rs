@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_cognitoidentityprovider as cognito;
 use onboard_cli::stack::{self, Names};
-use onboard_shared::published::ParameterPrefix;
 use onboard_tests::onboard::{Onboard, line_with, start, url_in};
 use onboard_tests::stack::published_under;
 use onboard_tests::{emulator, id_token, unique};
@@ -61,7 +60,7 @@ async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
     // The person's real ID token, as the hosted UI would hand it over.
     let sdk = emulator().sdk_config().await;
     let client = cognito::Client::new(&sdk);
-    let names = Names::for_stack(&stack, ParameterPrefix::parse("/onboard").unwrap());
+    let names = Names::for_stack(&stack, stack::default_parameter_prefix(&stack));
     let pool = stack::find_user_pool(&client, &names).await.unwrap();
     let token = id_token(&sdk, &pool.client_id, EMAIL, PASSWORD).await;
 
@@ -151,7 +150,7 @@ async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
 async fn queues_and_dlq_commands_report_redrive_and_refuse_to_purge_unasked() {
     // GIVEN a stack whose archive DLQ holds three messages
     let stack = unique("ops");
-    let names = Names::for_stack(&stack, ParameterPrefix::parse("/onboard").unwrap());
+    let names = Names::for_stack(&stack, stack::default_parameter_prefix(&stack));
     let sdk = emulator().sdk_config().await;
     stack::bootstrap(&sdk, &names, stack::QueueSettings::default(), true)
         .await
@@ -238,7 +237,8 @@ async fn queues_and_dlq_commands_report_redrive_and_refuse_to_purge_unasked() {
 #[tokio::test]
 async fn bootstrap_on_existing_queues_says_which_settings_it_changed() {
     // GIVEN a stack bootstrapped with the stack's own queue settings
-    let names = Names::for_stack(&unique("boot"), ParameterPrefix::parse("/onboard").unwrap());
+    let name = unique("boot");
+    let names = Names::for_stack(&name, stack::default_parameter_prefix(&name));
     let sdk = emulator().sdk_config().await;
     let first = stack::bootstrap(&sdk, &names, stack::QueueSettings::default(), true)
         .await

@@ -11,7 +11,6 @@ use aws_sdk_cognitoidentityprovider as cognito;
 use onboard_cli::stack::{self, Names};
 use onboard_shared::aws::{s3_client, sqs, ssm};
 use onboard_shared::domain::UserId;
-use onboard_shared::published::ParameterPrefix;
 use onboard_tests::onboard::{Onboard, line_with, start, url_in};
 use onboard_tests::stack::published_under;
 use onboard_tests::{deploy_template, emulator, unique};
@@ -83,7 +82,7 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
     let _dev = ONBOARD.start_dev_bootstrapped(&stack, logs.path());
     let sdk = emulator().sdk_config().await;
     let client = cognito::Client::new(&sdk);
-    let names = Names::for_stack(&stack, ParameterPrefix::parse("/onboard").unwrap());
+    let names = Names::for_stack(&stack, stack::default_parameter_prefix(&stack));
     let pool = stack::find_user_pool(&client, &names).await.unwrap();
 
     // GIVEN a user who signed up (the trigger ran), one an administrator
@@ -463,7 +462,7 @@ async fn a_reconcile_cut_short_and_run_again_records_every_user_of_a_pool_of_sev
     drop(ONBOARD.start_dev_bootstrapped(&stack, logs.path()));
     let sdk = emulator().sdk_config().await;
     let client = cognito::Client::new(&sdk);
-    let names = Names::for_stack(&stack, ParameterPrefix::parse("/onboard").unwrap());
+    let names = Names::for_stack(&stack, stack::default_parameter_prefix(&stack));
     let pool = stack::find_user_pool(&client, &names).await.unwrap();
     const USERS: usize = 65;
     for n in 0..USERS {
@@ -513,4 +512,86 @@ async fn a_reconcile_cut_short_and_run_again_records_every_user_of_a_pool_of_sev
     let (code, out, _) = ONBOARD.run(&stack, &["reconcile", "--json"]);
     assert_eq!(code, Some(0));
     assert_eq!(json(&out)["in_step"], USERS);
+}
+
+#[tokio::test]
+async fn names_migrate_moves_the_old_layout_into_the_packed_names_through_the_writer() {
+    // GIVEN a stack whose names are in the one-parameter-a-user layout,
+    // one old parameter that is no name onboard wrote, and `dev` running
+    let stack = unique("migrate");
+    let logs = tempfile::tempdir().unwrap();
+    let _dev = ONBOARD.start_dev_bootstrapped(&stack, logs.path());
+    let sdk = emulator().sdk_config().await;
+    let client = ssm::Client::new(&sdk);
+    let prefix = stack::default_parameter_prefix(&stack);
+    let subs: Vec<String> = (0..12)
+        .map(|n| format!("{n:08x}-2222-4333-8444-{n:012x}"))
+        .collect();
+    for (n, sub) in subs.iter().enumerate() {
+        client
+            .put_parameter()
+            .name(prefix.name_parameter(&UserId::parse(sub.as_str()).unwrap()))
+            .value(format!(r#"{{"name":"Old {n}","version":2}}"#))
+            .r#type(ssm::types::ParameterType::String)
+            .send()
+            .await
+            .unwrap();
+    }
+    let foreign = format!("{}/not-a-name", prefix.users_path());
+    client
+        .put_parameter()
+        .name(&foreign)
+        .value("hello")
+        .r#type(ssm::types::ParameterType::String)
+        .send()
+        .await
+        .unwrap();
+
+    // WHEN a dry run looks: it says what it would do and changes nothing
+    let (code, out, err) = ONBOARD.run(&stack, &["names", "migrate", "--dry-run"]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    assert!(
+        out.contains("12 names in the one-parameter-a-user layout: 0 packed already, 12 to send"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 parameter under the old path is not a name"),
+        "{out}"
+    );
+    assert!(out.contains("nothing was changed"), "{out}");
+    assert!(published_under(&client, &prefix, &subs[0]).await.is_none());
+
+    // WHEN it migrates
+    let (code, out, err) = ONBOARD.run(&stack, &["names", "migrate", "--wait", "60"]);
+
+    // THEN every name is packed, at its version, and the old parameters are
+    // gone but the one that was no name
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("Packed and removed: 12 old parameters."),
+        "{out}"
+    );
+    for (n, sub) in subs.iter().enumerate() {
+        let packed = published_under(&client, &prefix, sub).await.unwrap();
+        assert_eq!(
+            (packed.name, packed.version),
+            (Some(format!("Old {n}")), 2),
+            "{sub}"
+        );
+        let old = client
+            .get_parameter()
+            .name(prefix.name_parameter(&UserId::parse(sub.as_str()).unwrap()))
+            .send()
+            .await;
+        assert!(old.is_err(), "{sub}'s old parameter is gone");
+    }
+    assert!(client.get_parameter().name(&foreign).send().await.is_ok());
+
+    // AND run again, it finds nothing left to do
+    let (code, out, err) = ONBOARD.run(&stack, &["names", "migrate", "--wait", "5"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("0 names in the one-parameter-a-user layout"),
+        "{out}"
+    );
 }

@@ -50,6 +50,12 @@ impl ParameterPrefix {
         format!("/{}/names", self.0)
     }
 
+    /// `/<prefix>/users`: the path of the one-parameter-a-user layout of
+    /// before ([`ParameterPrefix::name_parameter`]).
+    pub fn users_path(&self) -> String {
+        format!("/{}/users", self.0)
+    }
+
     /// `/<prefix>/users/<user id>/name`: no email or other personal detail.
     pub fn name_parameter(&self, user: &UserId) -> String {
         format!("/{}/users/{}/name", self.0, user)

@@ -20,7 +20,9 @@ use crate::{emulator, unique};
 
 /// A bootstrapped stack of its own on the emulator.
 pub async fn fresh_stack() -> Stack {
-    let names = Names::for_stack(&unique("e2e"), ParameterPrefix::parse("/onboard").unwrap());
+    // A prefix of its own: the names have one writer per prefix.
+    let name = unique("e2e");
+    let names = Names::for_stack(&name, stack::default_parameter_prefix(&name));
     let sdk = emulator().sdk_config().await;
     let settings = QueueSettings {
         visibility_timeout: Duration::from_secs(1),

@@ -26,7 +26,6 @@ use onboard_shared::ports::{
     ArchiveHead, ArchiveStore, Conditional, MessageQueue, NamesStore, OutgoingMessage, PutNew,
     SendFailure, UserStore, WriteCondition,
 };
-use onboard_shared::published::ParameterPrefix;
 use onboard_tests::stack::names_parameters;
 use onboard_tests::{emulator, unique};
 use publish_consumer::writer::{RunLimits, Writer};
@@ -199,10 +198,8 @@ fn user(index: usize, version: u64) -> User {
 async fn with_a_quarter_of_the_calls_failing_every_copy_ends_the_same_and_nothing_twice() {
     // GIVEN a stack whose queues give a message many receives, and a quarter
     // of the adapters' calls failing
-    let names = Names::for_stack(
-        &unique("faults"),
-        ParameterPrefix::parse("/onboard").unwrap(),
-    );
+    let name = unique("faults");
+    let names = Names::for_stack(&name, stack::default_parameter_prefix(&name));
     let sdk = emulator().sdk_config().await;
     let queues = QueueSettings {
         visibility_timeout: Duration::from_secs(1),

@@ -338,7 +338,7 @@ fn the_replay_reader_reads_or_refuses_every_mutated_file_without_quoting_it() {
     let queues = std::sync::Arc::new(
         onboard_cli::stack::Names::for_stack(
             "onboard",
-            onboard_cli::stack::default_parameter_prefix(),
+            onboard_cli::stack::default_parameter_prefix("onboard"),
         )
         .queue_names(),
     );

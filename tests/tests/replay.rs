@@ -313,7 +313,7 @@ async fn a_stack_whose_name_holds_both_queue_words_has_its_messages_go_to_the_ri
     options.paths = vec![path];
     options.queues = onboard_cli::stack::Names::for_stack(
         "archive-publish",
-        onboard_cli::stack::default_parameter_prefix(),
+        onboard_cli::stack::default_parameter_prefix("onboard"),
     )
     .queue_names();
     // WHEN they are replayed

@@ -19,6 +19,8 @@ pub enum CommandError {
     Serve(#[from] ServeError),
     #[error(transparent)]
     Token(#[from] TokenError),
+    #[error(transparent)]
+    Call(#[from] crate::stack::sqs_calls::CallError),
     #[error("the terminal")]
     Terminal(#[from] std::io::Error),
     /// The command was asked for something it will not do; says why.

@@ -12,6 +12,8 @@
 //!   purged.
 //! - [`reconcile`], [`doctor`]: the pool against the table; whether the
 //!   stack can work.
+//! - [`names`]: the published names moved from one parameter a user into
+//!   the packed names.
 //! - [`rules`]: the event-source settings `replay` and `dev` take.
 
 use crate::stack::{Stack, StackArgs};
@@ -23,6 +25,7 @@ pub use error::CommandError;
 pub mod dev;
 pub mod dlq;
 pub mod doctor;
+pub mod names;
 pub mod queues;
 pub mod reconcile;
 pub mod replay;

@@ -7,7 +7,7 @@
 //!   [`crate::engine::event_source`]; the router's on-failure destination receives
 //!   the records themselves, with their reasons.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -16,24 +16,24 @@ use std::time::Duration;
 
 use archive_consumer::Archiver;
 use chrono::Utc;
-use onboard_shared::batch::{Fate, ItemReport};
+use onboard_shared::batch::ItemReport;
 use onboard_shared::local::{
     FileParameters, FolderArchive, LocalMessage, LocalTable, MemoryQueue, crash_point, naming,
 };
 use onboard_shared::names::NamesPaths;
 use onboard_shared::ports::{MessageQueue, UserStore};
 use onboard_shared::published::ParameterPrefix;
-use onboard_shared::reason::Reason;
 use post_confirmation::{Outcome, TriggerError};
-use publish_consumer::writer::{RunLimits, Writer};
+use publish_consumer::writer::Writer;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use stream_router::Router;
 
 use crate::engine::event_source::Settings;
 use crate::engine::event_source::on_failure::RecordsWithReasons;
-use crate::engine::event_source::queue::{LocalQueuePoller, move_to_dlq};
+use crate::engine::event_source::queue::LocalQueuePoller;
 use crate::engine::event_source::stream::{Clock, StreamPoller};
+use crate::engine::handlers;
 use crate::engine::queue_roles::Consumer;
 use onboard_shared::catalogue::QueueRole;
 
@@ -253,7 +253,9 @@ impl LocalPipeline {
         let dlq = self.queue(QueueRole::PublishDlq).clone();
         let max_receives = self.settings.queue.max_receive_count;
         let publish =
-            tokio::spawn(async move { write_all(&writer, &queue, &dlq, max_receives).await });
+            tokio::spawn(
+                async move { handlers::write_all(&writer, &queue, &dlq, max_receives).await },
+            );
         let (archive, publish) = tokio::join!(archive, publish);
         let finished = |fates: Result<Vec<ItemReport>, tokio::task::JoinError>, consumer| {
             fates
@@ -306,64 +308,6 @@ impl LocalPipeline {
 /// How many standard parameters the local names may use: the standard
 /// tier's default share (a template parameter in AWS).
 pub const LOCAL_STANDARD_SHARE: usize = 5_000;
-
-/// Runs the writer until the publish queue is empty, with no write limit
-/// (the local store has no rate), and returns each message's final fate. A
-/// message a run leaves (a call of the store failed) comes back, as at the
-/// end of its visibility timeout, until the queue's `maxReceiveCount`;
-/// then it moves to the DLQ, as SQS's redrive policy moves it.
-async fn write_all(
-    writer: &Writer,
-    queue: &MemoryQueue,
-    dlq: &MemoryQueue,
-    max_receives: u32,
-) -> Vec<ItemReport> {
-    let limits = RunLimits {
-        max_messages: 10_000,
-        max_bytes: usize::MAX,
-        max_writes: usize::MAX,
-    };
-    // Each message's latest fate, in the order they were first seen.
-    let mut items: Vec<ItemReport> = Vec::new();
-    let mut index: HashMap<String, usize> = HashMap::new();
-    while !queue.is_empty() {
-        let now = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
-        match writer.run(limits, now).await {
-            Ok(report) => {
-                for item in report.items {
-                    match index.get(&item.id) {
-                        Some(&at) => items[at] = item,
-                        None => {
-                            index.insert(item.id.clone(), items.len());
-                            items.push(item);
-                        }
-                    }
-                }
-            }
-            Err(err) => {
-                tracing::warn!(error = %err.chain(), "the publish queue could not be read");
-                break;
-            }
-        }
-        queue.return_in_flight();
-        for message in queue.drain() {
-            if message.receive_count < max_receives {
-                queue.release(message);
-                continue;
-            }
-            let at = index.get(&message.message_id).copied();
-            let last = match at.map(|at| &items[at].fate) {
-                Some(Fate::Failed { reason }) => reason.clone(),
-                _ => Reason::fixed("its leaf was not written"),
-            };
-            let fate = move_to_dlq(dlq, message, &last);
-            if let Some(at) = at {
-                items[at].fate = fate;
-            }
-        }
-    }
-    items
-}
 
 /// Takes the state folder's lock (`.lock` in it), or says who holds it.
 fn hold(state: &Path) -> io::Result<std::fs::File> {

@@ -27,11 +27,14 @@ mod identity;
 mod local;
 mod names;
 pub mod sqs_calls;
+pub mod ssm_calls;
 pub mod table_stream;
 
 use archive_consumer::Archiver;
 use aws_config::SdkConfig;
-use onboard_shared::aws::{Connection, DynamoUserStore, dynamodb, s3, s3_client, sqs, ssm};
+use onboard_shared::aws::{
+    Connection, DynamoUserStore, SqsQueue, dynamodb, s3, s3_client, sqs, ssm,
+};
 use onboard_shared::config::{ArchiveConfig, PostConfirmationConfig, PublishConfig, RouterConfig};
 use onboard_shared::error::BoxError;
 use publish_consumer::writer::Writer;
@@ -163,6 +166,11 @@ impl Stack {
     /// The region the stack's calls go to (empty when none was resolved).
     pub fn region(&self) -> String {
         region(&self.sdk)
+    }
+
+    /// The publish queue, which the names' writer drains.
+    pub fn publish_queue(&self) -> SqsQueue {
+        SqsQueue::new(self.sqs.clone(), "publish", &self.queues.publish.url)
     }
 
     /// The router, sending to the stack's queues.

@@ -42,8 +42,8 @@ pub struct StackArgs {
     /// The app client's id (default: the client named <stack>-web).
     #[arg(long, env = "ONBOARD_CLIENT_ID")]
     pub client_id: Option<String>,
-    /// Where the users' name parameters live (default: the deployed stack's
-    /// ParameterPrefix output, else /onboard).
+    /// Where the users' names live (default: the deployed stack's
+    /// ParameterPrefix output, else /<stack>).
     #[arg(long, env = "PARAMETER_PREFIX", value_parser = ParameterPrefix::parse)]
     pub parameter_prefix: Option<ParameterPrefix>,
 }
@@ -66,9 +66,14 @@ pub fn output_keys() -> impl Iterator<Item = &'static str> {
         .chain(QueueRole::ALL.map(QueueRole::output_key))
 }
 
-/// Where the users' parameters live when nothing says otherwise.
-pub fn default_parameter_prefix() -> ParameterPrefix {
-    ParameterPrefix::parse("/onboard").unwrap_or_else(|_| unreachable!("a valid literal"))
+/// Where a stack's names live when nothing says otherwise: `/<stack>`
+/// (`/onboard` for the default stack), or `/onboard/<stack>` for a stack
+/// whose name Parameter Store reserves (`aws…`, `ssm…`). Each stack its
+/// own: the names have one writer per prefix.
+pub fn default_parameter_prefix(stack: &str) -> ParameterPrefix {
+    ParameterPrefix::parse(&format!("/{stack}"))
+        .or_else(|_| ParameterPrefix::parse(&format!("/onboard/{stack}")))
+        .unwrap_or_else(|_| unreachable!("a stack name is a valid path segment"))
 }
 
 /// A stack name that cannot start bucket and queue names.
@@ -101,7 +106,10 @@ impl StackArgs {
 
     /// The stack's derived names, with the ones given one by one in place.
     pub fn names(&self) -> Names {
-        self.given_over(Names::for_stack(&self.stack, default_parameter_prefix()))
+        self.given_over(Names::for_stack(
+            &self.stack,
+            default_parameter_prefix(&self.stack),
+        ))
     }
 
     /// The stack's names: those given one by one, else the deployed stack's
@@ -129,7 +137,7 @@ impl StackArgs {
         {
             super::local::remember_endpoint(url);
         }
-        let derived = Names::for_stack(&self.stack, default_parameter_prefix());
+        let derived = Names::for_stack(&self.stack, default_parameter_prefix(&self.stack));
         let (names, deployed) =
             match stack_outputs(&cloudformation::Client::new(&sdk), &self.stack).await? {
                 Some(outputs) => (derived.with_outputs(&self.stack, &outputs)?, true),

@@ -6,18 +6,19 @@ use sqs::types::QueueAttributeName as Attr;
 
 use onboard_shared::error::BoxError;
 
-/// An SQS call that failed, with the SDK's error as its source.
+/// An AWS call of the commands (SQS, Parameter Store) that failed, with the
+/// SDK's error as its source.
 #[derive(Debug, thiserror::Error)]
 #[error("{action} failed")]
-pub struct SqsCallError {
+pub struct CallError {
     pub action: String,
     #[source]
     pub source: BoxError,
 }
 
 /// A call `action` that failed with `err`.
-pub fn call(action: impl Into<String>, err: impl Into<BoxError>) -> SqsCallError {
-    SqsCallError {
+pub fn call(action: impl Into<String>, err: impl Into<BoxError>) -> CallError {
+    CallError {
         action: action.into(),
         source: err.into(),
     }
@@ -32,7 +33,7 @@ pub struct Depth {
 }
 
 /// A queue's depth, from one `GetQueueAttributes`.
-pub async fn depth(client: &sqs::Client, url: &str) -> Result<Depth, SqsCallError> {
+pub async fn depth(client: &sqs::Client, url: &str) -> Result<Depth, CallError> {
     let attributes = client
         .get_queue_attributes()
         .queue_url(url)
@@ -63,7 +64,7 @@ pub async fn delete_received(
     client: &sqs::Client,
     url: &str,
     receipt_handles: &[&str],
-) -> Result<usize, SqsCallError> {
+) -> Result<usize, CallError> {
     let mut not_deleted = 0;
     for chunk in receipt_handles.chunks(10) {
         let entries = chunk

@@ -17,6 +17,8 @@ pub mod layout;
 pub mod leaf;
 pub mod reader;
 pub mod store;
+#[cfg(test)]
+mod tests;
 
 pub use crate::parameter_tier::Tier;
 pub use key::{UserKey, user_hash};

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use super::{DevSettings, pause, tally};
 use crate::engine::event_source::queue::{self, QueueFunction};
-use crate::stack::sqs_calls::{SqsCallError, call};
+use crate::stack::sqs_calls::{CallError, call};
 use crate::stack::{QueueRef, Stack, queue_arn};
 
 /// Lambda's poller of one queue.
@@ -78,7 +78,7 @@ impl QueuePoller {
         consumer: &impl QueueFunction,
         function: Function,
         settings: &DevSettings,
-    ) -> Result<bool, SqsCallError> {
+    ) -> Result<bool, CallError> {
         let batch_size = i32::try_from(settings.rules.queue.batch_size).unwrap_or(10);
         let received = self
             .client
@@ -125,7 +125,7 @@ impl QueuePoller {
         Ok(true)
     }
 
-    async fn delete(&self, messages: &[&SqsMessage]) -> Result<(), SqsCallError> {
+    async fn delete(&self, messages: &[&SqsMessage]) -> Result<(), CallError> {
         let handles: Vec<&str> = messages
             .iter()
             .filter_map(|m| m.receipt_handle.as_deref())

@@ -32,7 +32,7 @@ use onboard_shared::error::BoxError;
 pub use peek::{Decoded, Peeked, decode, peek, purge};
 pub use redrive::{RedriveOptions, Redriven, redrive};
 
-use crate::stack::sqs_calls::SqsCallError;
+use crate::stack::sqs_calls::CallError;
 use crate::stack::table_stream::StreamReadError;
 use crate::stack::{QueueRef, Stack, StackError};
 use onboard_shared::catalogue::{DlqSource, QueueRole};
@@ -57,7 +57,7 @@ pub enum OpsError {
     #[error(transparent)]
     Stream(#[from] StreamReadError),
     #[error(transparent)]
-    Sqs(#[from] SqsCallError),
+    Sqs(#[from] CallError),
 }
 
 pub(crate) fn call(action: impl Into<String>, source: impl Into<BoxError>) -> OpsError {

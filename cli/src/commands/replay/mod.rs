@@ -62,7 +62,7 @@ impl Options {
     /// A local replay of `paths` into the local `state` of the default stack
     /// (`onboard`), with Lambda's default settings, its report as JSON lines.
     pub fn local_json(paths: Vec<PathBuf>, state: PathBuf) -> Self {
-        let names = Names::for_stack("onboard", crate::stack::default_parameter_prefix());
+        let names = Names::for_stack("onboard", crate::stack::default_parameter_prefix("onboard"));
         Self {
             paths,
             state,

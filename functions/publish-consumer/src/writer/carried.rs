@@ -91,8 +91,16 @@ impl Carried {
     /// A leaf's entries, waiting since `since`.
     pub fn of(leaf: LeafId, entries: Entries, since: u64) -> Self {
         Self {
-            since,
             leaf: Some(leaf.segment()),
+            ..Self::unplaced(entries, since)
+        }
+    }
+
+    /// Entries from elsewhere (a migration), in no leaf yet.
+    pub fn unplaced(entries: Entries, since: u64) -> Self {
+        Self {
+            since,
+            leaf: None,
             names: entries
                 .into_iter()
                 .map(|(user, entry)| CarriedName {
