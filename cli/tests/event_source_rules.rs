@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use onboard_cli::engine::event_source::on_failure::{
     Condition, Discarded, InvocationRecords, OnFailureDestination, RecordsWithReasons,
 };
@@ -23,7 +23,7 @@ use onboard_shared::batch::{BatchReport, Fate};
 use onboard_shared::local::MemoryQueue;
 use onboard_shared::ports::{MessageQueue, OutgoingMessage};
 use onboard_shared::wire::{REASON_ATTRIBUTE, SOURCE_ATTRIBUTE};
-use onboard_tests::stream_records::{record, records, sequence_numbers};
+use onboard_tests::stream_records::{failing, record, records, sequence_numbers};
 use serde_json::value::RawValue;
 
 // ------------------------------------------------------------ the stream
@@ -68,16 +68,7 @@ impl StreamFunction for Router {
 }
 
 fn failures(ids: &[Option<&str>]) -> Result<DynamoDbEventResponse, Reason> {
-    let mut response = DynamoDbEventResponse::default();
-    response.batch_item_failures = ids
-        .iter()
-        .map(|id| {
-            let mut failure = DynamoDbBatchItemFailure::default();
-            failure.item_identifier = id.map(str::to_owned);
-            failure
-        })
-        .collect();
-    Ok(response)
+    Ok(failing(ids))
 }
 
 fn success() -> Result<DynamoDbEventResponse, Reason> {

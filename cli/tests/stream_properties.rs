@@ -9,14 +9,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 use onboard_cli::engine::event_source::Invoked;
 use onboard_cli::engine::event_source::StreamSettings;
 use onboard_cli::engine::event_source::on_failure::{Discarded, OnFailureDestination};
 use onboard_cli::engine::event_source::stream::{Clock, StreamFunction, StreamPoller};
 use onboard_shared::batch::{BatchReport, Fate, ItemReport};
 use onboard_tests::property;
-use onboard_tests::stream_records::sequence_numbers;
+use onboard_tests::stream_records::{failing, sequence_numbers};
 use proptest::prelude::*;
 use serde_json::value::RawValue;
 
@@ -119,16 +119,9 @@ impl StreamFunction for Scripted {
         let response = if crashed {
             Err(Reason::fixed("Unhandled"))
         } else {
-            let mut response = DynamoDbEventResponse::default();
-            response.batch_item_failures = failed
-                .iter()
-                .map(|sequence| {
-                    let mut failure = DynamoDbBatchItemFailure::default();
-                    failure.item_identifier = Some(sequence.to_string());
-                    failure
-                })
-                .collect();
-            Ok(response)
+            let ids: Vec<String> = failed.iter().map(u64::to_string).collect();
+            let ids: Vec<Option<&str>> = ids.iter().map(|id| Some(id.as_str())).collect();
+            Ok(failing(&ids))
         };
         Invoked {
             response,

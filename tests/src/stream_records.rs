@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use serde_json::value::RawValue;
 
 /// A stream record with a sequence number, written `age` ago.
@@ -45,4 +46,19 @@ pub fn sequence_numbers(records: &[Box<RawValue>]) -> Vec<u64> {
                 .unwrap_or_else(|| panic!("no sequence number in {value}"))
         })
         .collect()
+}
+
+/// A partial batch response naming these items as failed (`None`: an
+/// item with no identifier, which fails the whole batch).
+pub fn failing(ids: &[Option<&str>]) -> DynamoDbEventResponse {
+    let mut response = DynamoDbEventResponse::default();
+    response.batch_item_failures = ids
+        .iter()
+        .map(|id| {
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = id.map(str::to_owned);
+            failure
+        })
+        .collect();
+    response
 }

@@ -312,8 +312,6 @@ fn fill(fates: &mut [Option<ItemReport>], start: usize, settled: Vec<ItemReport>
 
 #[cfg(test)]
 mod tests {
-    use aws_lambda_events::event::streams::DynamoDbBatchItemFailure;
-
     use super::*;
 
     fn positions(ids: &[&str]) -> Vec<Position> {
@@ -326,16 +324,7 @@ mod tests {
     }
 
     fn failing(ids: &[Option<&str>]) -> Result<DynamoDbEventResponse, Reason> {
-        let mut response = DynamoDbEventResponse::default();
-        response.batch_item_failures = ids
-            .iter()
-            .map(|id| {
-                let mut failure = DynamoDbBatchItemFailure::default();
-                failure.item_identifier = id.map(str::to_owned);
-                failure
-            })
-            .collect();
-        Ok(response)
+        Ok(onboard_tests::stream_records::failing(ids))
     }
 
     #[test]
