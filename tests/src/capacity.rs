@@ -1,8 +1,8 @@
 //! The layout of names grown under Parameter Store's quotas: users from the
 //! realistic mix ([`crate::names_mix`]) merged a round at a time, each
-//! round's plan written to a [`QuotaParameters`] paced by its write rate on
-//! the simulated clock, and every user's name then read back from what the
-//! store holds.
+//! round's plan written to a [`QuotaParameters`] at its write rate
+//! ([`Paced`], on the simulated clock), and every user's name then read
+//! back from what the store holds.
 //!
 //! This is the layout alone, without the handlers and the event-source
 //! rules around it: what it proves is the packing (users per parameter,
@@ -13,12 +13,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use onboard_shared::ports::NamesStore;
+use onboard_shared::ports::{NAMES_PER_CALL, NamesStore};
+use onboard_shared::published::ParameterPrefix;
 
 use onboard_shared::domain::{Revision, UserId, Version};
 use onboard_shared::error::PortError;
 use onboard_shared::local::{QuotaParameters, Quotas, SimClock};
-use onboard_shared::names::{Entry, Layout, LeafId, Placed, Plan, Tier, read_value};
+use onboard_shared::names::{Entry, Layout, NamesPaths, Plan, Tier, layout_of, read_value};
 
 use crate::names_mix::NameMix;
 
@@ -46,7 +47,10 @@ pub struct LayoutRun {
 ///
 /// When the store refuses a write for a reason other than its rate.
 pub fn grow(users: usize, round: usize, share: usize, seed: u64) -> LayoutRun {
-    let store = QuotaParameters::new(Quotas::default(), SimClock::default());
+    let store = Arc::new(QuotaParameters::new(Quotas::default(), SimClock::default()));
+    let paced = Paced::new(store.clone(), store.quotas().writes_per_second);
+    let paths =
+        NamesPaths::new(&ParameterPrefix::parse("/onboard").unwrap_or_else(|_| unreachable!()));
     let mut layout = Layout::new(share);
     let mut mix = NameMix::new(seed);
     let mut expected = Vec::with_capacity(users);
@@ -70,19 +74,17 @@ pub fn grow(users: usize, round: usize, share: usize, seed: u64) -> LayoutRun {
             left -= 1;
         }
         let plan = layout.plan().unwrap_or_else(|err| panic!("{err}"));
-        write(&store, &plan);
+        write(&paced, &paths, &plan);
     }
-    let held = store.snapshot();
-    let mut leaves: BTreeMap<LeafId, Placed> = BTreeMap::new();
-    for (name, (tier, value)) in &held {
-        let Some(id) = name.rsplit('/').next().and_then(LeafId::parse_segment) else {
-            continue;
-        };
-        let (written, leaf) = read_value(value).unwrap_or_else(|err| panic!("{name}: {err}"));
-        assert_eq!(written, *tier, "{name}: the value says its tier");
-        leaves.insert(id, Placed { tier: *tier, leaf });
+    let mut values = BTreeMap::new();
+    for (name, (tier, value)) in store.snapshot() {
+        if paths.leaf_id(&name).is_some() {
+            let (written, _) = read_value(&value).unwrap_or_else(|err| panic!("{name}: {err}"));
+            assert_eq!(written, tier, "{name}: the value says its tier");
+        }
+        values.insert(name, value);
     }
-    let read_back = Layout::of(share, leaves);
+    let read_back = layout_of(&paths, &values);
     let wrong = expected
         .iter()
         .filter(|(user, name)| {
@@ -151,6 +153,16 @@ impl Paced {
         *slot = at + gap;
     }
 
+    /// `PutParameter`, at its turn.
+    pub fn put(&self, name: &str, value: &str, tier: Tier) -> Result<(), PortError> {
+        self.paced(true, || self.store.put(name, value, tier))
+    }
+
+    /// `DeleteParameters`, at its turn.
+    pub fn delete(&self, names: &[String]) -> Result<(), PortError> {
+        self.paced(true, || self.store.delete_many(names))
+    }
+
     /// A call, again after a pause while the store throttles it.
     fn paced<T>(
         &self,
@@ -177,40 +189,28 @@ impl NamesStore for Paced {
     }
 
     async fn put_tiered(&self, name: &str, value: &str, tier: Tier) -> Result<(), PortError> {
-        self.paced(true, || self.store.put(name, value, tier))
+        self.put(name, value, tier)
     }
 
     async fn delete_many(&self, names: &[String]) -> Result<(), PortError> {
-        self.paced(true, || self.store.delete_many(names))
+        self.delete(names)
     }
-}
-
-/// The parameter a leaf is written to, under the capacity run's prefix.
-pub fn parameter_name(id: LeafId) -> String {
-    format!("/onboard/names/{}", id.segment())
 }
 
 /// Writes a plan in the writer's order (the summary, the puts, the
-/// deletes), each call waiting for the write rate.
-fn write(store: &QuotaParameters, plan: &Plan) {
-    let pace = Duration::from_secs_f64(1.0 / store.quotas().writes_per_second);
-    let paced = |call: &dyn Fn() -> Result<(), PortError>| loop {
-        match call() {
-            Ok(()) => return,
-            Err(PortError::Throttled { .. }) => store.clock().advance(pace),
-            Err(err) => panic!("{err}"),
-        }
-    };
+/// deletes), each call at its turn.
+fn write(paced: &Paced, paths: &NamesPaths, plan: &Plan) {
+    let written = |call: Result<(), PortError>| call.unwrap_or_else(|err| panic!("{err}"));
     if let Some(summary) = &plan.summary {
         let value = serde_json::to_string(summary).unwrap_or_default();
-        paced(&|| store.put("/onboard/names/summary", &value, Tier::Standard));
+        written(paced.put(&paths.summary(), &value, Tier::Standard));
     }
     for put in &plan.puts {
-        paced(&|| store.put(&parameter_name(put.id), &put.value, put.tier));
+        written(paced.put(&paths.leaf(put.id), &put.value, put.tier));
     }
-    for chunk in plan.deletes.chunks(10) {
-        let names: Vec<String> = chunk.iter().map(|id| parameter_name(*id)).collect();
-        paced(&|| store.delete_many(&names));
+    for chunk in plan.deletes.chunks(NAMES_PER_CALL) {
+        let names: Vec<String> = chunk.iter().map(|id| paths.leaf(*id)).collect();
+        written(paced.delete(&names));
     }
 }
 

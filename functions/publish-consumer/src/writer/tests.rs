@@ -3,7 +3,7 @@ use std::time::Duration;
 
 use onboard_shared::domain::UserId;
 use onboard_shared::local::{FileParameters, MemoryQueue, QuotaParameters, Quotas, SimClock};
-use onboard_shared::names::{Layout, LeafId, NamesPaths, Placed, read_value};
+use onboard_shared::names::{Layout, LeafId, NamesPaths, layout_of};
 use onboard_shared::ports::{Inbox, NamesStore};
 use onboard_shared::published::ParameterPrefix;
 
@@ -81,12 +81,7 @@ async fn send(queue: &MemoryQueue, bodies: &[String]) {
 
 /// What the store holds, read as a reader would: every leaf.
 fn read_back(values: &std::collections::BTreeMap<String, String>) -> Layout {
-    let leaves = values.iter().filter_map(|(name, value)| {
-        let id = paths().leaf_id(name)?;
-        let (tier, leaf) = read_value(value).unwrap();
-        Some((id, Placed { tier, leaf }))
-    });
-    Layout::of(5_000, leaves)
+    layout_of(&paths(), values)
 }
 
 fn name_of(layout: &Layout, user: &str) -> Option<String> {
