@@ -73,14 +73,15 @@ pub fn grow(users: usize, round: usize, share: usize, seed: u64) -> LayoutRun {
             expected.push((user, name));
             left -= 1;
         }
-        let plan = layout.plan().unwrap_or_else(|err| panic!("{err}"));
+        let now = store.clock().now().as_secs();
+        let plan = layout.plan(now).unwrap_or_else(|err| panic!("{err}"));
         write(&paced, &paths, &plan);
     }
     let mut values = BTreeMap::new();
     for (name, (tier, value)) in store.snapshot() {
         if paths.leaf_id(&name).is_some() {
-            let (written, _) = read_value(&value).unwrap_or_else(|err| panic!("{name}: {err}"));
-            assert_eq!(written, tier, "{name}: the value says its tier");
+            let written = read_value(&value).unwrap_or_else(|err| panic!("{name}: {err}"));
+            assert_eq!(written.tier, tier, "{name}: the value says its tier");
         }
         values.insert(name, value);
     }
@@ -206,10 +207,13 @@ fn write(paced: &Paced, paths: &NamesPaths, plan: &Plan) {
         written(paced.put(&paths.summary(), &value, Tier::Standard));
     }
     for put in &plan.puts {
-        written(paced.put(&paths.leaf(put.id), &put.value, put.tier));
+        written(paced.put(&paths.leaf(put.id, put.side), &put.value, put.tier));
     }
     for chunk in plan.deletes.chunks(NAMES_PER_CALL) {
-        let names: Vec<String> = chunk.iter().map(|id| paths.leaf(*id)).collect();
+        let names: Vec<String> = chunk
+            .iter()
+            .map(|(id, side)| paths.leaf(*id, *side))
+            .collect();
         written(paced.delete(&names));
     }
 }

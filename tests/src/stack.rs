@@ -231,7 +231,7 @@ pub async fn published_under(
     let user = UserId::parse(user).ok()?;
     let leaf = layout.leaf_of(user_hash(&user))?;
     let entry = layout.entry(&user)?;
-    let parameter = paths.leaf(leaf);
+    let parameter = paths.leaf(leaf, layout.get(leaf)?.side());
     Some(Published {
         name: entry.name.clone(),
         version: entry.revision.version.get(),

@@ -389,7 +389,7 @@ async fn the_writer_on_ssm_packs_users_in_one_parameter_and_never_rewrites_what_
         .parameter
         .unwrap();
     let value = parameter.value.clone().unwrap();
-    let (_, held) = read_value(&value).unwrap();
+    let held = read_value(&value).unwrap().leaf;
     let ada = held
         .get(&UserKey::of(&UserId::parse(ADA).unwrap()))
         .unwrap();

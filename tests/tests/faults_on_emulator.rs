@@ -441,7 +441,7 @@ async fn with_a_quarter_of_the_calls_failing_every_copy_ends_the_same_and_nothin
             .unwrap();
         let mut newest_seen: BTreeMap<String, u64> = BTreeMap::new();
         for entry in history.parameters() {
-            let (_, held) = read_value(entry.value().unwrap()).unwrap();
+            let held = read_value(entry.value().unwrap()).unwrap().leaf;
             for (key, entry) in held.entries() {
                 let seen = newest_seen.entry(key.as_str().to_owned()).or_default();
                 let version = entry.revision.version.get();

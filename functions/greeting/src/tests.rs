@@ -11,9 +11,7 @@ const PAGE: &str = include_str!("../../../fixtures/apigw/sign-in-page.json");
 const ZOE: &str = "/onboard/users/7d8a3f4e-0b1c-4e6f-9a2b-3c4d5e6f7a8b/name";
 
 use onboard_shared::domain::{Revision, Version};
-use onboard_shared::names::{
-    Entry, Layout, LeafId, NamesPaths, Tier, UserKey, read_value, value_of,
-};
+use onboard_shared::names::{Entry, Layout, LeafId, NamesPaths, Side, Tier, UserKey, read_value};
 use onboard_shared::ports::NamesStore;
 
 fn greeter(store: Arc<FileParameters>, ttl: Duration) -> Greeter {
@@ -56,11 +54,11 @@ async fn publish(store: &FileParameters, names: &[(&str, &str)]) {
             },
         );
     }
-    let plan = layout.plan().unwrap();
+    let plan = layout.plan(0).unwrap();
     let paths = NamesPaths::new(&ParameterPrefix::parse("onboard").unwrap());
     for put in plan.puts {
         store
-            .put_tiered(&paths.leaf(put.id), &put.value, put.tier)
+            .put_tiered(&paths.leaf(put.id, put.side), &put.value, put.tier)
             .await
             .unwrap();
     }
@@ -152,11 +150,12 @@ async fn while_a_stack_is_migrated_a_user_of_the_old_layout_is_greeted_by_name()
 async fn a_removed_user_is_greeted_from_the_claims() {
     let store = Arc::new(FileParameters::in_memory());
     publish(&store, &[(ZOE_SUB, "Zoë")]).await;
-    // The removal, as the writer merges it: a tombstone, no name.
+    // The removal, as the writer makes it: a tombstone, no name, under
+    // the leaf's other name, and the name it had deleted.
     let paths = NamesPaths::new(&ParameterPrefix::parse("onboard").unwrap());
-    let root = paths.leaf(LeafId::ROOT);
+    let root = paths.leaf(LeafId::ROOT, Side::A);
     let mut values = store.get_many(std::slice::from_ref(&root)).await.unwrap();
-    let (tier, mut leaf) = read_value(&values.remove(&root).unwrap()).unwrap();
+    let mut placed = read_value(&values.remove(&root).unwrap()).unwrap();
     let tombstone = Entry {
         revision: Revision {
             version: Version::new(2).unwrap(),
@@ -164,11 +163,15 @@ async fn a_removed_user_is_greeted_from_the_claims() {
         },
         name: None,
     };
-    leaf.merge(UserKey::of(&UserId::parse(ZOE_SUB).unwrap()), tombstone);
+    let zoe = UserKey::of(&UserId::parse(ZOE_SUB).unwrap());
+    placed.leaf.merge(zoe, tombstone);
+    placed.generation = placed.generation.rotated(1);
+    let rotated = paths.leaf(LeafId::ROOT, placed.side());
     store
-        .put_tiered(&root, &value_of(&leaf, tier), tier)
+        .put_tiered(&rotated, &placed.value(), placed.tier)
         .await
         .unwrap();
+    store.delete_many(&[root]).await.unwrap();
     let response = handle(&greeter(store, Duration::from_secs(60)), request(JSON)).await;
     assert_eq!(body(&response), r#"{"message":"Hello, Zoë Martin"}"#);
 }

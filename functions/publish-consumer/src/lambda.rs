@@ -116,6 +116,8 @@ pub async fn invoke(
         applied = total.applied,
         puts = total.puts,
         carried = total.carried,
+        rotations = total.rotations,
+        waiting_to_rotate = total.waiting,
         standard = total.standard,
         advanced = total.advanced,
         "names written"

@@ -14,81 +14,46 @@
 //! New parameters are standard while the layout holds fewer than its share
 //! of the standard tier (a template parameter: the rest is the account's
 //! own), advanced past it, so the layout grows instead of failing.
+//!
+//! A leaf that loses a name it held (a user removed) is rotated to its
+//! other name, which forgets the parameter's history ([`crate::names::value`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::{Deserialize, Serialize};
-
 use crate::domain::UserId;
 use crate::names::key::{UserKey, user_hash};
-use crate::names::leaf::{Entry, Leaf, LeafId, MAX_NAME_BYTES, Merged, value_of};
+use crate::names::leaf::{Entry, Leaf, LeafId, MAX_NAME_BYTES, Merged};
+use crate::names::summary::Summary;
+use crate::names::value::{Placed, Side};
 use crate::parameter_tier::Tier;
-
-/// A leaf as the writer holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placed {
-    pub tier: Tier,
-    pub leaf: Leaf,
-}
-
-impl Placed {
-    /// The parameter's value.
-    pub fn value(&self) -> String {
-        value_of(&self.leaf, self.tier)
-    }
-
-    fn fits(leaf: &Leaf, tier: Tier) -> bool {
-        value_of(leaf, tier).len() <= tier.max_value_bytes()
-    }
-}
 
 /// One parameter to write.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Put {
     pub id: LeafId,
+    pub side: Side,
     pub tier: Tier,
     pub value: String,
 }
 
 /// A round's writes, in the order they must be made: the puts, then the
 /// summary readers use to find leaves (when it changed), then the deletes
-/// of the leaves that split.
+/// of the leaves that split and of the names leaves rotated from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     pub puts: Vec<Put>,
     pub summary: Option<Summary>,
-    pub deletes: Vec<LeafId>,
+    pub deletes: Vec<(LeafId, Side)>,
+    /// Leaves rotated to their other name (a name they held was removed).
+    pub rotated: usize,
+    /// A leaf that must rotate and may not yet: when it may (its changes
+    /// stay waiting till then).
+    pub rotates_at: Option<u64>,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
         self.puts.is_empty() && self.summary.is_none() && self.deletes.is_empty()
-    }
-}
-
-/// What readers need to find a user's leaf without listing them: how many
-/// leaves there are at each depth, and how many of each tier.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Summary {
-    pub depths: BTreeMap<u8, usize>,
-    pub standard: usize,
-    pub advanced: usize,
-}
-
-impl Summary {
-    fn tier_count(&mut self, tier: Tier) -> &mut usize {
-        match tier {
-            Tier::Standard => &mut self.standard,
-            Tier::Advanced => &mut self.advanced,
-        }
-    }
-
-    /// The depths a user's leaf may be at, shallowest first (the root's
-    /// when there are no leaves yet).
-    pub fn depth_range(&self) -> std::ops::RangeInclusive<u8> {
-        let low = self.depths.keys().next().copied().unwrap_or(0);
-        let high = self.depths.keys().next_back().copied().unwrap_or(0);
-        low..=high
     }
 }
 
@@ -118,8 +83,9 @@ pub struct Layout {
     in_store: BTreeSet<LeafId>,
     /// How many standard parameters the layout may use.
     standard_share: usize,
-    /// Leaves to delete at the next plan (found beside their halves).
-    orphans: BTreeSet<LeafId>,
+    /// Parameters to delete at the next plan: leaves found beside their
+    /// halves, names a rotation left, deletes that failed.
+    orphans: BTreeSet<(LeafId, Side)>,
     /// The summary of the leaves held now, kept as they change.
     held: Summary,
     /// The summary last planned (what readers have).
@@ -222,9 +188,16 @@ impl Layout {
         self.published = Summary::default();
     }
 
-    /// The leaves found beside their halves, to delete now.
-    pub fn take_orphans(&mut self) -> Vec<LeafId> {
+    /// The parameters to delete now (leaves found beside their halves,
+    /// names rotated from, deletes that failed).
+    pub fn take_orphans(&mut self) -> Vec<(LeafId, Side)> {
         std::mem::take(&mut self.orphans).into_iter().collect()
+    }
+
+    /// A parameter to delete at the next plan: the older name of a leaf
+    /// found under both, or one whose delete failed.
+    pub fn orphan(&mut self, id: LeafId, side: Side) {
+        self.orphans.insert((id, side));
     }
 
     /// Holds a leaf read from the store.
@@ -252,13 +225,7 @@ impl Layout {
     pub fn open(&mut self, id: LeafId) {
         if !self.leaves.contains_key(&id) {
             let tier = self.new_tier();
-            self.insert(
-                id,
-                Placed {
-                    tier,
-                    leaf: Leaf::default(),
-                },
-            );
+            self.insert(id, Placed::new(tier, Leaf::default()));
         }
     }
 
@@ -301,7 +268,7 @@ impl Layout {
     /// Takes in a leaf found beside one of its halves (a round cut short):
     /// its users are merged into the halves that hold them, and it is
     /// deleted at the next plan.
-    pub fn adopt(&mut self, id: LeafId, stale: Leaf) {
+    pub fn adopt(&mut self, id: LeafId, side: Side, stale: Leaf) {
         for (key, entry) in stale.entries() {
             if let Some(user) = key.user_id() {
                 self.merge(&user, entry.clone());
@@ -309,17 +276,20 @@ impl Layout {
         }
         self.remove(id);
         self.in_store.remove(&id);
-        self.orphans.insert(id);
+        self.orphans.insert((id, side));
     }
 
-    /// The round's writes; afterwards the layout holds what they write.
-    pub fn plan(&mut self) -> Result<Plan, LayoutError> {
+    /// The round's writes at `now` (seconds); afterwards the layout holds
+    /// what they write.
+    pub fn plan(&mut self, now: u64) -> Result<Plan, LayoutError> {
         let mut plan = Plan::default();
         for id in self.dirty_leaves() {
-            let leaf = self.plan_leaf(id)?;
+            let leaf = self.plan_leaf(id, now)?;
             plan.puts.extend(leaf.puts);
             plan.deletes.extend(leaf.deletes);
             plan.summary = leaf.summary.or(plan.summary);
+            plan.rotated += leaf.rotated;
+            plan.rotates_at = plan.rotates_at.min(leaf.rotates_at).or(leaf.rotates_at);
         }
         plan.deletes.extend(std::mem::take(&mut self.orphans));
         if self.held != self.published {
@@ -329,28 +299,49 @@ impl Layout {
         Ok(plan)
     }
 
-    /// The writes of one leaf's changes (none when it has none):
-    /// afterwards the layout holds what they write.
-    pub fn plan_leaf(&mut self, id: LeafId) -> Result<Plan, LayoutError> {
+    /// The writes of one leaf's changes at `now` (seconds; none when it
+    /// has none, or when it must rotate and may not yet: see
+    /// [`Plan::rotates_at`]); afterwards the layout holds what they write.
+    pub fn plan_leaf(&mut self, id: LeafId, now: u64) -> Result<Plan, LayoutError> {
         let mut plan = Plan::default();
-        if self.dirty.remove(&id).is_none() {
-            return Ok(plan);
-        }
-        self.stored.remove(&id);
-        let Some(placed) = self.remove(id) else {
+        let Some(placed) = self.leaves.get(&id) else {
+            self.dirty.remove(&id);
             return Ok(plan);
         };
-        if Placed::fits(&placed.leaf, placed.tier) {
+        if !self.dirty.contains_key(&id) {
+            return Ok(plan);
+        }
+        let stored = self.stored.get(&id).and_then(Option::as_ref);
+        let rotate = placed.fits() && stored.is_some_and(|before| lost_a_name(before, placed));
+        if rotate && !placed.generation.may_rotate(now) {
+            plan.rotates_at = Some(placed.generation.next_rotation());
+            return Ok(plan);
+        }
+        self.dirty.remove(&id);
+        self.stored.remove(&id);
+        let Some(mut placed) = self.remove(id) else {
+            return Ok(plan);
+        };
+        if placed.fits() {
+            if rotate {
+                // Under the other name, then the old one deleted: a
+                // parameter's history goes only with the parameter.
+                plan.deletes.push((id, placed.side()));
+                placed.generation = placed.generation.rotated(now);
+                plan.rotated = 1;
+            }
             plan.puts.push(Put {
                 id,
+                side: placed.side(),
                 tier: placed.tier,
                 value: placed.value(),
             });
             self.insert(id, placed);
             self.in_store.insert(id);
         } else {
-            // Too big: split until every half fits its tier.
-            plan.deletes.push(id);
+            // Too big: split until every half fits its tier. The halves
+            // are new names, with no history.
+            plan.deletes.push((id, placed.side()));
             self.in_store.remove(&id);
             let mut pending = vec![(id, placed.leaf)];
             while let Some((id, leaf)) = pending.pop() {
@@ -366,16 +357,18 @@ impl Layout {
                             limit: Tier::Advanced.account_limit(),
                         });
                     }
-                    if !Placed::fits(&leaf, tier) {
-                        pending.push((half, leaf));
+                    let placed = Placed::new(tier, leaf);
+                    if !placed.fits() {
+                        pending.push((half, placed.leaf));
                         continue;
                     }
                     plan.puts.push(Put {
                         id: half,
+                        side: placed.side(),
                         tier,
-                        value: value_of(&leaf, tier),
+                        value: placed.value(),
                     });
-                    self.insert(half, Placed { tier, leaf });
+                    self.insert(half, placed);
                     self.in_store.insert(half);
                 }
             }
@@ -424,4 +417,12 @@ impl Layout {
             Tier::Advanced
         }
     }
+}
+
+/// Whether a leaf no longer holds a name it held: one to take out of the
+/// parameter's history.
+fn lost_a_name(before: &Placed, after: &Placed) -> bool {
+    before.leaf.entries().any(|(key, held)| {
+        held.name.is_some() && after.leaf.get(key).is_some_and(|now| now.name.is_none())
+    })
 }

@@ -12,7 +12,6 @@ use std::fmt::Write as _;
 
 use crate::domain::{Revision, Version};
 use crate::names::key::{UserKey, user_hash};
-use crate::parameter_tier::Tier;
 
 /// The users whose hash starts with the `depth` bits `bits`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -224,40 +223,6 @@ impl Leaf {
     }
 }
 
-/// The first line of an advanced leaf's value: a reader of the value alone
-/// (`GetParameters` does not say a parameter's tier) knows its tier, and a
-/// write never asks Parameter Store to make an advanced parameter standard,
-/// which it refuses.
-const ADVANCED_MARK: &str = "#a";
-
-/// A leaf's value in its tier.
-pub fn value_of(leaf: &Leaf, tier: Tier) -> String {
-    let entries = leaf.encode();
-    match tier {
-        Tier::Standard => entries,
-        Tier::Advanced if entries.is_empty() => ADVANCED_MARK.to_owned(),
-        Tier::Advanced => format!("{ADVANCED_MARK}\n{entries}"),
-    }
-}
-
-/// The tier and leaf a value holds.
-///
-/// # Errors
-///
-/// When a line is not one a leaf writes.
-pub fn read_value(value: &str) -> Result<(Tier, Leaf), LeafError> {
-    match value.strip_prefix(ADVANCED_MARK) {
-        Some("") => Ok((Tier::Advanced, Leaf::default())),
-        Some(rest) => match rest.strip_prefix('\n') {
-            Some(entries) => Leaf::decode(entries)
-                .map(|leaf| (Tier::Advanced, leaf))
-                .map_err(|err| LeafError { line: err.line + 1 }),
-            None => Err(LeafError { line: 1 }),
-        },
-        None => Leaf::decode(value).map(|leaf| (Tier::Standard, leaf)),
-    }
-}
-
 fn escape_into(name: &str, out: &mut String) {
     for c in name.chars() {
         match c {
@@ -331,19 +296,6 @@ mod tests {
         ] {
             assert_eq!(Leaf::decode(bad), Err(LeafError { line }), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn an_advanced_leaf_says_so_on_its_first_line() {
-        let mut leaf = Leaf::default();
-        leaf.merge(key("ada"), entry(1, false, Some("Ada")));
-        for tier in [Tier::Standard, Tier::Advanced] {
-            assert_eq!(read_value(&value_of(&leaf, tier)), Ok((tier, leaf.clone())));
-            let empty = value_of(&Leaf::default(), tier);
-            assert_eq!(read_value(&empty), Ok((tier, Leaf::default())));
-        }
-        assert_eq!(value_of(&leaf, Tier::Advanced), "#a\n~ada 1 Ada");
-        assert_eq!(read_value("#a\n~ada"), Err(LeafError { line: 2 }));
     }
 
     #[test]

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use crate::domain::UserId;
 use crate::error::PortError;
 use crate::names::key::{UserKey, user_hash};
-use crate::names::layout::Summary;
-use crate::names::leaf::{Leaf, LeafId, read_value};
+use crate::names::leaf::{Leaf, LeafId};
 use crate::names::store::{NamesPaths, Search, find_path, read_summary};
+use crate::names::summary::Summary;
 use crate::ports::{NamesStore, ParameterStore};
 use crate::published::{ParameterPrefix, PublishedName};
 
@@ -95,10 +95,9 @@ impl NamesReader {
         )
         .await?;
         let leaf = match path.holder() {
-            Some((id, value)) => {
-                let leaf = read_value(value).map(|(_, leaf)| leaf).unwrap_or_default();
-                self.keep(*id, leaf.clone());
-                leaf
+            Some((id, _, placed)) => {
+                self.keep(*id, placed.leaf.clone());
+                placed.leaf.clone()
             }
             None => Leaf::default(),
         };

@@ -1,13 +1,17 @@
 //! Finding a user's leaf in Parameter Store without listing the leaves:
-//! the summary says at which depths leaves are; the names on the user's
-//! hash path at those depths are asked for, ten a `GetParameters` call,
-//! and the deepest that exists holds the user.
+//! the summary says at which depths leaves are; both names of the leaves
+//! on the user's hash path at those depths are asked for, ten names a
+//! `GetParameters` call, and the deepest leaf that exists holds the user
+//! (under the name of its higher generation, when a rotation left both).
 
+use std::collections::BTreeMap;
 use std::ops::RangeInclusive;
 
 use crate::error::PortError;
-use crate::names::layout::{Layout, Placed, Summary};
-use crate::names::leaf::{LeafId, read_value};
+use crate::names::layout::Layout;
+use crate::names::leaf::LeafId;
+use crate::names::summary::Summary;
+use crate::names::value::{Placed, Side, read_value};
 use crate::ports::{NAMES_PER_CALL, NamesStore};
 use crate::published::ParameterPrefix;
 
@@ -24,9 +28,9 @@ impl NamesPaths {
         }
     }
 
-    /// `/<prefix>/names/<depth>.<bits>`.
-    pub fn leaf(&self, id: LeafId) -> String {
-        format!("{}/{}", self.base, id.segment())
+    /// `/<prefix>/names/<depth>.<bits>`, and `.b` after it for side B.
+    pub fn leaf(&self, id: LeafId, side: Side) -> String {
+        format!("{}/{}{}", self.base, id.segment(), side.suffix())
     }
 
     /// `/<prefix>/names/summary`: how many leaves at each depth and tier.
@@ -34,24 +38,36 @@ impl NamesPaths {
         format!("{}/summary", self.base)
     }
 
-    /// The leaf a parameter name holds, `None` for any other name.
-    pub fn leaf_id(&self, name: &str) -> Option<LeafId> {
+    /// The leaf and side a parameter name holds, `None` for any other name.
+    pub fn leaf_id(&self, name: &str) -> Option<(LeafId, Side)> {
         let segment = name.strip_prefix(&self.base)?.strip_prefix('/')?;
-        LeafId::parse_segment(segment)
+        let (segment, side) = match segment.strip_suffix(Side::B.suffix()) {
+            Some(segment) => (segment, Side::B),
+            None => (segment, Side::A),
+        };
+        Some((LeafId::parse_segment(segment)?, side))
     }
 }
 
-/// The layout a set of parameters holds (every leaf among them, by name;
-/// any other parameter left out): what a reader of all of them sees.
+/// The layout a set of parameters holds (every leaf among them, by name,
+/// under its higher generation; any other parameter left out): what a
+/// reader of all of them sees.
 pub fn layout_of<'a>(
     paths: &NamesPaths,
     parameters: impl IntoIterator<Item = (&'a String, &'a String)>,
 ) -> Layout {
-    let leaves = parameters.into_iter().filter_map(|(name, value)| {
-        let id = paths.leaf_id(name)?;
-        let (tier, leaf) = read_value(value).ok()?;
-        Some((id, Placed { tier, leaf }))
-    });
+    let mut leaves: BTreeMap<LeafId, Placed> = BTreeMap::new();
+    for (name, value) in parameters {
+        let (Some((id, _)), Ok(placed)) = (paths.leaf_id(name), read_value(value)) else {
+            continue;
+        };
+        match leaves.get(&id) {
+            Some(held) if held.generation >= placed.generation => {}
+            _ => {
+                leaves.insert(id, placed);
+            }
+        }
+    }
     Layout::of(usize::MAX, leaves)
 }
 
@@ -78,15 +94,19 @@ pub async fn read_summary(
 
 /// The leaves on one hash path that exist: the deepest holds the user; any
 /// other is a leaf that split and whose delete did not happen yet.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PathLeaves {
-    /// Shallowest first.
-    pub found: Vec<(LeafId, String)>,
+    /// Shallowest first, each under its higher generation's name.
+    pub found: Vec<(LeafId, Side, Placed)>,
+    /// Names a rotation left behind (its delete did not happen yet).
+    pub superseded: Vec<(LeafId, Side)>,
+    /// Names whose values this layout did not write.
+    pub unreadable: Vec<(LeafId, Side)>,
 }
 
 impl PathLeaves {
     /// The leaf that holds the path's users, and its value.
-    pub fn holder(&self) -> Option<&(LeafId, String)> {
+    pub fn holder(&self) -> Option<&(LeafId, Side, Placed)> {
         self.found.last()
     }
 }
@@ -123,25 +143,51 @@ pub async fn find_path(
             .collect();
         found = ask(store, paths, hash, &rest).await?;
     }
-    found.sort_by_key(|(id, _)| id.depth());
-    Ok(PathLeaves { found })
+    let mut path = PathLeaves::default();
+    let mut newest: BTreeMap<LeafId, (Side, Placed)> = BTreeMap::new();
+    for (id, side, value) in found {
+        let Ok(placed) = read_value(&value) else {
+            path.unreadable.push((id, side));
+            continue;
+        };
+        match newest.remove(&id) {
+            Some((held_side, held)) if held.generation >= placed.generation => {
+                path.superseded.push((id, side));
+                newest.insert(id, (held_side, held));
+            }
+            Some((held_side, _)) => {
+                path.superseded.push((id, held_side));
+                newest.insert(id, (side, placed));
+            }
+            None => {
+                newest.insert(id, (side, placed));
+            }
+        }
+    }
+    // A BTreeMap of leaves on one path: shallowest first.
+    path.found = newest
+        .into_iter()
+        .map(|(id, (side, placed))| (id, side, placed))
+        .collect();
+    Ok(path)
 }
 
+/// Both names of the leaves at `depths` on a hash's path, ten names a call.
 async fn ask(
     store: &dyn NamesStore,
     paths: &NamesPaths,
     hash: u64,
     depths: &[u8],
-) -> Result<Vec<(LeafId, String)>, PortError> {
+) -> Result<Vec<(LeafId, Side, String)>, PortError> {
+    let names: Vec<String> = depths
+        .iter()
+        .flat_map(|depth| Side::BOTH.map(|side| paths.leaf(LeafId::of(hash, *depth), side)))
+        .collect();
     let mut found = Vec::new();
-    for chunk in depths.chunks(NAMES_PER_CALL) {
-        let names: Vec<String> = chunk
-            .iter()
-            .map(|depth| paths.leaf(LeafId::of(hash, *depth)))
-            .collect();
-        for (name, value) in store.get_many(&names).await? {
-            if let Some(id) = paths.leaf_id(&name) {
-                found.push((id, value));
+    for chunk in names.chunks(NAMES_PER_CALL) {
+        for (name, value) in store.get_many(chunk).await? {
+            if let Some((id, side)) = paths.leaf_id(&name) {
+                found.push((id, side, value));
             }
         }
     }

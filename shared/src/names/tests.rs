@@ -25,7 +25,7 @@ fn grow(layout: &mut Layout, users: std::ops::Range<usize>, round: usize) -> Vec
         for &n in chunk {
             layout.merge(&user(n), named("Ada Lovelace"));
         }
-        plans.push(layout.plan().unwrap());
+        plans.push(layout.plan(0).unwrap());
     }
     plans
 }
@@ -50,7 +50,7 @@ fn a_full_leaf_splits_puts_its_halves_then_deletes_itself() {
     let mut layout = Layout::new(5_000);
     let plans = grow(&mut layout, 0..400, 10);
     let split = plans.iter().find(|p| !p.deletes.is_empty()).unwrap();
-    assert_eq!(split.deletes, [LeafId::ROOT]);
+    assert_eq!(split.deletes, [(LeafId::ROOT, Side::A)]);
     assert!(split.puts.len() >= 2);
     assert!(split.summary.is_some(), "readers learn the new depths");
     for (id, placed) in layout.leaves() {
@@ -84,9 +84,82 @@ fn a_leaf_found_beside_its_half_is_merged_into_its_halves_and_deleted() {
     older.revision.version = Version::new(1).unwrap();
     stale.merge(UserKey::of(&user(0)), older);
     stale.merge(UserKey::of(&user(9_999)), named("Only here"));
-    layout.adopt(LeafId::ROOT, stale);
-    let plan = layout.plan().unwrap();
-    assert_eq!(plan.deletes, [LeafId::ROOT]);
+    layout.adopt(LeafId::ROOT, Side::B, stale);
+    let plan = layout.plan(0).unwrap();
+    assert_eq!(plan.deletes, [(LeafId::ROOT, Side::B)]);
     assert_eq!(layout.entry(&user(0)), Some(&named("Ada Lovelace")));
     assert_eq!(layout.entry(&user(9_999)), Some(&named("Only here")));
+}
+
+fn removed(version: u64) -> Entry {
+    Entry {
+        revision: Revision {
+            version: Version::new(version).unwrap(),
+            removed: true,
+        },
+        name: None,
+    }
+}
+
+fn renamed(name: &str) -> Entry {
+    let mut entry = named(name);
+    entry.revision.version = Version::new(2).unwrap();
+    entry
+}
+
+/// A layout as a writer holds it after reading its leaves back.
+fn stored(layout: &Layout) -> Layout {
+    let mut loaded = Layout::new(5_000);
+    for (id, placed) in layout.leaves() {
+        loaded.insert_loaded(id, placed.clone());
+    }
+    loaded
+}
+
+#[test]
+fn a_leaf_that_loses_a_name_moves_to_its_other_name_and_deletes_the_one_it_had() {
+    let mut layout = Layout::new(5_000);
+    grow(&mut layout, 0..10, 10);
+    let mut layout = stored(&layout);
+    layout.merge(&user(3), removed(2));
+    layout.merge(&user(4), renamed("Renamed"));
+    let plan = layout.plan(1_000).unwrap();
+    assert_eq!(plan.rotated, 1);
+    assert_eq!(plan.deletes, [(LeafId::ROOT, Side::A)]);
+    let [put] = plan.puts.as_slice() else {
+        panic!("{plan:?}")
+    };
+    assert_eq!((put.id, put.side), (LeafId::ROOT, Side::B));
+    assert!(put.value.starts_with("#g1 t1000\n"), "{}", put.value);
+    assert_eq!(
+        put.value.matches("Ada Lovelace").count(),
+        8,
+        "9 of 10, one renamed"
+    );
+    assert_eq!(layout.entry(&user(3)), Some(&removed(2)));
+    assert_eq!(layout.entry(&user(4)), Some(&renamed("Renamed")));
+
+    // A rename, or a removal of a name the store never held, keeps the name.
+    layout.merge(&user(5), renamed("Other"));
+    layout.merge(&user(50), removed(1));
+    let plan = layout.plan(1_001).unwrap();
+    assert_eq!((plan.rotated, plan.deletes.len()), (0, 0));
+    assert_eq!(plan.puts[0].side, Side::B);
+}
+
+#[test]
+fn a_second_removal_within_the_gap_waits_for_it_and_then_rotates_back() {
+    let mut layout = Layout::new(5_000);
+    grow(&mut layout, 0..10, 10);
+    let mut layout = stored(&layout);
+    layout.merge(&user(1), removed(2));
+    assert_eq!(layout.plan(100).unwrap().rotated, 1);
+    layout.merge(&user(2), removed(2));
+    let early = layout.plan(100 + ROTATION_GAP_SECS - 1).unwrap();
+    assert!(early.is_empty(), "{early:?}");
+    assert_eq!(early.rotates_at, Some(100 + ROTATION_GAP_SECS));
+    assert_eq!(layout.dirty_leaves(), [LeafId::ROOT], "still waiting");
+    let plan = layout.plan(100 + ROTATION_GAP_SECS).unwrap();
+    assert_eq!(plan.deletes, [(LeafId::ROOT, Side::B)]);
+    assert_eq!(plan.puts[0].side, Side::A);
 }

@@ -149,6 +149,7 @@ async fn write_names(writer: &Writer, settings: &DevSettings, mut stop: watch::R
                     returned,
                     parameters_written = report.puts,
                     carried = report.carried,
+                    rotations = report.rotations,
                     users = %users(&batch),
                     "names run → {}",
                     Function::PublishConsumer.name(),

@@ -213,7 +213,7 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
     let written: BTreeSet<String> = published
         .iter()
         .filter_map(|user| layout.leaf_of(user_hash(user)))
-        .map(|leaf| paths.leaf(leaf))
+        .filter_map(|leaf| Some(paths.leaf(leaf, layout.get(leaf)?.side())))
         .collect();
     summary.parameter_writes = written.len();
     let parameters: Vec<_> = written

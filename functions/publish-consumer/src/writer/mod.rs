@@ -25,6 +25,15 @@
 //! (a split whose halves were not all written) gets one at the deepest
 //! depth, which covers no leaf that exists.
 //!
+//! A leaf that loses a user's name rotates to its other name, which drops
+//! the parameter's history with the old one: all the removals a run holds
+//! for it go in one rotation, and a leaf rotates at most once a minute (a
+//! deleted name is not created again for 30 seconds); a removal that finds
+//! its leaf rotated less than a minute ago returns with its message, after
+//! the queue's visibility timeout. So a removed name leaves every version
+//! of every parameter at the first run after it arrives, or at most one
+//! visibility timeout later.
+//!
 //! A message that is not a change, or a name too long for any parameter,
 //! is dead-lettered with its reason; a write that fails returns the
 //! messages merged into that leaf, and only those, for the queue's redrive
@@ -73,6 +82,11 @@ pub struct RunReport {
     pub returned: usize,
     pub puts: usize,
     pub deletes: usize,
+    /// Leaves moved to their other name to forget a removed name.
+    pub rotations: usize,
+    /// Messages left to return because their leaf must rotate and may not
+    /// yet (it rotated less than a minute ago).
+    pub waiting: usize,
     /// Leaves written back into the queue for the next run.
     pub carried: usize,
     /// Reads of the store to find leaves.
@@ -104,6 +118,8 @@ impl RunReport {
         self.returned += later.returned;
         self.puts += later.puts;
         self.deletes += later.deletes;
+        self.rotations += later.rotations;
+        self.waiting += later.waiting;
         self.carried += later.carried;
         self.reads += later.reads;
         self.oldest_wait = self.oldest_wait.max(later.oldest_wait);
@@ -175,7 +191,7 @@ impl Writer {
         };
         let mut run = Run::new(self, layout);
         run.receive(limits, now).await?;
-        run.write(limits).await;
+        run.write(limits, now).await;
         run.finish(now).await;
         let summary = run.layout.summary();
         run.report.standard = summary.standard;

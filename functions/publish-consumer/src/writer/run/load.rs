@@ -4,7 +4,7 @@
 use onboard_shared::domain::UserId;
 use onboard_shared::error::PortError;
 use onboard_shared::names::{
-    Leaf, LeafId, Placed, Search, Tier, find_path, read_summary, read_value, user_hash,
+    Leaf, LeafId, Placed, Search, Side, Tier, find_path, read_summary, user_hash,
 };
 use onboard_shared::ports::NAMES_PER_CALL;
 
@@ -31,16 +31,42 @@ impl Run<'_> {
         }
         let summary = self.summary.clone().flatten().unwrap_or_default();
         let range = summary.depth_range();
-        self.report.reads += range.len().div_ceil(NAMES_PER_CALL);
+        self.report.reads += (range.len() * Side::BOTH.len()).div_ceil(NAMES_PER_CALL);
         // With no summary (none written yet, or its write failed) every
         // depth is asked: a root written without one is still found.
         let path = find_path(store, &self.writer.paths, hash, range, Search::Everywhere).await?;
-        let found: Vec<(LeafId, String)> = path
+        // A name a rotation left (its delete failed) goes at the next write.
+        for (id, side) in &path.superseded {
+            self.layout.orphan(*id, *side);
+        }
+        let found: Vec<(LeafId, Side, Placed)> = path
             .found
             .into_iter()
-            .filter(|(id, _)| !self.adopting.contains(id))
+            .filter(|(id, _, _)| !self.adopting.contains(id))
             .collect();
-        let Some((holder, value)) = found.last().cloned() else {
+        let deepest_unreadable = path
+            .unreadable
+            .iter()
+            .copied()
+            .filter(|(id, _)| {
+                found
+                    .last()
+                    .is_none_or(|(held, _, _)| id.depth() > held.depth())
+            })
+            .max();
+        if let Some((id, side)) = deepest_unreadable {
+            // Not a value this writer made, where the user's leaf is: its
+            // tier is unknown, and advanced is the one a write cannot be
+            // refused for.
+            tracing::warn!(leaf = %id.segment(), "a leaf does not read; it is written anew");
+            let mut placed = Placed::new(Tier::Advanced, Leaf::default());
+            if side == Side::B {
+                placed.generation.number = 1;
+            }
+            self.layout.insert_loaded(id, placed);
+            return Ok(());
+        }
+        let Some((holder, _, placed)) = found.last().cloned() else {
             // A path with no leaf: the store's first user, or the gap left
             // by a split whose halves were not all written. Its leaf is at
             // the deepest depth the summary names (or the hint's, carried
@@ -54,24 +80,15 @@ impl Run<'_> {
             self.layout.open(id);
             return Ok(());
         };
-        let (tier, leaf) = read_value(&value).unwrap_or_else(|err| {
-            // Not a value this writer made: its tier is unknown, and
-            // advanced is the one a write cannot be refused for.
-            tracing::warn!(leaf = %holder.segment(), error = %err, "a leaf does not read; it is written anew");
-            (Tier::Advanced, Leaf::default())
-        });
-        self.layout.insert_loaded(holder, Placed { tier, leaf });
-        for (stale, value) in found.iter().rev().skip(1) {
-            let Ok((_, leaf)) = read_value(value) else {
-                continue;
-            };
+        self.layout.insert_loaded(holder, placed);
+        for (stale, side, placed) in found.iter().rev().skip(1) {
             self.adopting.insert(*stale);
-            for (key, _) in leaf.entries() {
+            for (key, _) in placed.leaf.entries() {
                 if let Some(user) = key.user_id() {
                     Box::pin(self.load(&user, None)).await?;
                 }
             }
-            self.layout.adopt(*stale, leaf);
+            self.layout.adopt(*stale, *side, placed.leaf.clone());
         }
         Ok(())
     }

@@ -41,6 +41,8 @@ pub(super) struct Run<'a> {
     written: BTreeSet<LeafId>,
     /// Leaves whose entries were carried to the next run.
     carried: BTreeSet<LeafId>,
+    /// Leaves that must rotate and may not yet: their messages return.
+    waiting: BTreeSet<LeafId>,
     /// Why a leaf's write failed, for the messages that return.
     failure: Option<Reason>,
 }
@@ -59,6 +61,7 @@ impl<'a> Run<'a> {
             superseded: BTreeSet::new(),
             written: BTreeSet::new(),
             carried: BTreeSet::new(),
+            waiting: BTreeSet::new(),
             failure: None,
         }
     }
@@ -213,8 +216,14 @@ impl<'a> Run<'a> {
     }
 
     /// Carries every leaf still waiting, then deletes each message whose
-    /// work is now written or carried; the others return to the queue.
+    /// work is now written or carried; the others return to the queue (a
+    /// leaf waiting to rotate is taken back to what the store holds, and
+    /// its messages return after the queue's visibility timeout, longer
+    /// than the wait).
     pub(super) async fn finish(&mut self, now: u64) {
+        for id in &self.waiting {
+            self.layout.revert(*id);
+        }
         for id in self.layout.dirty_leaves() {
             let since = self.layout.waiting_since(id).unwrap_or(now);
             let waited = now.saturating_sub(since);
@@ -242,6 +251,11 @@ impl<'a> Run<'a> {
             {
                 item.fate = failed("its leaf is carried to the writer's next run");
                 delete.push(receipt);
+            } else if touched.iter().any(|id| self.waiting.contains(id)) {
+                item.fate = failed(
+                    "its leaf lost a name and rotated less than a minute ago: the message returns, and the leaf rotates then",
+                );
+                self.report.waiting += 1;
             } else {
                 item.fate = Fate::Failed {
                     reason: self

@@ -2,7 +2,7 @@
 //! the leaves their splits replaced; and carrying what is left.
 
 use onboard_shared::error::PortError;
-use onboard_shared::names::{LeafId, Plan, Summary, Tier};
+use onboard_shared::names::{LeafId, Plan, Side, Summary, Tier};
 use onboard_shared::ports::NAMES_PER_CALL;
 use onboard_shared::reason::Reason;
 
@@ -12,9 +12,11 @@ use super::Run;
 
 impl Run<'_> {
     /// Writes the changed leaves, the longest waiting first, within the
-    /// run's writes. A leaf whose put fails is forgotten (read again when
-    /// next needed) and carried; the rest wait for the next run.
-    pub(in crate::writer) async fn write(&mut self, limits: RunLimits) {
+    /// run's writes, at `now` (seconds). A leaf whose put fails is
+    /// forgotten (read again when next needed) and carried; the rest wait
+    /// for the next run; a leaf that must rotate and may not yet waits for
+    /// its messages to return.
+    pub(in crate::writer) async fn write(&mut self, limits: RunLimits, now: u64) {
         let mut writes = 0;
         let orphans = self.layout.take_orphans();
         self.delete_leaves(&orphans, &mut writes).await;
@@ -22,13 +24,18 @@ impl Run<'_> {
             if writes >= limits.max_writes {
                 break;
             }
-            let plan = match self.layout.plan_leaf(id) {
+            let plan = match self.layout.plan_leaf(id, now) {
                 Ok(plan) => plan,
                 Err(err) => {
                     tracing::error!(leaf = %id.segment(), error = %err, "the leaf cannot be written");
                     break;
                 }
             };
+            if let Some(at) = plan.rotates_at {
+                tracing::info!(leaf = %id.segment(), rotates_at = at, "a leaf lost a name and rotated less than a minute ago; it waits");
+                self.waiting.insert(id);
+                continue;
+            }
             // The summary first: no leaf is ever deeper than the summary
             // says, so a path found with no leaf can be given one at its
             // deepest depth without covering a leaf that exists.
@@ -50,7 +57,8 @@ impl Run<'_> {
                 break;
             }
             self.written.extend(plan.puts.iter().map(|put| put.id));
-            self.written.extend(plan.deletes.iter().copied());
+            self.written.extend(plan.deletes.iter().map(|(id, _)| *id));
+            self.report.rotations += plan.rotated;
             // A split's old leaf goes after its halves are in place.
             self.delete_leaves(&plan.deletes, &mut writes).await;
         }
@@ -81,7 +89,7 @@ impl Run<'_> {
     async fn put_leaves(&mut self, plan: &Plan, writes: &mut usize) -> Result<(), PortError> {
         for put in &plan.puts {
             *writes += 1;
-            let name = self.writer.paths.leaf(put.id);
+            let name = self.writer.paths.leaf(put.id, put.side);
             if let Err(err) = self
                 .writer
                 .store
@@ -96,15 +104,24 @@ impl Run<'_> {
         Ok(())
     }
 
-    /// Deletes leaves that split. One that stays (the call failed) is
-    /// found beside its halves by the next run and deleted then.
-    async fn delete_leaves(&mut self, leaves: &[LeafId], writes: &mut usize) {
+    /// Deletes the leaves that split and the names leaves rotated from.
+    /// One whose call failed is deleted at the next run's writes.
+    async fn delete_leaves(&mut self, leaves: &[(LeafId, Side)], writes: &mut usize) {
         for chunk in leaves.chunks(NAMES_PER_CALL) {
             *writes += 1;
-            let names: Vec<String> = chunk.iter().map(|id| self.writer.paths.leaf(*id)).collect();
+            let names: Vec<String> = chunk
+                .iter()
+                .map(|(id, side)| self.writer.paths.leaf(*id, *side))
+                .collect();
             match self.writer.store.delete_many(&names).await {
                 Ok(()) => self.report.deletes += 1,
-                Err(err) => self.count_throttle(&err),
+                Err(err) => {
+                    tracing::warn!(error = %err.chain(), "parameters of names were not deleted; the next run deletes them");
+                    self.count_throttle(&err);
+                    for (id, side) in chunk {
+                        self.layout.orphan(*id, *side);
+                    }
+                }
             }
         }
     }

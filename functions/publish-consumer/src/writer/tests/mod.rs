@@ -9,8 +9,10 @@ use onboard_shared::published::ParameterPrefix;
 
 use super::*;
 
-const OUT_OF_ORDER: &str = include_str!("../../../../fixtures/sqs/changes-out-of-order.json");
-const POISON: &str = include_str!("../../../../fixtures/sqs/batch-with-poison-messages.json");
+mod rotation;
+
+const OUT_OF_ORDER: &str = include_str!("../../../../../fixtures/sqs/changes-out-of-order.json");
+const POISON: &str = include_str!("../../../../../fixtures/sqs/batch-with-poison-messages.json");
 const ADA: &str = "1b2c3d4e-5f60-4718-8293-a4b5c6d7e8f9";
 const GRACE: &str = "9c8b7a6f-5e4d-4c3b-8a29-18f7e6d5c4b3";
 
@@ -304,7 +306,8 @@ async fn a_split_cut_short_is_finished_by_the_next_run_never_backwards() {
             root.merge(key.clone(), entry.clone());
         }
     }
-    let root_value = onboard_shared::names::value_of(&root, onboard_shared::names::Tier::Standard);
+    let root_value =
+        onboard_shared::names::Placed::new(onboard_shared::names::Tier::Standard, root).value();
     store
         .put_tiered(
             "/onboard/names/0.0",
@@ -319,7 +322,8 @@ async fn a_split_cut_short_is_finished_by_the_next_run_never_backwards() {
         .map(|(id, p)| (id, p.clone()))
         .unwrap();
     if low.depth() == 1 {
-        store.delete_many(&[paths().leaf(low)]).await.unwrap();
+        let name = paths().leaf(low, onboard_shared::names::Side::A);
+        store.delete_many(&[name]).await.unwrap();
     }
     // A new version of every user, through a cold writer.
     let cold = setup(store.clone());
