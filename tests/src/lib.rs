@@ -29,6 +29,7 @@
 
 pub mod browser;
 pub mod capacity;
+pub mod capacity_model;
 pub mod contract;
 pub mod emf;
 mod emulator;
@@ -40,6 +41,7 @@ pub mod release;
 pub mod runtime_api;
 pub mod stack;
 pub mod stream_records;
+pub mod template;
 mod venv;
 
 use std::future::Future;

@@ -9,16 +9,14 @@
 
 use std::collections::{HashMap, HashSet};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use onboard_shared::config::{
     ArchiveConfig, ConfigError, GreetingConfig, PostConfirmationConfig, PublishConfig, RouterConfig,
 };
 use onboard_shared::telemetry::metrics;
+use onboard_tests::template::{TEMPLATE, number, property, resource, resources, template};
 use onboard_tests::{Venv, workspace};
-use serde_json::{Map, Value};
-
-const TEMPLATE: &str = "infra/template.yaml";
+use serde_json::Value;
 
 /// Runs a tool of a venv on the template; its exit status and output.
 fn check(venv: Venv, tool: &str, args: &[&str]) -> (bool, String) {
@@ -97,40 +95,6 @@ fn every_checkov_suppression_says_why() {
 
 // ------------------------------------------------------------ the template
 
-fn template() -> &'static Value {
-    static TEMPLATE_JSON: OnceLock<Value> = OnceLock::new();
-    TEMPLATE_JSON.get_or_init(|| {
-        let python = Venv::INFRA
-            .python()
-            .unwrap_or_else(|err| panic!("the infra venv: {err}"));
-        let output = Command::new(python)
-            .arg("tests/infra/template_json.py")
-            .arg(TEMPLATE)
-            .current_dir(workspace())
-            .output()
-            .unwrap_or_else(|err| panic!("reading {TEMPLATE}: {err}"));
-        assert!(
-            output.status.success(),
-            "{TEMPLATE} does not parse:\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|err| panic!("reading {TEMPLATE} as JSON: {err}"))
-    })
-}
-
-fn resources() -> &'static Map<String, Value> {
-    template()["Resources"]
-        .as_object()
-        .unwrap_or_else(|| panic!("{TEMPLATE} has no Resources"))
-}
-
-fn resource(name: &str) -> &'static Value {
-    resources()
-        .get(name)
-        .unwrap_or_else(|| panic!("{TEMPLATE} has no resource {name}"))
-}
-
 fn of_type(kind: &str) -> Vec<(&'static str, &'static Value)> {
     resources()
         .iter()
@@ -144,22 +108,6 @@ fn target(value: &Value) -> Option<&str> {
     value["Ref"]
         .as_str()
         .or_else(|| value["Fn::GetAtt"][0].as_str())
-}
-
-/// A number, written as a number or a string (`"1.5"`).
-fn number(value: &Value) -> Option<f64> {
-    value
-        .as_f64()
-        .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
-}
-
-fn property(resource: &Value, name: &str) -> f64 {
-    number(&resource["Properties"][name]).unwrap_or_else(|| {
-        panic!(
-            "{} has no numeric {name}",
-            resource["Type"].as_str().unwrap_or("a resource")
-        )
-    })
 }
 
 /// SQS keeps a message 4 days unless told otherwise.

@@ -103,6 +103,7 @@ pub async fn invoke(
         counts.add(Metric::Throttles, total.throttled as u64);
         counts.add(Metric::StandardParameters, total.standard as u64);
         counts.add(Metric::AdvancedParameters, total.advanced as u64);
+        counts.add(Metric::NamesWaitSeconds, total.oldest_wait.unwrap_or(0));
         let share = writer.standard_share.max(1) as u64;
         counts.add(
             Metric::StandardShareUsed,

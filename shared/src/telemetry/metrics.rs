@@ -66,6 +66,7 @@ impl Function {
                         Metric::StandardParameters,
                         Metric::AdvancedParameters,
                         Metric::StandardShareUsed,
+                        Metric::NamesWaitSeconds,
                     ]);
                 }
                 metrics.push(Metric::Throttles);
@@ -120,6 +121,10 @@ pub enum Metric {
     /// use, in percent: its alarm fires before the layout grows into the
     /// advanced tier.
     StandardShareUsed,
+    /// How long the longest-waiting change the names' writer carried to
+    /// its next run has waited, in seconds: its alarm fires past the delay
+    /// the stack accepts (`AcceptedNamesDelaySeconds`).
+    NamesWaitSeconds,
 }
 
 impl Metric {
@@ -144,6 +149,7 @@ impl Metric {
             Metric::StandardParameters => "StandardParameters",
             Metric::AdvancedParameters => "AdvancedParameters",
             Metric::StandardShareUsed => "StandardShareUsed",
+            Metric::NamesWaitSeconds => "NamesWaitSeconds",
         }
     }
 }
