@@ -20,9 +20,11 @@
 use crate::names::leaf::{Leaf, LeafError};
 use crate::parameter_tier::Tier;
 
-/// The least time between two rotations of a leaf: twice the 30 seconds
-/// after which Parameter Store creates a deleted name again.
-pub const ROTATION_GAP_SECS: u64 = 60;
+/// The least time between two rotations of a leaf, on the clock the
+/// writer plans by (a run's start): Parameter Store creates a deleted name
+/// again after 30 seconds, and a rotation's delete may come up to a run
+/// (60 seconds) after the time it was planned at; the rest is margin.
+pub const ROTATION_GAP_SECS: u64 = 120;
 
 /// Which of its two names a leaf's value is under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -27,9 +27,10 @@
 //!
 //! A leaf that loses a user's name rotates to its other name, which drops
 //! the parameter's history with the old one: all the removals a run holds
-//! for it go in one rotation, and a leaf rotates at most once a minute (a
-//! deleted name is not created again for 30 seconds); a removal that finds
-//! its leaf rotated less than a minute ago returns with its message, after
+//! for it go in one rotation, and a leaf rotates at most once every two
+//! minutes (a deleted name is not created again for 30 seconds, and a
+//! rotation's delete may come a run after its plan); a removal that finds
+//! its leaf rotated more recently returns with its message, after
 //! the queue's visibility timeout. So a removed name leaves every version
 //! of every parameter at the first run after it arrives, or at most one
 //! visibility timeout later.
@@ -85,7 +86,9 @@ pub struct RunReport {
     /// Leaves moved to their other name to forget a removed name.
     pub rotations: usize,
     /// Messages left to return because their leaf must rotate and may not
-    /// yet (it rotated less than a minute ago).
+    /// yet (it rotated less than [`ROTATION_GAP_SECS`] ago).
+    ///
+    /// [`ROTATION_GAP_SECS`]: onboard_shared::names::ROTATION_GAP_SECS
     pub waiting: usize,
     /// Leaves written back into the queue for the next run.
     pub carried: usize,

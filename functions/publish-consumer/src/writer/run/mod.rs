@@ -253,7 +253,7 @@ impl<'a> Run<'a> {
                 delete.push(receipt);
             } else if touched.iter().any(|id| self.waiting.contains(id)) {
                 item.fate = failed(
-                    "its leaf lost a name and rotated less than a minute ago: the message returns, and the leaf rotates then",
+                    "its leaf lost a name and rotated less than two minutes ago: the message returns, and the leaf rotates then",
                 );
                 self.report.waiting += 1;
             } else {

@@ -32,7 +32,7 @@ impl Run<'_> {
                 }
             };
             if let Some(at) = plan.rotates_at {
-                tracing::info!(leaf = %id.segment(), rotates_at = at, "a leaf lost a name and rotated less than a minute ago; it waits");
+                tracing::info!(leaf = %id.segment(), rotates_at = at, "a leaf lost a name and rotated less than two minutes ago; it waits");
                 self.waiting.insert(id);
                 continue;
             }

@@ -95,7 +95,7 @@ async fn a_removed_name_leaves_every_version_of_every_parameter_and_no_other_use
 }
 
 #[tokio::test]
-async fn a_second_removal_within_a_minute_returns_with_its_message_and_rotates_after_it() {
+async fn a_second_removal_within_the_gap_returns_with_its_message_and_rotates_after_it() {
     let (q, all) = thirty_users().await;
     send(&q.s.queue, &[removal(&all[1].0, 1)]).await;
     let first = q.clock.now().as_secs() + 1;

@@ -14,9 +14,13 @@
 //! advanced tier's price, and checks every user's published name against
 //! what it signed up or was renamed to; it exits 1 when one differs.
 //!
+//! Then it erases `--erase` users (one in a hundred by default) and checks
+//! that no version of any parameter still holds their names.
+//!
 //! Options: `--users N` (100,000), `--steady-per-second R` (50 renames a
 //! second), `--steady-minutes M` (30), `--writes-per-second W` (2, the
-//! template's default), `--share S` (5,000), `--seed N`.
+//! template's default), `--share S` (5,000), `--erase E` (N / 100),
+//! `--seed N`.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -27,17 +31,21 @@ use onboard_cli::engine::event_source::Settings;
 use onboard_cli::engine::pipeline::LocalPipeline;
 use onboard_shared::catalogue::QueueRole;
 use onboard_shared::local::{QuotaParameters, Quotas, SimClock};
-use onboard_shared::names::{NamesPaths, Tier};
+use onboard_shared::names::NamesPaths;
 use onboard_shared::published::ParameterPrefix;
 use onboard_tests::capacity::Paced;
 use onboard_tests::names_mix::NameMix;
 use onboard_tests::published::names_in;
 use publish_consumer::writer::{RunReport, Writer};
 use serde_json::Value;
-use serde_json::value::RawValue;
 
-/// AWS's list price of an advanced parameter, a month.
-const ADVANCED_MONTHLY_USD: f64 = 0.05;
+mod erasure;
+mod records;
+mod report;
+
+use records::{removed, renamed};
+use report::report;
+
 /// The schedule of the writer in the template.
 const PERIOD: Duration = Duration::from_secs(60);
 
@@ -48,6 +56,7 @@ struct Options {
     steady_minutes: usize,
     writes_per_second: f64,
     share: usize,
+    erase: Option<usize>,
     seed: u64,
 }
 
@@ -58,6 +67,7 @@ fn options() -> Result<Options, String> {
         steady_minutes: 30,
         writes_per_second: 2.0,
         share: 5_000,
+        erase: None,
         seed: 1,
     };
     let mut args = std::env::args().skip(1);
@@ -75,12 +85,16 @@ fn options() -> Result<Options, String> {
             "--steady-minutes" => options.steady_minutes = number()? as usize,
             "--writes-per-second" => options.writes_per_second = number()?,
             "--share" => options.share = number()? as usize,
+            "--erase" => options.erase = Some(number()? as usize),
             "--seed" => options.seed = number()? as u64,
             other => return Err(format!("unknown option {other}")),
         }
     }
     if options.users == 0 || options.writes_per_second <= 0.0 {
         return Err("--users and --writes-per-second must be positive".to_owned());
+    }
+    if options.erase.is_some_and(|erase| erase > options.users) {
+        return Err("--erase cannot be more than --users".to_owned());
     }
     Ok(options)
 }
@@ -183,7 +197,7 @@ async fn run(options: &Options) -> ExitCode {
         options.share
     );
     let template: Value = serde_json::from_str(include_str!(
-        "../../../fixtures/cognito/post-confirmation-sign-up.json"
+        "../../../../fixtures/cognito/post-confirmation-sign-up.json"
     ))
     .unwrap_or_else(|err| panic!("the sign-up fixture: {err}"));
     let mut stream = Vec::new();
@@ -244,6 +258,26 @@ async fn run(options: &Options) -> ExitCode {
     }
     steady.absorb(sim.publish_all().await);
 
+    // Erasure: a share of the users removed, spread over the layout.
+    let erase = options.erase.unwrap_or(options.users / 100);
+    let mut erased = Vec::with_capacity(erase);
+    let mut records = Vec::new();
+    for n in 0..erase {
+        let (sub, version, name) = &mut expected[n * (options.users / erase.max(1))];
+        sequence += 1;
+        records.push(removed(sub, *version, name, sequence));
+        name.clear();
+        erased.push(sub.clone());
+    }
+    for chunk in records.chunks(1_000) {
+        sim.pipeline.route(chunk).await;
+    }
+    sim.pipeline.queue(QueueRole::Archive).drain();
+    let erasure_start = sim.clock.now();
+    let erasure = sim.publish_all().await;
+    let erasure_took = sim.clock.now().saturating_sub(erasure_start);
+    let holding = erasure::versions_holding(&sim.quota, &NamesPaths::new(&prefix), &erased);
+
     // Every user's name, as published, against what it must be.
     let values: BTreeMap<String, String> = sim
         .quota
@@ -252,18 +286,26 @@ async fn run(options: &Options) -> ExitCode {
         .map(|(name, (_, value))| (name, value))
         .collect();
     let published = names_in("/onboard", &values);
+    // An erased user's name is empty here, and published as removed.
     let wrong = expected
         .iter()
         .filter(|(sub, version, name)| {
+            let want = (!name.is_empty()).then_some(name.as_str());
             published
                 .get(sub)
-                .is_none_or(|p| p.version != *version || p.name.as_deref() != Some(name.as_str()))
+                .is_none_or(|p| p.version != *version || p.name.as_deref() != want)
         })
         .count();
     let dead_letters = sim.pipeline.queue(QueueRole::PublishDlq).len()
         + sim.pipeline.queue(QueueRole::RouterDlq).len();
 
     report(options, &sim, &burst, burst_took, &steady, worst_wait);
+    println!(
+        "  erasure: {erase} users removed in {} min of simulated time ({} rotations, {} messages waited for a rotation); versions of any parameter still holding their names: {holding}",
+        erasure_took.as_secs().div_ceil(60),
+        erasure.rotations,
+        erasure.waiting,
+    );
     println!(
         "  checked: {} of {} users published as they are now; {dead_letters} dead letters",
         options.users - wrong,
@@ -275,104 +317,11 @@ async fn run(options: &Options) -> ExitCode {
         signed_up.as_secs_f64(),
         (published_burst - signed_up).as_secs_f64()
     );
-    if wrong > 0 || dead_letters > 0 {
-        println!("  NOT MET: every user published, nothing lost");
+    if wrong > 0 || dead_letters > 0 || holding > 0 {
+        println!(
+            "  NOT MET: every user published as they are now, no erased name kept, nothing lost"
+        );
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
-}
-
-fn report(
-    options: &Options,
-    sim: &Sim,
-    burst: &RunReport,
-    burst_took: Duration,
-    steady: &RunReport,
-    worst_wait: u64,
-) {
-    let (standard, advanced) = sim.quota.counts();
-    let stats = sim.quota.stats();
-    // The summary is a parameter, and no leaf.
-    let leaves = (standard + advanced).saturating_sub(1);
-    println!(
-        "  parameters: {standard} standard (incl. the summary), {advanced} advanced; {:.1} users a parameter of names; largest value {} of {} bytes",
-        options.users as f64 / leaves.max(1) as f64,
-        stats.largest_value,
-        Tier::Advanced.max_value_bytes()
-    );
-    let calls = |op: &str| stats.calls.get(op).copied().unwrap_or(0);
-    println!(
-        "  calls: {} PutParameter, {} DeleteParameters, {} GetParameters; throttled {} (the writer paces itself under the quota)",
-        calls("PutParameter"),
-        calls("DeleteParameters"),
-        calls("GetParameters"),
-        stats.throttled.values().sum::<u64>()
-    );
-    let target = if burst_took <= Duration::from_secs(3_600) {
-        "met"
-    } else {
-        "NOT MET"
-    };
-    println!(
-        "  burst: {} sign-ups published in {} min of simulated time ({} runs a minute apart, {} writes; target within an hour: {target})",
-        options.users,
-        burst_took.as_secs().div_ceil(60),
-        burst_took.as_secs().div_ceil(60),
-        burst.puts + burst.deletes,
-    );
-    println!(
-        "  steady: {} renames a second for {} min: a change waits at most {} s carried, plus up to {} s for its run ({} writes, {} renames)",
-        options.steady_per_second,
-        options.steady_minutes,
-        worst_wait,
-        PERIOD.as_secs(),
-        steady.puts + steady.deletes,
-        options.steady_per_second * 60 * options.steady_minutes
-    );
-    // The greeting: a few greetings a user a day, a peak of ten times the
-    // mean; each environment (at ~20 ms a request) keeps a leaf a minute.
-    let mean = options.users as f64 * 3.0 / 86_400.0;
-    let peak = mean * 10.0;
-    let environments = (peak * 0.020).ceil().max(1.0);
-    let per_environment = peak / environments * 60.0;
-    let reads = environments * per_environment.min(leaves as f64) / 60.0 + environments / 60.0;
-    let way_out = if reads > 40.0 {
-        "over the default 40: turn on the higher-throughput setting, or read the table (docs/capacity.md)"
-    } else {
-        "within the default 40"
-    };
-    println!(
-        "  greeting: at 3 greetings a user a day and a peak of 10x, {peak:.1} requests/s over {environments:.0} environments need about {reads:.1} GetParameters/s, {way_out}"
-    );
-    println!(
-        "  price: {advanced} advanced parameters at ${ADVANCED_MONTHLY_USD:.2} a month: ${:.2} a month",
-        advanced as f64 * ADVANCED_MONTHLY_USD
-    );
-}
-
-/// A MODIFY stream record: the user at `version`, renamed.
-fn renamed(sub: &str, version: u64, name: &str, sequence: u128) -> Box<RawValue> {
-    let image = |version: u64, name: &str| {
-        serde_json::json!({
-            "user_id": { "S": sub },
-            "created_at": { "S": "2026-01-01T09:00:00.000Z" },
-            "version": { "N": version.to_string() },
-            "name": { "S": name },
-        })
-    };
-    let record = serde_json::json!({
-        "eventID": format!("rename-{sequence}"),
-        "eventName": "MODIFY",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": "eu-west-1",
-        "dynamodb": {
-            "Keys": { "user_id": { "S": sub } },
-            "NewImage": image(version, name),
-            "OldImage": image(version - 1, "before"),
-            "SequenceNumber": sequence.to_string(),
-            "SizeBytes": 100,
-            "StreamViewType": "NEW_AND_OLD_IMAGES",
-        },
-    });
-    serde_json::value::to_raw_value(&record).unwrap_or_else(|err| panic!("{err}"))
 }
