@@ -15,13 +15,14 @@ impl Run<'_> {
     /// run's writes, at `now` (seconds). A leaf whose put fails is
     /// forgotten (read again when next needed) and carried; the rest wait
     /// for the next run; a leaf that must rotate and may not yet waits for
-    /// its messages to return.
+    /// its messages to return. The deletes (of leaves that split, of names
+    /// leaves rotated from) go ten names a call, each after the puts that
+    /// replace it.
     pub(in crate::writer) async fn write(&mut self, limits: RunLimits, now: u64) {
         let mut writes = 0;
-        let orphans = self.layout.take_orphans();
-        self.delete_leaves(&orphans, &mut writes).await;
+        let mut deletes = self.layout.take_orphans();
         for id in self.layout.dirty_leaves() {
-            if writes >= limits.max_writes {
+            if writes + deletes.len().div_ceil(NAMES_PER_CALL) >= limits.max_writes {
                 break;
             }
             let plan = match self.layout.plan_leaf(id, now) {
@@ -59,9 +60,15 @@ impl Run<'_> {
             self.written.extend(plan.puts.iter().map(|put| put.id));
             self.written.extend(plan.deletes.iter().map(|(id, _)| *id));
             self.report.rotations += plan.rotated;
-            // A split's old leaf goes after its halves are in place.
-            self.delete_leaves(&plan.deletes, &mut writes).await;
+            // A split's old leaf, or the name a leaf rotated from, goes
+            // after what replaces it is in place.
+            deletes.extend(plan.deletes);
+            if deletes.len() >= NAMES_PER_CALL {
+                let full: Vec<_> = deletes.drain(..NAMES_PER_CALL).collect();
+                self.delete_leaves(&full, &mut writes).await;
+            }
         }
+        self.delete_leaves(&deletes, &mut writes).await;
     }
 
     async fn put_summary(
