@@ -64,15 +64,15 @@ impl Generation {
         }
     }
 
-    /// Whether the leaf may rotate at `now`: never rotated, or not within
-    /// the last [`ROTATION_GAP_SECS`].
+    /// Whether the leaf may rotate at `now`: never rotated (nor its other
+    /// name deleted), or not within the last [`ROTATION_GAP_SECS`].
     pub fn may_rotate(self, now: u64) -> bool {
-        self.number == 0 || now >= self.rotated_at.saturating_add(ROTATION_GAP_SECS)
+        now >= self.next_rotation()
     }
 
     /// When the leaf may rotate next.
     pub fn next_rotation(self) -> u64 {
-        if self.number == 0 {
+        if self.number == 0 && self.rotated_at == 0 {
             0
         } else {
             self.rotated_at.saturating_add(ROTATION_GAP_SECS)

@@ -80,6 +80,13 @@ impl Run<'_> {
             self.layout.open(id);
             return Ok(());
         };
+        let mut placed = placed;
+        if path.superseded.iter().any(|(id, _)| *id == holder) {
+            // Its other name is deleted at this run's writes: Parameter
+            // Store creates it again only 30 seconds later, so the leaf
+            // rotates back to it no sooner than a gap from now.
+            placed.generation.rotated_at = placed.generation.rotated_at.max(self.now);
+        }
         self.layout.insert_loaded(holder, placed);
         for (stale, side, placed) in found.iter().rev().skip(1) {
             self.adopting.insert(*stale);

@@ -25,6 +25,8 @@ pub(super) struct Run<'a> {
     pub(super) report: RunReport,
     /// The summary as read this run (where leaves are), once read.
     summary: Option<Option<Summary>>,
+    /// The run's time, in the caller's seconds.
+    now: u64,
     /// Leaves found beside their halves, being taken in.
     adopting: BTreeSet<LeafId>,
     /// Receipts whose work needs no write: to delete.
@@ -54,6 +56,7 @@ impl<'a> Run<'a> {
             layout,
             report: RunReport::default(),
             summary: None,
+            now: 0,
             adopting: BTreeSet::new(),
             done: Vec::new(),
             held: Vec::new(),
@@ -67,6 +70,7 @@ impl<'a> Run<'a> {
     }
 
     pub(super) async fn receive(&mut self, limits: RunLimits, now: u64) -> Result<(), PortError> {
+        self.now = now;
         let mut letters: Vec<Letter> = Vec::new();
         while self.report.received < limits.max_messages
             && self.report.received_bytes < limits.max_bytes

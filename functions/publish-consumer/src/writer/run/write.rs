@@ -20,7 +20,11 @@ impl Run<'_> {
     /// replace it.
     pub(in crate::writer) async fn write(&mut self, limits: RunLimits, now: u64) {
         let mut writes = 0;
-        let mut deletes = self.layout.take_orphans();
+        // Names left from earlier runs go first: a leaf may rotate back to
+        // one of them this run.
+        let orphans = self.layout.take_orphans();
+        self.delete_leaves(&orphans, &mut writes).await;
+        let mut deletes = Vec::new();
         for id in self.layout.dirty_leaves() {
             if writes + deletes.len().div_ceil(NAMES_PER_CALL) >= limits.max_writes {
                 break;

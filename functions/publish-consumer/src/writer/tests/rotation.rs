@@ -141,7 +141,7 @@ async fn a_second_removal_within_the_gap_returns_with_its_message_and_rotates_af
 }
 
 #[tokio::test]
-async fn a_name_a_rotation_left_is_read_past_and_deleted_by_the_next_writer() {
+async fn a_name_a_rotation_left_is_read_past_deleted_by_the_next_writer_and_not_reused_too_soon() {
     let (q, all) = thirty_users().await;
     let before = values(&q.store);
     let root = paths().leaf(LeafId::ROOT, Side::A);
@@ -171,12 +171,33 @@ async fn a_name_a_rotation_left_is_read_past_and_deleted_by_the_next_writer() {
         Some("User 5 v1")
     );
 
-    // A writer that starts cold finds both names and deletes the older.
+    // A writer that starts cold, long after, finds both names, deletes the
+    // older, and does not rotate back to it within the gap (Parameter
+    // Store would refuse the name for 30 seconds): a removal waits.
     let cold = setup(q.store.clone());
-    send(&cold.queue, &[change(&all[5].0, 2, "Five")]).await;
-    run_at(&q.clock, &cold, q.clock.now().as_secs() + 1).await;
+    send(
+        &cold.queue,
+        &[change(&all[5].0, 2, "Five"), removal(&all[6].0, 1)],
+    )
+    .await;
+    let later = q.clock.now().as_secs() + 600;
+    let report = run_at(&q.clock, &cold, later).await;
+    assert_eq!((report.rotations, report.waiting), (0, 2), "{report:?}");
     assert!(!values(&q.store).contains_key(&root));
     for version in every_version(&q.store) {
         assert!(!version.contains("User 4 v1"));
+    }
+
+    // When the messages return, the leaf rotates back to the name deleted.
+    cold.queue.return_in_flight();
+    let report = run_at(&q.clock, &cold, later + ROTATION_GAP_SECS).await;
+    assert_eq!(report.rotations, 1, "{report:?}");
+    let held = values(&q.store);
+    assert!(held.contains_key(&root));
+    let layout = read_back(&held);
+    assert_eq!(name_of(&layout, &all[5].0).as_deref(), Some("Five"));
+    assert_eq!(name_of(&layout, &all[6].0), None);
+    for version in every_version(&q.store) {
+        assert!(!version.contains("User 4 v1") && !version.contains("User 6 v1"));
     }
 }
