@@ -223,10 +223,12 @@ async fn run(options: &Options) -> ExitCode {
     sim.pipeline.route(&stream).await;
     sim.pipeline.queue(QueueRole::Archive).drain();
     let signed_up = started.elapsed();
+    progress(started, "signed up and routed");
     let burst_start = sim.clock.now();
     let burst = sim.publish_all().await;
     let published_burst = started.elapsed();
     let burst_took = sim.clock.now().saturating_sub(burst_start);
+    progress(started, "the burst published");
 
     // The steady state: renames at a constant rate, routed each minute.
     let mut steady = RunReport::default();
@@ -257,6 +259,7 @@ async fn run(options: &Options) -> ExitCode {
         steady.absorb(report);
     }
     steady.absorb(sim.publish_all().await);
+    progress(started, "the steady renames published");
 
     // Erasure: a share of the users removed, spread over the layout.
     let erase = options.erase.unwrap_or(options.users / 100);
@@ -276,6 +279,7 @@ async fn run(options: &Options) -> ExitCode {
     let erasure_start = sim.clock.now();
     let erasure = sim.publish_all().await;
     let erasure_took = sim.clock.now().saturating_sub(erasure_start);
+    progress(started, "the erasures published");
     let holding = erasure::versions_holding(&sim.quota, &NamesPaths::new(&prefix), &erased);
 
     // Every user's name, as published, against what it must be.
@@ -324,4 +328,12 @@ async fn run(options: &Options) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// A phase done, on stderr (a million users take a while).
+fn progress(started: Instant, what: &str) {
+    eprintln!(
+        "capacity: {what} ({:.0} s)",
+        started.elapsed().as_secs_f64()
+    );
 }
