@@ -163,3 +163,40 @@ fn a_second_removal_within_the_gap_waits_for_it_and_then_rotates_back() {
     assert_eq!(plan.deletes, [(LeafId::ROOT, Side::B)]);
     assert_eq!(plan.puts[0].side, Side::A);
 }
+
+#[test]
+fn a_full_leaf_that_must_rotate_and_would_outgrow_its_tier_with_the_header_splits_instead() {
+    // A root a few bytes under 4,096 with no header, one of its users
+    // named "A": removing that user saves one byte, and a rotation's
+    // header (`#g1 t1000`) would add ten.
+    let mut leaf = Leaf::default();
+    leaf.merge(UserKey::of(&user(0)), named("A"));
+    let mut n = 1;
+    while Placed::new(Tier::Standard, leaf.clone()).value().len() < 4_096 - 60 {
+        leaf.merge(UserKey::of(&user(n)), named("Ada Lovelace"));
+        n += 1;
+    }
+    let room = 4_095 - Placed::new(Tier::Standard, leaf.clone()).value().len();
+    leaf.merge(UserKey::of(&user(n)), named(&"x".repeat(room - 12)));
+    let full = Placed::new(Tier::Standard, leaf);
+    let size = full.value().len();
+    assert!(
+        (4_088..=4_096).contains(&size),
+        "{size}: the header would not fit"
+    );
+    let mut layout = Layout::new(5_000);
+    layout.insert_loaded(LeafId::ROOT, full);
+    layout.merge(&user(0), removed(2));
+    let plan = layout.plan(1_000).unwrap();
+    assert_eq!(plan.rotated, 0);
+    assert_eq!(plan.deletes, [(LeafId::ROOT, Side::A)], "split: new names");
+    assert!(plan.puts.len() >= 2);
+    for put in &plan.puts {
+        assert!(
+            put.value.len() <= put.tier.max_value_bytes(),
+            "{}",
+            put.value.len()
+        );
+    }
+    assert_eq!(layout.entry(&user(0)), Some(&removed(2)));
+}

@@ -114,13 +114,18 @@ impl Placed {
 
     /// The parameter's value.
     pub fn value(&self) -> String {
+        self.value_at(self.generation)
+    }
+
+    /// The value the leaf would have at `generation` (its header says it).
+    pub fn value_at(&self, generation: Generation) -> String {
         let mut marks = Vec::new();
         if self.tier == Tier::Advanced {
             marks.push("a".to_owned());
         }
-        if self.generation.number > 0 {
-            marks.push(format!("g{}", self.generation.number));
-            marks.push(format!("t{}", self.generation.rotated_at));
+        if generation.number > 0 {
+            marks.push(format!("g{}", generation.number));
+            marks.push(format!("t{}", generation.rotated_at));
         }
         let entries = self.leaf.encode();
         match (marks.is_empty(), entries.is_empty()) {

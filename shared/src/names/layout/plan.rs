@@ -83,8 +83,18 @@ impl Layout {
             return Ok(plan);
         }
         let stored = self.stored.get(&id).and_then(Option::as_ref);
-        let rotate = placed.fits() && stored.is_some_and(|before| lost_a_name(before, placed));
-        if rotate && !placed.generation.may_rotate(now) {
+        let rotate = stored.is_some_and(|before| lost_a_name(before, placed));
+        // The value it would be written as: rotated, its header says so
+        // (and takes bytes of the tier's limit).
+        let generation = if rotate {
+            placed.generation.rotated(now)
+        } else {
+            placed.generation
+        };
+        let value = placed.value_at(generation);
+        let fits = value.len() <= placed.tier.max_value_bytes();
+        // A leaf that splits needs no rotation: its halves are new names.
+        if fits && rotate && !placed.generation.may_rotate(now) {
             plan.rotates_at = Some(placed.generation.next_rotation());
             return Ok(plan);
         }
@@ -93,19 +103,19 @@ impl Layout {
         let Some(mut placed) = self.remove(id) else {
             return Ok(plan);
         };
-        if placed.fits() {
+        if fits {
             if rotate {
                 // Under the other name, then the old one deleted: a
                 // parameter's history goes only with the parameter.
                 plan.deletes.push((id, placed.side()));
-                placed.generation = placed.generation.rotated(now);
+                placed.generation = generation;
                 plan.rotated = 1;
             }
             plan.puts.push(Put {
                 id,
                 side: placed.side(),
                 tier: placed.tier,
-                value: placed.value(),
+                value,
             });
             self.insert(id, placed);
             self.in_store.insert(id);
