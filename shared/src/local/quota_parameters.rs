@@ -288,6 +288,15 @@ impl QuotaParameters {
             .collect()
     }
 
+    /// Every parameter's newest value, not counted (as
+    /// [`super::FileParameters::values`]).
+    pub fn values(&self) -> BTreeMap<String, String> {
+        self.snapshot()
+            .into_iter()
+            .map(|(name, (_, value))| (name, value))
+            .collect()
+    }
+
     /// How many parameters of each tier exist.
     pub fn counts(&self) -> (usize, usize) {
         let state = lock(&self.state);

@@ -22,7 +22,6 @@
 //! template's default), `--share S` (5,000), `--erase E` (N / 100),
 //! `--seed N`.
 
-use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -283,12 +282,7 @@ async fn run(options: &Options) -> ExitCode {
     let holding = erasure::versions_holding(&sim.quota, &NamesPaths::new(&prefix), &erased);
 
     // Every user's name, as published, against what it must be.
-    let values: BTreeMap<String, String> = sim
-        .quota
-        .snapshot()
-        .into_iter()
-        .map(|(name, (_, value))| (name, value))
-        .collect();
+    let values = sim.quota.values();
     let published = names_in("/onboard", &values);
     // An erased user's name is empty here, and published as removed.
     let wrong = expected

@@ -227,11 +227,7 @@ async fn under_the_write_rate_the_leaves_split_and_no_name_is_lost_or_goes_back(
         }
     }
     assert!(s.queue.is_empty() && s.queue.in_flight() == 0);
-    let values: std::collections::BTreeMap<_, _> = store
-        .snapshot()
-        .into_iter()
-        .map(|(name, (_, value))| (name, value))
-        .collect();
+    let values = store.values();
     let layout = read_back(&values);
     assert!(layout.leaves().count() > 2, "600 users split the root");
     for (user, _) in &second {

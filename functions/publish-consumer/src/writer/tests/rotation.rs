@@ -2,8 +2,6 @@
 //! Parameter Store's quotas: a deleted name is not created again for 30
 //! seconds, and 100 versions are kept.
 
-use std::collections::BTreeMap;
-
 use onboard_shared::names::{NamesReader, ROTATION_GAP_SECS, Side};
 
 use super::*;
@@ -59,14 +57,6 @@ fn every_version(store: &QuotaParameters) -> Vec<String> {
         .collect()
 }
 
-fn values(store: &QuotaParameters) -> BTreeMap<String, String> {
-    store
-        .snapshot()
-        .into_iter()
-        .map(|(name, (_, value))| (name, value))
-        .collect()
-}
-
 #[tokio::test]
 async fn a_removed_name_leaves_every_version_of_every_parameter_and_no_other_user_is_blanked() {
     let (q, all) = thirty_users().await;
@@ -79,7 +69,7 @@ async fn a_removed_name_leaves_every_version_of_every_parameter_and_no_other_use
     let now = q.clock.now().as_secs() + 1;
     let report = run_at(&q.clock, &q.s, now).await;
     assert_eq!((report.rotations, report.puts, report.deletes), (1, 1, 1));
-    let held = values(&q.store);
+    let held = q.store.values();
     assert!(!held.contains_key(&root), "the name it had is deleted");
     let rotated = paths().leaf(LeafId::ROOT, Side::B);
     assert_eq!(q.store.history(&rotated).len(), 1, "a new parameter");
@@ -125,7 +115,7 @@ async fn a_second_removal_within_the_gap_returns_with_its_message_and_rotates_af
     q.s.queue.return_in_flight();
     let report = run_at(&q.clock, &q.s, first + VISIBILITY_TIMEOUT).await;
     assert_eq!((report.rotations, report.waiting), (1, 0));
-    let held = values(&q.store);
+    let held = q.store.values();
     assert_eq!(
         held.keys()
             .filter(|name| name.contains("/names/0.0"))
@@ -143,7 +133,7 @@ async fn a_second_removal_within_the_gap_returns_with_its_message_and_rotates_af
 #[tokio::test]
 async fn a_name_a_rotation_left_is_read_past_deleted_by_the_next_writer_and_not_reused_too_soon() {
     let (q, all) = thirty_users().await;
-    let before = values(&q.store);
+    let before = q.store.values();
     let root = paths().leaf(LeafId::ROOT, Side::A);
     send(&q.s.queue, &[removal(&all[4].0, 1)]).await;
     let now = q.clock.now().as_secs() + 1;
@@ -183,7 +173,7 @@ async fn a_name_a_rotation_left_is_read_past_deleted_by_the_next_writer_and_not_
     let later = q.clock.now().as_secs() + 600;
     let report = run_at(&q.clock, &cold, later).await;
     assert_eq!((report.rotations, report.waiting), (0, 2), "{report:?}");
-    assert!(!values(&q.store).contains_key(&root));
+    assert!(!q.store.values().contains_key(&root));
     for version in every_version(&q.store) {
         assert!(!version.contains("User 4 v1"));
     }
@@ -192,7 +182,7 @@ async fn a_name_a_rotation_left_is_read_past_deleted_by_the_next_writer_and_not_
     cold.queue.return_in_flight();
     let report = run_at(&q.clock, &cold, later + ROTATION_GAP_SECS).await;
     assert_eq!(report.rotations, 1, "{report:?}");
-    let held = values(&q.store);
+    let held = q.store.values();
     assert!(held.contains_key(&root));
     let layout = read_back(&held);
     assert_eq!(name_of(&layout, &all[5].0).as_deref(), Some("Five"));
