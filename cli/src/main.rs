@@ -8,7 +8,7 @@ use onboard_shared::error::error_chain;
 use onboard_shared::telemetry::{self, LogFormat};
 
 use onboard_cli::commands::{
-    CommandError, dev, dlq, doctor, names, queues, reconcile, replay, serve, signup, token,
+    CommandError, dev, dlq, doctor, me, names, queues, reconcile, replay, serve, signup, token,
 };
 
 #[derive(Debug, Parser)]
@@ -52,6 +52,10 @@ enum Command {
     /// (answering the new-password challenge of an administrator-created
     /// user).
     Token(token::command::TokenArgs),
+    /// A signed-in user's own account, through the API: shown as the
+    /// greeting and the export see it; `--rename`, `--export FILE`,
+    /// `--delete` (asks to confirm; `--yes` for scripts).
+    Me(me::command::MeArgs),
     /// Whether the stack can work: credentials, region, stack, resources,
     /// trigger, event source mappings, alarms, DLQs. Exits 1 on trouble.
     Doctor(doctor::command::DoctorArgs),
@@ -92,6 +96,7 @@ async fn main() -> ExitCode {
         | Command::Dlq(_)
         | Command::Reconcile(_)
         | Command::Token(_)
+        | Command::Me(_)
         | Command::Doctor(_)
         | Command::Names(_) => "warn",
         Command::Dev(_) => FUNCTIONS_QUIET,
@@ -114,6 +119,7 @@ async fn main() -> ExitCode {
             Err(err) => report("dlq", Err(err)),
         },
         Command::Token(args) => report("token", token::command::run(args).await),
+        Command::Me(args) => report("me", me::command::run(args).await),
         Command::Reconcile(args) => match reconcile::command::run(args).await {
             Ok(matches) => ExitCode::from(u8::from(!matches)),
             Err(err) => report("reconcile", Err(err)),

@@ -80,15 +80,52 @@ fn a_replay_of_every_fixture_folder_prints_the_greeting_s_answers_and_exits_zero
         &["cognito", "dynamodb", "sqs", "apigw"],
     ));
     assert!(
-        stdout.contains(r#"→ 200 application/json; charset=utf-8 {"message":"Hello, Zoë Martin"}"#),
+        stdout.contains(
+            r#"→ 200 application/json; charset=utf-8 {"message":"Hello, Zoë Martin","version":1}"#
+        ),
         "{stdout}"
     );
     assert!(stdout.contains("→ 401"), "{stdout}");
     assert!(
-        stdout.contains("5 API requests answered by the greeting."),
+        stdout.contains("5 API requests answered by the greeting and the account function."),
         "{stdout}"
     );
     assert!(stdout.contains("DLQ archive-dlq"), "{stdout}");
+}
+
+#[test]
+fn a_replay_of_the_self_service_fixtures_renames_exports_and_erases_as_the_api_would() {
+    // GIVEN Noa's sign-up, then her requests to the self-service API
+    let state = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+    let stdout = succeeded(&onboard(state.path(), &["self-service"]));
+    // THEN each request gets the answer API Gateway and the functions give,
+    // in order, with the request validator's 400s from the same schema
+    let statuses: Vec<&str> = stdout
+        .lines()
+        .filter_map(|line| line.trim_start().strip_prefix("→ "))
+        .map(|answer| &answer[..3])
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "200", "200", "200", "400", "400", "400", "400", "400", "400", "400", "400", "200",
+            "401", "200", "200", "410", "200"
+        ],
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#"{"message":"Hello, Noa Lind","version":2}"#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#"{"erased":true,"version":4}"#),
+        "{stdout}"
+    );
+    // AND the rename and the erasure went on through the pipeline
+    assert!(
+        stdout.contains("account            AccountsChanged 2, AccountsErased 1, Unanswered 10"),
+        "{stdout}"
+    );
 }
 
 #[test]

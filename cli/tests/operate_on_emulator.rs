@@ -224,7 +224,7 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
     assert_eq!(token.lines().count(), 1, "one line: the token");
     assert_eq!(
         greet(token.trim()).await,
-        (200, r#"{"message":"Hello, Zoë"}"#.to_owned())
+        (200, r#"{"message":"Hello, Zoë","version":1}"#.to_owned())
     );
 
     let (code, _, err) = ONBOARD.run(
@@ -254,7 +254,7 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(
         greet(token.trim()).await,
-        (200, r#"{"message":"Hello, Ada"}"#.to_owned())
+        (200, r#"{"message":"Hello, Ada","version":1}"#.to_owned())
     );
     // the new password is hers from now on
     let (code, token, err) = ONBOARD.run(
@@ -279,7 +279,8 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
         );
     }
 
-    // A user deleted from the pool leaves a row reconcile reports, and keeps
+    // A user deleted straight through Cognito is an erasure: reconcile --fix
+    // makes the row a tombstone, and the next reconcile finds all in step
     client
         .admin_delete_user()
         .user_pool_id(&pool.pool_id)
@@ -288,8 +289,20 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
         .await
         .unwrap();
     let (code, out, err) = ONBOARD.run(&stack, &["reconcile", "--fix", "--json"]);
-    assert_eq!(code, Some(1), "{err}");
-    assert_eq!(with_finding(&json(&out), "gone"), vec![zoe]);
+    assert_eq!(code, Some(0), "{err}");
+    let report = json(&out);
+    assert_eq!(with_finding(&report, "gone"), vec![zoe.clone()]);
+    assert!(
+        report["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["user_id"] == zoe.as_str() && e["fixed"] == "erased"),
+        "{report:#}"
+    );
+    let (code, out, err) = ONBOARD.run(&stack, &["reconcile", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(json(&out)["entries"], serde_json::json!([]), "{out}");
 }
 
 #[tokio::test]

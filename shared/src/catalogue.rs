@@ -19,15 +19,17 @@ pub enum Function {
     ArchiveConsumer,
     PublishConsumer,
     Greeting,
+    Account,
 }
 
 impl Function {
-    pub const ALL: [Function; 5] = [
+    pub const ALL: [Function; 6] = [
         Function::PostConfirmation,
         Function::StreamRouter,
         Function::ArchiveConsumer,
         Function::PublishConsumer,
         Function::Greeting,
+        Function::Account,
     ];
 
     /// Its name: its binary's and its crate's, its metrics' `Function`
@@ -39,6 +41,7 @@ impl Function {
             Function::ArchiveConsumer => "archive-consumer",
             Function::PublishConsumer => "publish-consumer",
             Function::Greeting => "greeting",
+            Function::Account => "account",
         }
     }
 
@@ -57,6 +60,7 @@ impl Function {
             Function::ArchiveConsumer => "ArchiveConsumerFunction",
             Function::PublishConsumer => "PublishConsumerFunction",
             Function::Greeting => "GreetingFunction",
+            Function::Account => "AccountFunction",
         }
     }
 
@@ -75,7 +79,7 @@ impl Function {
             Function::StreamRouter => Some(QueueRole::RouterDlq),
             Function::ArchiveConsumer => Some(QueueRole::ArchiveDlq),
             Function::PublishConsumer => Some(QueueRole::PublishDlq),
-            Function::PostConfirmation | Function::Greeting => None,
+            Function::PostConfirmation | Function::Greeting | Function::Account => None,
         }
     }
 }

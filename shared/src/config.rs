@@ -186,6 +186,25 @@ impl PublishConfig {
     }
 }
 
+/// The account function's: the table it writes, the pool it keeps in step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountConfig {
+    pub users_table: String,
+    pub user_pool_id: String,
+    /// The browser origin allowed to read the API's answers (`*` for any).
+    pub allowed_origin: Option<String>,
+}
+
+impl AccountConfig {
+    pub fn from_env(env: impl Lookup) -> Result<Self, ConfigError> {
+        Ok(Self {
+            users_table: required(&env, "USERS_TABLE", "the DynamoDB users table")?,
+            user_pool_id: required(&env, "USER_POOL_ID", "the Cognito user pool")?,
+            allowed_origin: env.get("ALLOWED_ORIGIN"),
+        })
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GreetingConfig {
     pub parameter_prefix: ParameterPrefix,
@@ -193,6 +212,17 @@ pub struct GreetingConfig {
     pub cache_ttl: Duration,
     /// The browser origin allowed to read the API's answers (`*` for any).
     pub allowed_origin: Option<String>,
+    /// The users table and the archive, read for a caller ahead of the
+    /// published names and for `GET /me/data`.
+    pub accounts: Option<AccountsRead>,
+}
+
+/// Where the greeting reads a user's own row and archived object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountsRead {
+    pub users_table: String,
+    pub archive_bucket: String,
+    pub force_path_style: bool,
 }
 
 impl GreetingConfig {
@@ -201,6 +231,11 @@ impl GreetingConfig {
             parameter_prefix: prefix(&env)?,
             cache_ttl: Duration::from_secs(parsed(&env, "NAME_CACHE_SECONDS", 60)?),
             allowed_origin: env.get("ALLOWED_ORIGIN"),
+            accounts: Some(AccountsRead {
+                users_table: required(&env, "USERS_TABLE", "the DynamoDB users table")?,
+                archive_bucket: required(&env, "ARCHIVE_BUCKET", "the archive bucket")?,
+                force_path_style: force_path_style(&env)?,
+            }),
         })
     }
 }

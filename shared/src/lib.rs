@@ -17,12 +17,14 @@
 //!   and dead-lettering.
 //! - [`published`]: the parameter the publisher writes and the greeting reads.
 //! - [`config`] and [`telemetry`]: read once, set up once, at start.
+//! - [`api`]: who an API request's token names, and answers no cache keeps.
 //! - [`wire`]: the names of the attributes on rows and messages that other
 //!   parts read.
 //! - [`error`]: port errors that say whether a retry can help.
 //! - [`reason`]: why a record failed or was refused, as a [`reason::Reason`]
 //!   that can hold no input value and no email.
 
+pub mod api;
 pub mod aws;
 pub mod batch;
 pub mod catalogue;

@@ -35,6 +35,57 @@ pub trait UserStore: Send + Sync {
     }
 }
 
+/// What a replacing write of a row expects to find there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// No row: the user's row is gone (an erasure that finds none).
+    Absent,
+    /// The row at this version: nothing else wrote since it was read.
+    Version(crate::domain::Version),
+}
+
+/// The users table, read: a user's row as it is now.
+#[async_trait]
+pub trait UserReader: Send + Sync {
+    /// The user's row as it is now (a strongly consistent read).
+    async fn get(&self, user: &UserId) -> Result<Option<User>, PortError>;
+}
+
+/// The users table, as the account function sees it: a row read strongly
+/// consistent, and replaced only over the version read.
+#[async_trait]
+pub trait AccountStore: UserReader {
+    /// Writes the row if the table still holds what `expected` says;
+    /// [`Conditional::Conflict`] when another write came first.
+    async fn replace(&self, user: &User, expected: Expected) -> Result<Conditional, PortError>;
+}
+
+/// The user pool, as the account function keeps it in step with the table:
+/// by the user's Cognito username (the token's `cognito:username`).
+#[async_trait]
+pub trait Directory: Send + Sync {
+    /// Sets the user's `name` attribute (`AdminUpdateUserAttributes`).
+    /// [`Gone::Yes`] when the pool has no such user.
+    async fn set_name(&self, username: &str, name: &str) -> Result<Gone, PortError>;
+
+    /// The user's `name` attribute as the pool holds it now.
+    async fn name(&self, username: &str) -> Result<Option<String>, PortError>;
+
+    /// Ends every session of the user: their refresh tokens stop working
+    /// (`AdminUserGlobalSignOut`).
+    async fn sign_out_everywhere(&self, username: &str) -> Result<Gone, PortError>;
+
+    /// Deletes the user from the pool (`AdminDeleteUser`).
+    async fn delete(&self, username: &str) -> Result<Gone, PortError>;
+}
+
+/// Whether a [`Directory`] call found the user already gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gone {
+    No,
+    Yes,
+}
+
 /// A string attribute attached to a queue message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attribute {
@@ -154,6 +205,39 @@ pub trait ArchiveStore: Send + Sync {
         body: &[u8],
         condition: WriteCondition,
     ) -> Result<Conditional, PortError>;
+
+    /// Deletes every version of the user's object but the current one: run
+    /// after a removal's tombstone is the current version, since every
+    /// older version holds the user as they were. Safe to repeat; returns
+    /// how many versions it deleted.
+    async fn delete_history(&self, user: &UserId) -> Result<usize, PortError>;
+
+    /// Adds the user's id to the log of erasures (`erased/<id>`: ids only),
+    /// kept outside the table so that an erasure can be applied again after
+    /// the table is restored from a backup. Safe to repeat.
+    async fn log_erasure(&self, user: &UserId) -> Result<(), PortError>;
+}
+
+/// The key of a user's entry in the log of erasures.
+pub fn erasure_key(user: &UserId) -> String {
+    format!("{ERASURE_PREFIX}{user}")
+}
+
+/// Where the log of erasures lives in the archive bucket.
+pub const ERASURE_PREFIX: &str = "erased/";
+
+/// A user's archived object, as read back for the user's own export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchivedObject {
+    pub body: Vec<u8>,
+    /// When it was last written, where the store says.
+    pub last_modified: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The archive, read: a user's current object.
+#[async_trait]
+pub trait ArchiveReader: Send + Sync {
+    async fn read(&self, user: &UserId) -> Result<Option<ArchivedObject>, PortError>;
 }
 
 /// A parameter store (SSM Parameter Store).
@@ -179,6 +263,16 @@ pub trait NamesStore: Send + Sync {
     /// `DeleteParameters` of at most [`NAMES_PER_CALL`] names; a name that
     /// does not exist is no error.
     async fn delete_many(&self, names: &[String]) -> Result<(), PortError>;
+
+    /// When each of at most [`NAMES_PER_CALL`] parameters was last written,
+    /// where the store says (a user's own export shows it).
+    async fn modified_at(
+        &self,
+        names: &[String],
+    ) -> Result<BTreeMap<String, chrono::DateTime<chrono::Utc>>, PortError> {
+        let _ = names;
+        Ok(BTreeMap::new())
+    }
 }
 
 /// The most names `GetParameters` and `DeleteParameters` take a call.

@@ -103,6 +103,7 @@ pub fn decode(record: EventRecord) -> Result<ChangeMessage, DecodeError> {
             serde_dynamo::AttributeValue::S(header) => Some(header.clone()),
             _ => None,
         });
+    let mut kind = kind;
     let user = match kind {
         ChangeKind::Created => image(change.new_image, "NewImage")?,
         ChangeKind::Removed => image(change.old_image, "OldImage")?,
@@ -126,6 +127,11 @@ pub fn decode(record: EventRecord) -> Result<ChangeMessage, DecodeError> {
                         new: new.version.get(),
                     });
                 }
+            }
+            // An erasure leaves a tombstone in the row: downstream it is a
+            // removal, carrying the tombstone and none of the old image.
+            if new.is_erased() {
+                kind = ChangeKind::Removed;
             }
             new
         }
@@ -258,6 +264,21 @@ mod tests {
         assert_eq!(message.version.get(), 3);
         assert!(message.revision().removed);
         assert!(!message.expired);
+    }
+
+    #[test]
+    fn an_erasure_s_modify_is_a_removal_carrying_the_tombstone_alone() {
+        let tombstone = r#"{"user_id":{"S":"u1"},"created_at":{"S":"2024-01-01T00:00:00.000Z"},"version":{"N":"4"},"updated_at":{"S":"2024-02-01T00:00:00.000Z"},"erased_at":{"S":"2024-02-01T00:00:00.000Z"}}"#;
+        let raw = record(
+            "MODIFY",
+            KEYS,
+            &format!(r#""NewImage":{tombstone},"OldImage":{},"#, image_json(3)),
+        );
+        let message = decode_raw(&raw).unwrap();
+        assert_eq!(message.kind, ChangeKind::Removed);
+        assert_eq!(message.version.get(), 4);
+        assert!(message.user.is_erased());
+        assert_eq!((message.user.email, message.user.name), (None, None));
     }
 
     #[test]

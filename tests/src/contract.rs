@@ -23,6 +23,9 @@ pub fn user(id: &str, name: &str) -> User {
         attributes: Default::default(),
         created_at: chrono::Utc::now(),
         version: Version::FIRST,
+        updated_at: None,
+        renames: None,
+        erased_at: None,
     }
 }
 

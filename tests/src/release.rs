@@ -11,12 +11,13 @@ use onboard_shared::catalogue::Function;
 use crate::{Venv, workspace};
 
 /// The five functions, by package name (the catalogue's names).
-pub const FUNCTIONS: [&str; 5] = [
+pub const FUNCTIONS: [&str; 6] = [
     Function::PostConfirmation.name(),
     Function::StreamRouter.name(),
     Function::ArchiveConsumer.name(),
     Function::PublishConsumer.name(),
     Function::Greeting.name(),
+    Function::Account.name(),
 ];
 
 /// The smallest `lambda_runtime` function, built with the same profile:
@@ -26,12 +27,13 @@ pub const HELLO: &str = "hello-lambda";
 /// What a release build builds: the functions, and the floor beside them
 /// (built together, so that the benchmark's build and the release report's
 /// are one and the same).
-pub const PACKAGES: [&str; 6] = [
+pub const PACKAGES: [&str; 7] = [
     FUNCTIONS[0],
     FUNCTIONS[1],
     FUNCTIONS[2],
     FUNCTIONS[3],
     FUNCTIONS[4],
+    FUNCTIONS[5],
     HELLO,
 ];
 

@@ -240,3 +240,36 @@ pub async fn published_under(
         parameter,
     })
 }
+
+/// `onboard serve`'s API in-process on a free port of 127.0.0.1, over a
+/// stack's resources, with names cached for `name_cache`; its base URL.
+///
+/// # Panics
+///
+/// When the API cannot be built or bound.
+pub async fn serve_api(
+    stack: &Stack,
+    pool: &onboard_cli::stack::UserPool,
+    name_cache: Duration,
+) -> String {
+    let state = onboard_cli::commands::serve::ServeState::for_stack(
+        &stack.sdk,
+        &stack.names,
+        pool,
+        name_cache,
+    )
+    .await
+    .unwrap_or_else(|err| panic!("the API: {err}"));
+    let app = onboard_cli::commands::serve::app(std::sync::Arc::new(state));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|err| panic!("binding: {err}"));
+    let url = format!(
+        "http://{}",
+        listener
+            .local_addr()
+            .unwrap_or_else(|err| panic!("the address: {err}"))
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}

@@ -32,6 +32,9 @@ fn user(id: &str, name: &str) -> User {
         attributes: Default::default(),
         created_at: chrono::Utc::now(),
         version: Version::FIRST,
+        updated_at: None,
+        renames: None,
+        erased_at: None,
     }
 }
 

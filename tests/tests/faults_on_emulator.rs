@@ -140,6 +140,16 @@ impl<P: ArchiveStore> ArchiveStore for Faulty<P> {
             .around("PutObject", self.inner.put(user, revision, body, condition))
             .await
     }
+    async fn delete_history(&self, user: &UserId) -> Result<usize, PortError> {
+        self.faults
+            .around("DeleteObjects", self.inner.delete_history(user))
+            .await
+    }
+    async fn log_erasure(&self, user: &UserId) -> Result<(), PortError> {
+        self.faults
+            .around("PutObject", self.inner.log_erasure(user))
+            .await
+    }
 }
 
 #[async_trait]

@@ -11,7 +11,8 @@ use std::collections::{HashMap, HashSet};
 use std::process::Command;
 
 use onboard_shared::config::{
-    ArchiveConfig, ConfigError, GreetingConfig, PostConfirmationConfig, PublishConfig, RouterConfig,
+    AccountConfig, ArchiveConfig, ConfigError, GreetingConfig, PostConfirmationConfig,
+    PublishConfig, RouterConfig,
 };
 use onboard_shared::telemetry::metrics;
 use onboard_tests::template::{TEMPLATE, number, property, resource, resources, template};
@@ -185,6 +186,7 @@ fn every_function_is_one_of_the_workspace_s_binaries_built_for_arm64() {
         "archive-consumer",
         "publish-consumer",
         "greeting",
+        "account",
     ]);
     assert_eq!(built, expected);
     let mut roles = HashSet::new();
@@ -255,6 +257,7 @@ fn each_function_s_environment_is_the_config_its_binary_reads() {
             }),
             "publish-consumer" => PublishConfig::from_env(lookup).map(drop),
             "greeting" => GreetingConfig::from_env(lookup).map(drop),
+            "account" => AccountConfig::from_env(lookup).map(drop),
             other => panic!("{name} builds {other}"),
         };
         if let Err(err) = parsed {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use aws_sdk_cognitoidentityprovider as cognito;
 use aws_sdk_dynamodbstreams as streams;
-use onboard_cli::commands::serve::{self, AuthError, Authorizer, ServeState};
+use onboard_cli::commands::serve::{AuthError, Authorizer};
 use onboard_cli::commands::signup;
 use onboard_cli::stack::table_stream::ShardReader;
 use onboard_cli::stack::{self, Stack, UserPool};
@@ -18,7 +18,7 @@ use onboard_shared::domain::ChangeKind;
 use onboard_shared::ports::UserStore;
 use onboard_shared::stream::decode_raw;
 use onboard_tests::eventually;
-use onboard_tests::stack::{Published, Service, fresh_stack, published};
+use onboard_tests::stack::{Published, Service, fresh_stack, published, serve_api};
 use onboard_tests::{emulator, id_token, receive_all};
 
 const PASSWORD: &str = "Correct-Horse-9-battery";
@@ -57,21 +57,7 @@ async fn serve(stack: &Stack, pool: &UserPool) -> (String, Authorizer) {
             &pool.client_id,
         )
     };
-    let parameters = Arc::new(SsmParameters::new(stack.ssm.clone(), f64::INFINITY));
-    let greeter = greeting::Greeter::new(
-        parameters.clone(),
-        parameters,
-        stack.names.parameter_prefix.clone(),
-        Duration::from_secs(1),
-    );
-    let app = serve::app(Arc::new(ServeState {
-        greeter,
-        authorizer: authorizer().await.unwrap(),
-        page: None,
-    }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = serve_api(stack, pool, Duration::from_secs(1)).await;
     (url, authorizer().await.unwrap())
 }
 
@@ -130,7 +116,7 @@ async fn a_sign_up_ends_archived_published_and_greeted_by_name() {
     assert_eq!(json.status(), 200);
     assert_eq!(
         json.text().await.unwrap(),
-        r#"{"message":"Hello, Zoë <b>bold</b>"}"#
+        r#"{"message":"Hello, Zoë <b>bold</b>","version":1}"#
     );
     let html = http
         .get(&hello)

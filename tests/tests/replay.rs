@@ -258,7 +258,10 @@ async fn sqs_batches_reach_their_consumer_and_api_requests_the_greeting() {
         .collect();
     assert_eq!(
         answers["hello-json.json"],
-        (200, r#"{"message":"Hello, Zoë Martin"}"#.to_owned())
+        (
+            200,
+            r#"{"message":"Hello, Zoë Martin","version":1}"#.to_owned()
+        )
     );
     assert_eq!(answers["hello-without-claims.json"].0, 401);
     assert!(

@@ -20,6 +20,8 @@ pub enum CommandError {
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error(transparent)]
+    Me(#[from] crate::commands::me::MeError),
+    #[error(transparent)]
     Call(#[from] crate::stack::sqs_calls::CallError),
     #[error("the terminal")]
     Terminal(#[from] std::io::Error),

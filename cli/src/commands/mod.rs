@@ -6,6 +6,8 @@
 //! - [`dev`]: the local Lambda service on an emulator.
 //! - [`signup`], [`token`]: a confirmed sign-up and its trigger; a user's
 //!   ID token.
+//! - [`me`]: a signed-in user's own account: shown, renamed, exported,
+//!   erased.
 //! - [`serve`]: the greeting page and API behind a Cognito authorizer, and
 //!   on an emulator a local stand-in for the hosted UI.
 //! - [`queues`], [`dlq`]: every queue's depth; a DLQ peeked, redriven or
@@ -25,6 +27,7 @@ pub use error::CommandError;
 pub mod dev;
 pub mod dlq;
 pub mod doctor;
+pub mod me;
 pub mod names;
 pub mod queues;
 pub mod reconcile;

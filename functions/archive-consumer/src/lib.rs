@@ -12,6 +12,9 @@
 //! A removal replaces the object with a tombstone that keeps the user id,
 //! the version and whether it expired, and none of the user's personal data:
 //! the tombstone is what keeps a late, older update from bringing it back.
+//! Then every older version of the object is deleted (each holds the user as
+//! they were), and an erasure's id goes into the log of erasures
+//! (`erased/<id>`, ids only) that outlives a restore of the table.
 
 mod lambda;
 pub use lambda::invoke;
@@ -102,7 +105,14 @@ impl ChangeConsumer for Archiver {
         let mut worked = Vec::with_capacity(changes.len());
         for (ticket, message) in in_order {
             let mut write_conflicts = 0;
-            let result = archive_one(self.archive.as_ref(), message, &mut write_conflicts).await;
+            let mut result =
+                archive_one(self.archive.as_ref(), message, &mut write_conflicts).await;
+            if message.kind == ChangeKind::Removed
+                && result.is_ok()
+                && let Err(err) = forget(self.archive.as_ref(), message).await
+            {
+                result = Err(err);
+            }
             worked.push(Worked {
                 ticket: *ticket,
                 outcome: Outcome::from(result),
@@ -167,6 +177,23 @@ async fn archive_one(
         "PutObject",
         "the object kept changing under concurrent writes",
     ))
+}
+
+/// After a removal's tombstone is the current version (written now, or
+/// by an earlier delivery): every older version, each holding the user as
+/// they were, is deleted; an erasure's id goes into the log of erasures.
+/// Both are safe to repeat, so a redelivered removal finishes what a failed
+/// one left.
+async fn forget(archive: &dyn ArchiveStore, message: &ChangeMessage) -> Result<(), PortError> {
+    let user = message.user_id();
+    let deleted = archive.delete_history(user).await?;
+    if deleted > 0 {
+        tracing::info!(user_id = %user, versions = deleted, "older versions deleted");
+    }
+    if message.user.is_erased() {
+        archive.log_erasure(user).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -303,6 +330,12 @@ mod tests {
                 return Ok(Conditional::Conflict);
             }
             self.inner.put(user, revision, body, condition).await
+        }
+        async fn delete_history(&self, user: &UserId) -> Result<usize, PortError> {
+            self.inner.delete_history(user).await
+        }
+        async fn log_erasure(&self, user: &UserId) -> Result<(), PortError> {
+            self.inner.log_erasure(user).await
         }
     }
 

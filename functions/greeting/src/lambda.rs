@@ -9,7 +9,9 @@ use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyRes
 use std::convert::Infallible;
 
 use lambda_runtime::LambdaEvent;
-use onboard_shared::aws::{SsmParameters, ssm_client};
+use onboard_shared::aws::{
+    DynamoUserStore, S3Archive, SsmParameters, dynamodb_client, s3_client, ssm_client,
+};
 use onboard_shared::config::GreetingConfig;
 use onboard_shared::telemetry::metrics::{Emitter, Invocation};
 
@@ -21,12 +23,24 @@ impl Greeter {
     pub fn from_config(config: &GreetingConfig, sdk: &SdkConfig) -> Result<Self, NotAnOrigin> {
         // The greeting never writes: the write pace does not apply.
         let parameters = Arc::new(SsmParameters::new(ssm_client(sdk), f64::INFINITY));
-        let greeter = Greeter::new(
+        let mut greeter = Greeter::new(
             parameters.clone(),
             parameters,
             config.parameter_prefix.clone(),
             config.cache_ttl,
         );
+        if let Some(accounts) = &config.accounts {
+            greeter = greeter.reading_accounts(
+                Arc::new(DynamoUserStore::new(
+                    dynamodb_client(sdk),
+                    &accounts.users_table,
+                )),
+                Arc::new(S3Archive::new(
+                    s3_client(sdk, accounts.force_path_style),
+                    &accounts.archive_bucket,
+                )),
+            );
+        }
         match &config.allowed_origin {
             Some(origin) => greeter.allowing_origin(origin),
             None => Ok(greeter),

@@ -15,22 +15,29 @@ pub use lambda::invoke;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::encodings::Body;
 use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
-use aws_lambda_events::http::{HeaderMap, HeaderValue, Method, header};
+use aws_lambda_events::http::{HeaderValue, Method, header};
+use onboard_shared::api::json_response;
 use onboard_shared::domain::UserId;
 use onboard_shared::error::PortError;
-use onboard_shared::names::NamesReader;
-use onboard_shared::ports::{NamesStore, ParameterStore};
+use onboard_shared::names::{Entry, NamesReader};
+use onboard_shared::ports::{ArchiveReader, NamesStore, ParameterStore, UserReader};
 use onboard_shared::published::ParameterPrefix;
 use onboard_shared::telemetry::metrics::{Counts, Metric};
-use serde_json::{Value, json};
+use serde_json::json;
 
+mod hello;
+mod my_data;
 mod sign_in;
 pub use sign_in::sign_in_page;
 
 pub struct Greeter {
     names: NamesReader,
+    /// The users' rows, read for a caller ahead of the published names and
+    /// for `GET /me/data`.
+    rows: Option<Arc<dyn UserReader>>,
+    /// The archive, read for `GET /me/data`.
+    archive: Option<Arc<dyn ArchiveReader>>,
     /// The browser origin allowed to read the answers (CORS), if any.
     allowed_origin: Option<HeaderValue>,
 }
@@ -55,8 +62,22 @@ impl Greeter {
     ) -> Self {
         Self {
             names: NamesReader::new(names, legacy, prefix, cache_ttl),
+            rows: None,
+            archive: None,
             allowed_origin: None,
         }
+    }
+
+    /// Reads the users' rows and the archive too: a greeting never older
+    /// than the version the caller has seen, and `GET /me/data`.
+    pub fn reading_accounts(
+        mut self,
+        rows: Arc<dyn UserReader>,
+        archive: Arc<dyn ArchiveReader>,
+    ) -> Self {
+        self.rows = Some(rows);
+        self.archive = Some(archive);
+        self
     }
 
     /// Lets pages of this origin (`*` for any) read the answers. An origin
@@ -68,12 +89,12 @@ impl Greeter {
         Ok(self)
     }
 
-    /// The published display name, from the cache or the parameter store.
-    /// `None` when there is none (yet) or the store cannot be read now
-    /// (`Throttled` when it was throttled, for the metrics).
-    async fn published_name(&self, user: &UserId) -> Result<Option<String>, Throttled> {
-        match self.names.name(user).await {
-            Ok(name) => Ok(name),
+    /// The published entry (name and version), from the cache or the
+    /// parameter store. `None` when there is none (yet) or the store cannot
+    /// be read now (`Throttled` when it was throttled, for the metrics).
+    async fn published_entry(&self, user: &UserId) -> Result<Option<Entry>, Throttled> {
+        match self.names.entry(user).await {
+            Ok(entry) => Ok(entry),
             Err(err) => {
                 // The greeting still works from the token's claims.
                 tracing::warn!(user_id = %user, error = %err.chain(), "could not read the published names");
@@ -86,99 +107,21 @@ impl Greeter {
     }
 }
 
-/// The authorizer's claims, as API Gateway passes them for a Cognito
-/// authorizer on a REST API.
-fn claims(request: &ApiGatewayProxyRequest) -> Option<&serde_json::Map<String, Value>> {
-    request
-        .request_context
-        .authorizer
-        .fields
-        .get("claims")?
-        .as_object()
-}
-
-/// A name from the token's claims, skipping anything that looks like an email.
-fn name_from_claims(claims: &serde_json::Map<String, Value>) -> Option<String> {
-    let claim = |key: &str| {
-        claims
-            .get(key)
-            .and_then(Value::as_str)
-            .map(str::trim)
-            .filter(|v| !v.is_empty() && !v.contains('@'))
-    };
-    claim("name")
-        .map(str::to_owned)
-        .or_else(|| match (claim("given_name"), claim("family_name")) {
-            (Some(given), Some(family)) => Some(format!("{given} {family}")),
-            (Some(given), None) => Some(given.to_owned()),
-            _ => None,
+/// A name as the greeting shows it: every control, line-separator and
+/// bidirectional-formatting character (which could reorder the text
+/// around it) replaced by U+FFFD. Names that reach the pipeline from
+/// Cognito were never checked against the rename schema.
+pub fn shown(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            let formatting = matches!(
+                c,
+                '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+                    | '\u{2028}' | '\u{2029}'
+            );
+            if c.is_control() || formatting { '\u{fffd}' } else { c }
         })
-        .or_else(|| claim("preferred_username").map(str::to_owned))
-}
-
-/// Whether the client prefers HTML to JSON, by the q-values of its `Accept`.
-fn prefers_html(headers: &HeaderMap) -> bool {
-    let Some(accept) = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()) else {
-        return false;
-    };
-    let quality = |wanted: &str| {
-        accept
-            .split(',')
-            .filter_map(|range| {
-                let mut parts = range.split(';');
-                let media = parts.next()?.trim();
-                if !media.eq_ignore_ascii_case(wanted) {
-                    return None;
-                }
-                let q = parts
-                    .find_map(|p| {
-                        p.trim()
-                            .strip_prefix("q=")
-                            .and_then(|q| q.trim().parse::<f32>().ok())
-                    })
-                    .unwrap_or(1.0);
-                Some(q)
-            })
-            .fold(0.0_f32, f32::max)
-    };
-    let html = quality("text/html");
-    html > 0.0 && html > quality("application/json")
-}
-
-fn response(status: i64, content_type: &'static str, body: String) -> ApiGatewayProxyResponse {
-    let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    // The answer depends on who asks and how.
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("private, no-store"),
-    );
-    headers.insert(
-        header::VARY,
-        HeaderValue::from_static("Accept, Authorization"),
-    );
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    let mut response = ApiGatewayProxyResponse::default();
-    response.status_code = status;
-    response.headers = headers;
-    response.body = Some(Body::Text(body));
-    response
-}
-
-fn json_response(status: i64, body: Value) -> ApiGatewayProxyResponse {
-    response(status, "application/json; charset=utf-8", body.to_string())
-}
-
-/// The greeting page. Every user-supplied value passes through the escaper.
-fn html_page(name: &str) -> String {
-    let name = html_escape::encode_text(name);
-    format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>onboard</title></head>\n\
-         <body><h1>Hello, {name}</h1></body>\n</html>\n"
-    )
+        .collect()
 }
 
 /// The metric an answer counts in: a greeting, or a request answered
@@ -225,8 +168,10 @@ pub async fn answer(greeter: &Greeter, request: ApiGatewayProxyRequest) -> Answe
         json_response(405, json!({ "message": "Method Not Allowed" }))
     } else if request.resource.as_deref() == Some("/") {
         sign_in_page(&request)
+    } else if request.resource.as_deref() == Some("/me/data") {
+        my_data::export(greeter, &request).await
     } else {
-        let (response, was_throttled) = greet(greeter, &request).await;
+        let (response, was_throttled) = hello::greet(greeter, &request).await;
         throttled = was_throttled;
         response
     };
@@ -240,50 +185,6 @@ pub async fn answer(greeter: &Greeter, request: ApiGatewayProxyRequest) -> Answe
         counts.add(Metric::Throttles, 1);
     }
     Answered { response, counts }
-}
-
-/// `GET /hello`: the greeting, for the user the authorizer vouched for;
-/// and whether the read of the name was throttled.
-async fn greet(
-    greeter: &Greeter,
-    request: &ApiGatewayProxyRequest,
-) -> (ApiGatewayProxyResponse, bool) {
-    let Some(claims) = claims(request) else {
-        return (unauthorized(), false);
-    };
-    let Some(user) = claims
-        .get("sub")
-        .and_then(Value::as_str)
-        .and_then(|sub| UserId::parse(sub).ok())
-    else {
-        return (unauthorized(), false);
-    };
-    let published = greeter.published_name(&user).await;
-    let throttled = published.is_err();
-    let name = match published {
-        Ok(Some(name)) => name,
-        _ => name_from_claims(claims).unwrap_or_else(|| "there".to_owned()),
-    };
-    tracing::info!(user_id = %user, "greeted");
-    if prefers_html(&request.headers) {
-        let mut page = response(200, "text/html; charset=utf-8", html_page(&name));
-        page.headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
-        );
-        (page, throttled)
-    } else {
-        let message = json!({ "message": format!("Hello, {name}") });
-        (json_response(200, message), throttled)
-    }
-}
-
-fn unauthorized() -> ApiGatewayProxyResponse {
-    let mut response = json_response(401, json!({ "message": "Unauthorized" }));
-    response
-        .headers
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    response
 }
 
 #[cfg(test)]

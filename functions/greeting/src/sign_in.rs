@@ -15,7 +15,7 @@ use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyRes
 use aws_lambda_events::http::{HeaderValue, header};
 use serde_json::json;
 
-use crate::{json_response, response};
+use onboard_shared::api::{json_response, response};
 
 const SIGN_IN_HTML: &str = include_str!("sign-in.html");
 const SIGN_IN_SCRIPT: &str = include_str!("sign-in.js");

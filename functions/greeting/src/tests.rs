@@ -1,6 +1,9 @@
 //! The greeting's answers: the name it finds, the page it serves, what it refuses.
 
 use super::*;
+use crate::hello::prefers_html;
+use aws_lambda_events::encodings::Body;
+use aws_lambda_events::http::HeaderMap;
 use onboard_shared::local::FileParameters;
 
 const JSON: &str = include_str!("../../../fixtures/apigw/hello-json.json");
@@ -79,7 +82,10 @@ async fn the_name_comes_from_the_published_names() {
     let response = handle(&greeter(store, Duration::from_secs(60)), request(JSON)).await;
     assert_eq!(response.status_code, 200);
     assert_eq!(content_type(&response), "application/json; charset=utf-8");
-    assert_eq!(body(&response), r#"{"message":"Hello, Zoë M."}"#);
+    assert_eq!(
+        body(&response),
+        r#"{"message":"Hello, Zoë M.","version":1}"#
+    );
 }
 
 #[tokio::test]
@@ -110,7 +116,7 @@ async fn names_are_cached_across_invocations_for_a_short_time() {
     let cached = greeter(store.clone(), Duration::from_secs(60));
     for _ in 0..3 {
         let response = handle(&cached, request(JSON)).await;
-        assert_eq!(body(&response), r#"{"message":"Hello, Zoë"}"#);
+        assert_eq!(body(&response), r#"{"message":"Hello, Zoë","version":1}"#);
     }
     // The summary and the parameter that holds the user: once.
     assert_eq!(store.calls.get("GetParameters"), 2);
@@ -137,7 +143,10 @@ async fn while_a_stack_is_migrated_a_user_of_the_old_layout_is_greeted_by_name()
     let greeter = greeter(store.clone(), Duration::from_secs(60));
     for _ in 0..2 {
         let response = handle(&greeter, request(JSON)).await;
-        assert_eq!(body(&response), r#"{"message":"Hello, Zoë of old"}"#);
+        assert_eq!(
+            body(&response),
+            r#"{"message":"Hello, Zoë of old","version":2}"#
+        );
     }
     assert_eq!(
         store.calls.get("GetParameter"),

@@ -14,7 +14,11 @@ fn in_lambda_each_log_line_names_the_request_and_the_invocation_writes_one_metri
     .expect("the fixture is JSON");
     let ran = invoke_once(
         Path::new(env!("CARGO_BIN_EXE_greeting")),
-        &[("PARAMETER_PREFIX", "/onboard")],
+        &[
+            ("PARAMETER_PREFIX", "/onboard"),
+            ("USERS_TABLE", "users"),
+            ("ARCHIVE_BUCKET", "archive"),
+        ],
         event,
     );
     assert!(!ran.failed, "{:?}", ran.posted);

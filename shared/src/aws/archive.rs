@@ -1,5 +1,6 @@
 //! The archive in S3: an object per user, written only over an older
-//! revision (`If-Match` on the entity tag read, or `If-None-Match: *`).
+//! revision (`If-Match` on the entity tag read, or `If-None-Match: *`);
+//! after a removal, the object's older versions deleted.
 
 use async_trait::async_trait;
 use aws_sdk_s3::primitives::ByteStream;
@@ -8,7 +9,10 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use super::classify;
 use crate::domain::{Revision, UserId, Version};
 use crate::error::PortError;
-use crate::ports::{ArchiveHead, ArchiveStore, Conditional, WriteCondition, archive_key};
+use crate::ports::{
+    ArchiveHead, ArchiveReader, ArchiveStore, ArchivedObject, Conditional, WriteCondition,
+    archive_key, erasure_key,
+};
 
 /// Object metadata that carries the archived revision.
 const VERSION_METADATA: &str = "onboard-version";
@@ -95,5 +99,128 @@ impl ArchiveStore for S3Archive {
             }
             Err(err) => Err(classify("PutObject", err)),
         }
+    }
+
+    async fn delete_history(&self, user: &UserId) -> Result<usize, PortError> {
+        use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+        let key = archive_key(user);
+        // Every version of the key but the current one, delete markers too.
+        let mut older = Vec::new();
+        let mut markers: (Option<String>, Option<String>) = (None, None);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(&key)
+                .set_key_marker(markers.0.take())
+                .set_version_id_marker(markers.1.take())
+                .send()
+                .await
+                .map_err(|err| classify("ListObjectVersions", err))?;
+            let versions = page
+                .versions
+                .unwrap_or_default()
+                .into_iter()
+                .map(|v| (v.key, v.version_id, v.is_latest.unwrap_or(false)));
+            let deletes = page
+                .delete_markers
+                .unwrap_or_default()
+                .into_iter()
+                .map(|m| (m.key, m.version_id, m.is_latest.unwrap_or(false)));
+            older.extend(
+                versions
+                    .chain(deletes)
+                    .filter(|(k, _, latest)| k.as_deref() == Some(key.as_str()) && !latest)
+                    .filter_map(|(_, version, _)| version),
+            );
+            if page.is_truncated != Some(true) {
+                break;
+            }
+            markers = (page.next_key_marker, page.next_version_id_marker);
+        }
+        let deleted = older.len();
+        // DeleteObjects takes at most 1,000 keys a call.
+        for chunk in older.chunks(1000) {
+            let objects = chunk
+                .iter()
+                .map(|version| {
+                    ObjectIdentifier::builder()
+                        .key(&key)
+                        .version_id(version)
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|err| PortError::rejected("DeleteObjects", err.to_string()))?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(|err| PortError::rejected("DeleteObjects", err.to_string()))?;
+            let output = self
+                .client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(|err| classify("DeleteObjects", err))?;
+            if let Some(failed) = output.errors.and_then(|errors| errors.into_iter().next()) {
+                return Err(PortError::transient(
+                    "DeleteObjects",
+                    format!(
+                        "a version was not deleted: {}",
+                        failed.code.unwrap_or_else(|| "no code".to_owned())
+                    ),
+                ));
+            }
+        }
+        Ok(deleted)
+    }
+
+    async fn log_erasure(&self, user: &UserId) -> Result<(), PortError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(erasure_key(user))
+            .body(ByteStream::from_static(b""))
+            .send()
+            .await
+            .map_err(|err| classify("PutObject", err))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ArchiveReader for S3Archive {
+    async fn read(&self, user: &UserId) -> Result<Option<ArchivedObject>, PortError> {
+        let result = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(archive_key(user))
+            .send()
+            .await;
+        let output = match result {
+            Ok(output) => output,
+            Err(SdkError::ServiceError(context)) if context.raw().status().as_u16() == 404 => {
+                return Ok(None);
+            }
+            Err(err) => return Err(classify("GetObject", err)),
+        };
+        let last_modified = output
+            .last_modified
+            .and_then(|at| chrono::DateTime::from_timestamp(at.secs(), at.subsec_nanos()));
+        let body = output
+            .body
+            .collect()
+            .await
+            .map_err(|err| PortError::transient("GetObject", err))?
+            .into_bytes()
+            .to_vec();
+        Ok(Some(ArchivedObject {
+            body,
+            last_modified,
+        }))
     }
 }

@@ -1,5 +1,5 @@
 //! AWS adapters of the ports, one file each ([`user_store`], [`queue`],
-//! [`archive`], [`parameters`]), and the one place that builds SDK clients.
+//! [`archive`], [`parameters`], [`directory`]), and the one place that builds SDK clients.
 //!
 //! The SDK config (credentials, region, endpoint, timeouts) is loaded once at
 //! start and each client is built from it once; handlers never look anything
@@ -10,6 +10,7 @@ pub use {aws_sdk_dynamodb as dynamodb, aws_sdk_s3 as s3, aws_sdk_sqs as sqs, aws
 mod archive;
 #[cfg(feature = "local")]
 mod connection;
+mod directory;
 mod endpoint_cache;
 mod parameters;
 mod queue;
@@ -20,6 +21,7 @@ mod user_store;
 pub use archive::S3Archive;
 #[cfg(feature = "local")]
 pub use connection::{Connection, EMULATOR_REGION, config_loader};
+pub use directory::CognitoDirectory;
 pub use parameters::{Pacer, SsmParameters};
 pub use queue::SqsQueue;
 pub use user_store::DynamoUserStore;
@@ -239,6 +241,11 @@ client_with_cached_endpoints!(
     /// An SSM client.
     ssm_client,
     aws_sdk_ssm
+);
+client_with_cached_endpoints!(
+    /// A Cognito user pools client.
+    cognito_client,
+    aws_sdk_cognitoidentityprovider
 );
 client_with_cached_endpoints!(
     /// A DynamoDB client.

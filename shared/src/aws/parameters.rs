@@ -89,9 +89,12 @@ impl ParameterStore for SsmParameters {
     }
 }
 
-#[async_trait]
-impl NamesStore for SsmParameters {
-    async fn get_many(&self, names: &[String]) -> Result<BTreeMap<String, String>, PortError> {
+impl SsmParameters {
+    /// One `GetParameters` call: the parameters of those names that exist.
+    async fn get_parameters(
+        &self,
+        names: &[String],
+    ) -> Result<Vec<aws_sdk_ssm::types::Parameter>, PortError> {
         let output = self
             .client
             .get_parameters()
@@ -99,11 +102,34 @@ impl NamesStore for SsmParameters {
             .send()
             .await
             .map_err(|err| classify("GetParameters", err))?;
-        Ok(output
-            .parameters
-            .unwrap_or_default()
+        Ok(output.parameters.unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl NamesStore for SsmParameters {
+    async fn get_many(&self, names: &[String]) -> Result<BTreeMap<String, String>, PortError> {
+        Ok(self
+            .get_parameters(names)
+            .await?
             .into_iter()
             .filter_map(|p| Some((p.name?, p.value?)))
+            .collect())
+    }
+
+    async fn modified_at(
+        &self,
+        names: &[String],
+    ) -> Result<BTreeMap<String, chrono::DateTime<chrono::Utc>>, PortError> {
+        Ok(self
+            .get_parameters(names)
+            .await?
+            .into_iter()
+            .filter_map(|p| {
+                let at = p.last_modified_date?;
+                let at = chrono::DateTime::from_timestamp(at.secs(), at.subsec_nanos())?;
+                Some((p.name?, at))
+            })
             .collect())
     }
 

@@ -8,13 +8,17 @@
 //! - [`values`]: the user's id, email and version, each valid once built.
 //! - [`user`]: the user, parsed from Cognito's attributes.
 //! - [`change`]: a change to a user, as the router sends it.
+//! - [`account`]: what a user does to their own account: a rename, an
+//!   erasure.
 
+mod account;
 mod change;
 #[cfg(test)]
 mod tests;
 mod user;
 mod values;
 
+pub use account::{DisplayName, RENAME_WINDOW, RENAMES_PER_WINDOW, Refused, RenameWindow, Renamed};
 pub use change::{ChangeKind, ChangeMessage, Revision};
 pub use user::User;
 pub use values::{Email, UserId, Version, uuid_text};
@@ -54,5 +58,29 @@ pub mod rfc3339 {
         DateTime::parse_from_rfc3339(&raw)
             .map(|value| value.with_timezone(&Utc))
             .map_err(serde::de::Error::custom)
+    }
+
+    /// The same, for a timestamp that may be absent.
+    pub mod option {
+        use chrono::{DateTime, Utc};
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(
+            value: &Option<DateTime<Utc>>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            match value {
+                Some(value) => super::serialize(value, serializer),
+                None => serializer.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            #[derive(Deserialize)]
+            struct Stamp(#[serde(with = "super")] DateTime<Utc>);
+            Ok(Option::<Stamp>::deserialize(deserializer)?.map(|Stamp(value)| value))
+        }
     }
 }

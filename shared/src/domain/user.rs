@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::{DomainError, Email, UserId, Version, rfc3339};
+use super::{DomainError, Email, RenameWindow, UserId, Version, rfc3339};
 
 /// Cognito attributes that are part of the user itself or Cognito's own
 /// bookkeeping, and so are not copied into [`User::attributes`].
@@ -27,6 +27,25 @@ pub struct User {
     #[serde(with = "rfc3339")]
     pub created_at: DateTime<Utc>,
     pub version: Version,
+    /// When the user last changed their own account (a rename, an erasure).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rfc3339::option"
+    )]
+    pub updated_at: Option<DateTime<Utc>>,
+    /// The renames of the current window, which limit the next ones
+    /// ([`super::account`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renames: Option<RenameWindow>,
+    /// Set on the tombstone an erasure leaves: the row then holds no
+    /// personal data and refuses every later write.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "rfc3339::option"
+    )]
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 impl User {
@@ -61,6 +80,9 @@ impl User {
             attributes,
             created_at,
             version: Version::FIRST,
+            updated_at: None,
+            renames: None,
+            erased_at: None,
         })
     }
 
@@ -95,6 +117,7 @@ impl fmt::Debug for User {
             .field("version", &self.version)
             .field("has_email", &self.email.is_some())
             .field("attributes", &self.attributes.keys().collect::<Vec<_>>())
+            .field("erased", &self.erased_at.is_some())
             .finish_non_exhaustive()
     }
 }

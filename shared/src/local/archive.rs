@@ -1,6 +1,6 @@
 //! The archive in a local folder.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::io;
@@ -13,7 +13,10 @@ use serde::{Deserialize, Serialize};
 use super::{CallCounter, JsonFile, lock, write_atomically};
 use crate::domain::{Revision, UserId};
 use crate::error::PortError;
-use crate::ports::{ArchiveHead, ArchiveStore, Conditional, WriteCondition, archive_key};
+use crate::ports::{
+    ArchiveHead, ArchiveReader, ArchiveStore, ArchivedObject, Conditional, WriteCondition,
+    archive_key,
+};
 
 /// The name `calls` counts a `PutObject` under when its condition failed
 /// (it is also counted as a `PutObject`, as S3 would bill it).
@@ -33,6 +36,8 @@ pub struct LocalObject {
 pub struct FolderArchive {
     dir: Option<PathBuf>,
     index: JsonFile<BTreeMap<UserId, LocalObject>>,
+    /// The log of erasures (`erased.json`): ids only.
+    erased: JsonFile<BTreeSet<UserId>>,
     /// Bodies put and not yet written.
     pending: Mutex<HashMap<UserId, Vec<u8>>>,
     pub calls: CallCounter,
@@ -43,6 +48,7 @@ impl FolderArchive {
         Self {
             dir: None,
             index: JsonFile::in_memory(),
+            erased: JsonFile::in_memory(),
             pending: Mutex::default(),
             calls: CallCounter::default(),
         }
@@ -52,6 +58,7 @@ impl FolderArchive {
         let dir = dir.into();
         Ok(Self {
             index: JsonFile::open(dir.join("index.json"))?,
+            erased: JsonFile::open(dir.join("erased.json"))?,
             dir: Some(dir),
             pending: Mutex::default(),
             calls: CallCounter::default(),
@@ -61,6 +68,11 @@ impl FolderArchive {
     /// The writes that were made: the `PutObject` calls not refused.
     pub fn writes(&self) -> u64 {
         self.calls.get("PutObject") - self.calls.get(REFUSED_PUT)
+    }
+
+    /// The ids in the log of erasures.
+    pub fn erased(&self) -> Vec<UserId> {
+        self.erased.read(|erased| erased.iter().cloned().collect())
     }
 
     /// Every object, by user id.
@@ -116,6 +128,7 @@ impl FolderArchive {
     /// same input rewrites it.
     pub fn flush(&self) -> io::Result<()> {
         self.write_pending()?;
+        self.erased.flush()?;
         self.index.flush()
     }
 }
@@ -167,6 +180,35 @@ impl ArchiveStore for FolderArchive {
             };
             index.insert(user.clone(), object);
             (Conditional::Written, true)
+        }))
+    }
+
+    /// A folder keeps only the current version: there is no history.
+    async fn delete_history(&self, _user: &UserId) -> Result<usize, PortError> {
+        self.calls.count("ListObjectVersions");
+        Ok(0)
+    }
+
+    async fn log_erasure(&self, user: &UserId) -> Result<(), PortError> {
+        self.calls.count("PutObject");
+        self.erased.change(|erased| {
+            let added = erased.insert(user.clone());
+            ((), added)
+        });
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ArchiveReader for FolderArchive {
+    async fn read(&self, user: &UserId) -> Result<Option<ArchivedObject>, PortError> {
+        self.calls.count("GetObject");
+        let body = self
+            .body(user)
+            .map_err(|err| PortError::transient("GetObject", err))?;
+        Ok(body.map(|body| ArchivedObject {
+            body,
+            last_modified: None,
         }))
     }
 }

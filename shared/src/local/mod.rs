@@ -10,12 +10,14 @@
 
 //!
 //! One file per adapter: [`queue`], [`table`], [`archive`], [`parameters`],
+//! [`directory`] (the user pool),
 //! over [`json_file`]; and [`quota_parameters`], a Parameter Store that
 //! keeps AWS's quotas on a simulated clock, for the capacity run. This module is compiled only with the `local`
 //! feature, which the `onboard` command and the tests turn on: none of it
 //! is in a Lambda binary.
 
 mod archive;
+mod directory;
 mod json_file;
 mod parameters;
 mod queue;
@@ -28,6 +30,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 pub use archive::{FolderArchive, LocalObject, REFUSED_PUT};
+pub use directory::MemoryDirectory;
 pub use json_file::{JsonFile, crash_point, naming, write_atomically};
 pub use parameters::FileParameters;
 pub use queue::{LocalMessage, MemoryQueue, OVERSIZED_KEY};

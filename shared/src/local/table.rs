@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use super::{CallCounter, JsonFile, lock};
 use crate::domain::{User, UserId};
 use crate::error::PortError;
-use crate::ports::{PutNew, UserStore};
+use crate::ports::{AccountStore, Conditional, Expected, PutNew, UserReader, UserStore};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct TableFile {
@@ -194,6 +194,38 @@ impl UserStore for LocalTable {
             let written = self.write(file, "INSERT", None, Some(user));
             let changed = written.is_ok();
             (written.map(|()| PutNew::Created), changed)
+        })
+    }
+}
+
+#[async_trait]
+impl UserReader for LocalTable {
+    async fn get(&self, user: &UserId) -> Result<Option<User>, PortError> {
+        self.calls.count("GetItem");
+        Ok(LocalTable::get(self, user))
+    }
+}
+
+#[async_trait]
+impl AccountStore for LocalTable {
+    async fn replace(&self, user: &User, expected: Expected) -> Result<Conditional, PortError> {
+        self.calls.count("PutItem");
+        self.file.change(|file| {
+            let old = file.items.get(&user.user_id).cloned();
+            let holds = match (&old, expected) {
+                (None, Expected::Absent) => true,
+                (Some(old), Expected::Version(version)) => {
+                    old.version == version && !old.is_erased()
+                }
+                _ => false,
+            };
+            if !holds {
+                return (Ok(Conditional::Conflict), false);
+            }
+            let event = if old.is_some() { "MODIFY" } else { "INSERT" };
+            let written = self.write(file, event, old.as_ref(), Some(user));
+            let changed = written.is_ok();
+            (written.map(|()| Conditional::Written), changed)
         })
     }
 }

@@ -16,6 +16,9 @@ fn user(id: &str) -> User {
         attributes: BTreeMap::new(),
         created_at: Utc::now(),
         version: Version::FIRST,
+        updated_at: None,
+        renames: None,
+        erased_at: None,
     }
 }
 

@@ -28,7 +28,7 @@ pub use crate::parameter_tier::Tier;
 pub use key::{UserKey, user_hash};
 pub use layout::{Layout, LayoutError, Plan, Put};
 pub use leaf::{Entry, Leaf, LeafError, LeafId, MAX_NAME_BYTES, Merged};
-pub use reader::NamesReader;
+pub use reader::{Held, NamesReader};
 pub use store::{NamesPaths, PathLeaves, Search, find_path, layout_of, read_summary};
 pub use summary::Summary;
 pub use value::{Generation, Placed, ROTATION_GAP_SECS, Side, read_value};

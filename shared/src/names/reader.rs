@@ -6,12 +6,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::domain::UserId;
+use crate::domain::{Revision, UserId};
 use crate::error::PortError;
 use crate::names::key::{UserKey, user_hash};
-use crate::names::leaf::{Leaf, LeafId};
+use crate::names::leaf::{Entry, Leaf, LeafId};
 use crate::names::store::{NamesPaths, Search, find_path, read_summary};
 use crate::names::summary::Summary;
+use crate::names::value::{Placed, Side};
 use crate::ports::{NamesStore, ParameterStore};
 use crate::published::{ParameterPrefix, PublishedName};
 
@@ -28,7 +29,17 @@ struct Cache {
     leaves: HashMap<LeafId, (Instant, Leaf)>,
     /// What the one-parameter-a-user layout held for users the leaves do
     /// not hold.
-    legacy: HashMap<UserId, (Instant, Option<String>)>,
+    legacy: HashMap<UserId, (Instant, Option<Entry>)>,
+}
+
+/// A user's published entry, where it is and when it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    pub entry: Entry,
+    /// The parameter that holds it (with other users' entries).
+    pub parameter: String,
+    /// When the parameter was last written, where the store says.
+    pub written_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Reads published names, caching what it read for `ttl`.
@@ -76,15 +87,42 @@ impl NamesReader {
     ///
     /// When the store cannot be read (throttled, or failing).
     pub async fn name(&self, user: &UserId) -> Result<Option<String>, PortError> {
+        Ok(self.entry(user).await?.and_then(|entry| entry.name))
+    }
+
+    /// The user's published entry (their name and the revision it is of);
+    /// `None` when none is published yet.
+    ///
+    /// # Errors
+    ///
+    /// When the store cannot be read (throttled, or failing).
+    pub async fn entry(&self, user: &UserId) -> Result<Option<Entry>, PortError> {
         let hash = user_hash(user);
         let key = UserKey::of(user);
         if let Some(leaf) = self.cached_leaf(hash) {
             return Ok(self.found(&leaf, &key, user).await);
         }
         let summary = self.summary().await?;
+        let leaf = match self.holder(hash, &summary).await? {
+            Some((id, _, placed)) => {
+                self.keep(id, placed.leaf.clone());
+                placed.leaf
+            }
+            // No packed names yet, or none for this user.
+            None => Leaf::default(),
+        };
+        Ok(self.found(&leaf, &key, user).await)
+    }
+
+    /// The leaf that holds a hash's users, at the summary's depths; `None`
+    /// when there are no packed names yet or no leaf holds them.
+    async fn holder(
+        &self,
+        hash: u64,
+        summary: &Summary,
+    ) -> Result<Option<(LeafId, Side, Placed)>, PortError> {
         if summary.depths.is_empty() {
-            // No packed names yet.
-            return Ok(self.found(&Leaf::default(), &key, user).await);
+            return Ok(None);
         }
         let path = find_path(
             self.store.as_ref(),
@@ -94,43 +132,71 @@ impl NamesReader {
             Search::Summary,
         )
         .await?;
-        let leaf = match path.holder() {
-            Some((id, _, placed)) => {
-                self.keep(*id, placed.leaf.clone());
-                placed.leaf.clone()
-            }
-            None => Leaf::default(),
-        };
-        Ok(self.found(&leaf, &key, user).await)
+        Ok(path.holder().cloned())
     }
 
-    /// The name a leaf holds for a user, or the one-parameter-a-user
+    /// The user's own entry, read now (no cache), and the parameter that
+    /// holds it: what the user's export shows. Never another user's entry.
+    ///
+    /// # Errors
+    ///
+    /// When the store cannot be read (throttled, or failing).
+    pub async fn held(&self, user: &UserId) -> Result<Option<Held>, PortError> {
+        let summary = read_summary(self.store.as_ref(), &self.paths)
+            .await?
+            .unwrap_or_default();
+        let Some((id, side, placed)) = self.holder(user_hash(user), &summary).await? else {
+            return Ok(None);
+        };
+        let Some(entry) = placed.leaf.get(&UserKey::of(user)) else {
+            return Ok(None);
+        };
+        let parameter = self.paths.leaf(id, side);
+        let written_at = self
+            .store
+            .modified_at(std::slice::from_ref(&parameter))
+            .await?
+            .remove(&parameter);
+        Ok(Some(Held {
+            entry: entry.clone(),
+            parameter,
+            written_at,
+        }))
+    }
+
+    /// The entry a leaf holds for a user, or the one-parameter-a-user
     /// layout's when the leaf does not hold the user.
-    async fn found(&self, leaf: &Leaf, key: &UserKey, user: &UserId) -> Option<String> {
+    async fn found(&self, leaf: &Leaf, key: &UserKey, user: &UserId) -> Option<Entry> {
         if let Some(entry) = leaf.get(key) {
-            return entry.name.clone();
+            return Some(entry.clone());
         }
-        if let Some((at, name)) = lock(&self.cache).legacy.get(user)
+        if let Some((at, entry)) = lock(&self.cache).legacy.get(user)
             && at.elapsed() < self.ttl
         {
-            return name.clone();
+            return entry.clone();
         }
-        let name = self
+        let entry = self
             .legacy
             .get(&self.prefix.name_parameter(user))
             .await
             .ok()
             .flatten()
             .and_then(|value| PublishedName::parse(&value).ok())
-            .and_then(|published| published.name);
+            .map(|published| Entry {
+                revision: Revision {
+                    version: published.version,
+                    removed: published.removed,
+                },
+                name: published.name,
+            });
         let mut cache = lock(&self.cache);
         if cache.legacy.len() >= CACHE_LEGACY_USERS {
             cache.legacy.clear();
         }
         cache
             .legacy
-            .insert(user.clone(), (Instant::now(), name.clone()));
-        name
+            .insert(user.clone(), (Instant::now(), entry.clone()));
+        entry
     }
 
     fn cached_leaf(&self, hash: u64) -> Option<Leaf> {

@@ -33,6 +33,7 @@ impl Function {
             Function::ArchiveConsumer => Metric::Archived,
             Function::PublishConsumer => Metric::Published,
             Function::Greeting => Metric::Greeted,
+            Function::Account => Metric::AccountsChanged,
         }
     }
 
@@ -42,6 +43,11 @@ impl Function {
         match self {
             Function::PostConfirmation => metrics.extend([Metric::Skipped, Metric::Throttles]),
             Function::Greeting => metrics.extend([Metric::Unanswered, Metric::Throttles]),
+            Function::Account => metrics.extend([
+                Metric::AccountsErased,
+                Metric::Unanswered,
+                Metric::Throttles,
+            ]),
             Function::StreamRouter => metrics.extend([
                 Metric::Skipped,
                 Metric::DeadLetteredUnreadable,
@@ -90,7 +96,11 @@ pub enum Metric {
     UsersRecorded,
     /// Greetings answered with a name.
     Greeted,
-    /// Requests answered without a greeting (401, 404, ...).
+    /// Renames written to the table (the account function).
+    AccountsChanged,
+    /// Accounts erased (the account function).
+    AccountsErased,
+    /// Requests answered without a greeting or a change (400, 401, 404, ...).
     Unanswered,
     /// Records that needed no write (already there, older, not applicable).
     Skipped,
@@ -136,6 +146,8 @@ impl Metric {
             Metric::Published => "Published",
             Metric::UsersRecorded => "UsersRecorded",
             Metric::Greeted => "Greeted",
+            Metric::AccountsChanged => "AccountsChanged",
+            Metric::AccountsErased => "AccountsErased",
             Metric::Unanswered => "Unanswered",
             Metric::Skipped => "Skipped",
             Metric::Superseded => "Superseded",

@@ -1,5 +1,6 @@
-//! `onboard reconcile`: the user pool against the users table, and with
-//! `--fix` the missing users recorded.
+//! `onboard reconcile`: the user pool against the users table and the log
+//! of erasures, and with `--fix` the missing users recorded, erasures
+//! finished and pool names set.
 
 use crate::commands::reconcile::{self, Finding, Pace, Report};
 use crate::outln;
@@ -17,7 +18,10 @@ pub struct ReconcileArgs {
     #[command(flatten)]
     pub stack: StackArgs,
     /// Record each user missing from the table through the trigger's own
-    /// code path (a conditional write: safe to run again).
+    /// code path; finish each erasure (a row whose user was deleted from
+    /// the pool, a pool user whose row is a tombstone, a row a restore
+    /// brought back); set each pool name behind the table's. Every fix is
+    /// conditional or idempotent: safe to run again.
     #[arg(long)]
     pub fix: bool,
     /// Calls a second, at most: each ListUsers page and each recorded user
@@ -61,22 +65,42 @@ pub async fn run(args: ReconcileArgs) -> Result<bool, CommandError> {
     bar.set_message("reading the users table");
     let dynamodb = onboard_shared::aws::dynamodb::Client::new(&sdk);
     let rows = reconcile::table_rows(&dynamodb, &names.table).await?;
-    let mut report = reconcile::compare(&pool_users, &rows);
+    bar.set_message("reading the log of erasures");
+    let s3 = onboard_shared::aws::s3_client(&sdk, stack::path_style(&sdk));
+    let erased = reconcile::erasure_log(&s3, &names.bucket).await?;
+    let mut report = reconcile::compare(&pool_users, &rows, &erased);
 
-    let missing = report.count(|f| matches!(f, Finding::Missing { .. }));
-    if args.fix && missing > 0 {
-        bar.set_length(missing as u64);
+    let to_fix = report.count(|f| {
+        !matches!(
+            f,
+            Finding::OutOfDate { .. }
+                | Finding::UnreadableRow { .. }
+                | Finding::Unrecordable { .. }
+        )
+    });
+    if args.fix && to_fix > 0 {
+        bar.set_length(to_fix as u64);
         bar.set_position(0);
         bar.set_style(
             ProgressStyle::with_template("{msg} {bar:30} {pos}/{len} ({eta} left)")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
         );
-        bar.set_message("recording the missing users");
+        bar.set_message("fixing");
         let region = pool.region().to_owned();
+        let users = stack::users(&sdk, &names);
+        let directory = onboard_shared::aws::CognitoDirectory::new(
+            onboard_shared::aws::cognito_client(&sdk),
+            &pool.pool_id,
+        );
+        let fixers = reconcile::Fixers {
+            users: &users,
+            accounts: &users,
+            directory: &directory,
+        };
         reconcile::fix(
             &mut report,
             &pool_users,
-            &stack::users(&sdk, &names),
+            &fixers,
             &pool,
             &region,
             &mut pace,
@@ -121,7 +145,16 @@ fn print(report: &Report, fixed: bool, fit: Fit) {
         for entry in &report.entries {
             let finding = match &entry.finding {
                 Finding::Missing { why } => format!("not in the table: {}", why.describe()),
-                Finding::Gone => "not in the pool any more (row kept)".to_owned(),
+                Finding::Gone => {
+                    "not in the pool any more: deleted through Cognito, an erasure".to_owned()
+                }
+                Finding::ErasureUnfinished => {
+                    "erased, but still in the pool: an erasure that stopped".to_owned()
+                }
+                Finding::ErasedBroughtBack => {
+                    "in the log of erasures, yet a live row: a restore brought it back".to_owned()
+                }
+                Finding::PoolNameBehind => "the pool's name is not the table's".to_owned(),
                 Finding::OutOfDate { fields } => {
                     format!("row differs from the pool: {}", fields.join(", "))
                 }
@@ -140,11 +173,17 @@ fn print(report: &Report, fixed: bool, fit: Fit) {
         outln!("{table}");
     }
     let missing = report.count(|f| matches!(f, Finding::Missing { .. }));
-    let gone = report.count(|f| matches!(f, Finding::Gone));
+    let erasures = report.count(|f| {
+        matches!(
+            f,
+            Finding::Gone | Finding::ErasureUnfinished | Finding::ErasedBroughtBack
+        )
+    });
+    let names_behind = report.count(|f| matches!(f, Finding::PoolNameBehind));
     let out_of_date = report.count(|f| matches!(f, Finding::OutOfDate { .. }));
-    let other = report.entries.len() - missing - gone - out_of_date;
+    let other = report.entries.len() - missing - erasures - names_behind - out_of_date;
     let mut summary = format!(
-        "Missing from the table: {missing}; gone from the pool: {gone}; out of date: {out_of_date}"
+        "Missing from the table: {missing}; erasures to finish: {erasures}; pool names behind: {names_behind}; out of date: {out_of_date}"
     );
     if other > 0 {
         summary.push_str(&format!("; unreadable or unrecordable: {other}"));
@@ -160,7 +199,9 @@ fn print(report: &Report, fixed: bool, fit: Fit) {
                 String::new()
             }
         );
-    } else if missing > 0 {
-        outln!("`onboard reconcile --fix` records the missing users.");
+    } else if missing + erasures + names_behind > 0 {
+        outln!(
+            "`onboard reconcile --fix` records the missing users, finishes the erasures and sets the pool names."
+        );
     }
 }

@@ -12,8 +12,19 @@
 //! [`fix`] records the missing ones through the trigger's own code path
 //! (the same event, the same conditional write), paced, so a run cut short
 //! and run again finishes the job, and a second run records nothing.
-//! Rows of users gone from the pool and rows out of date are reported, not
-//! changed: deleting or rewriting a row is a decision for a person.
+//!
+//! The table is the truth of a user's own changes, and erasure must finish
+//! whatever stopped it ([`erasures`]): a row whose user is gone from the
+//! pool (deleted straight through Cognito) is erased; a pool user whose row
+//! is a tombstone (a `DELETE /me` that stopped half way) is deleted; a row
+//! in the log of erasures that a restore of the table brought back is
+//! erased again, and its user is never recorded again; a pool whose `name`
+//! differs from the row's gets the row's. Rows whose email or other
+//! attributes differ from the pool's are reported, not changed: rewriting
+//! a row is a decision for a person.
+
+mod erasures;
+pub use erasures::{ErasureLog, erasure_log};
 
 pub mod command;
 
@@ -26,7 +37,7 @@ use cognito::types::UserStatusType;
 use onboard_shared::aws::dynamodb;
 use onboard_shared::domain::User;
 use onboard_shared::error::error_chain;
-use onboard_shared::ports::UserStore;
+use onboard_shared::ports::{AccountStore, Directory, UserStore};
 use post_confirmation::Outcome;
 use serde::Serialize;
 
@@ -74,8 +85,17 @@ impl Missing {
 pub enum Finding {
     /// In the pool, not in the table.
     Missing { why: Missing },
-    /// In the table, not in the pool (deleted since).
+    /// In the table, not in the pool (deleted straight through Cognito):
+    /// an erasure to finish.
     Gone,
+    /// The row is a tombstone (or the id is in the log of erasures) but the
+    /// pool still has the user: a `DELETE /me` that stopped half way.
+    ErasureUnfinished,
+    /// In the log of erasures, yet the row is a live user again: a restore
+    /// of the table brought it back.
+    ErasedBroughtBack,
+    /// The pool's `name` differs from the row's (the table is the truth).
+    PoolNameBehind,
     /// In both, but the row's fields differ from the pool's: which ones.
     OutOfDate { fields: Vec<&'static str> },
     /// A row that does not decode into a user.
@@ -122,15 +142,20 @@ impl Report {
 }
 
 impl Entry {
-    /// A missing user that is now recorded.
+    /// A finding a fix resolved: a missing user recorded, an erasure
+    /// finished, a pool name set.
     fn resolved(&self) -> bool {
-        matches!(self.finding, Finding::Missing { .. })
-            && matches!(self.fixed.as_deref(), Some(RECORDED | ALREADY_RECORDED))
+        matches!(
+            self.fixed.as_deref(),
+            Some(RECORDED | ALREADY_RECORDED | ERASED | NAME_SET)
+        )
     }
 }
 
 const RECORDED: &str = "recorded";
 const ALREADY_RECORDED: &str = "already recorded";
+const ERASED: &str = "erased";
+const NAME_SET: &str = "pool name set";
 
 /// Paces calls to at most `per_second`.
 #[derive(Debug)]
@@ -214,8 +239,8 @@ pub async fn table_rows(client: &dynamodb::Client, table: &str) -> Result<Vec<Ro
     Ok(rows)
 }
 
-/// The pool against the table.
-pub fn compare(pool: &[PoolUser], rows: &[Row]) -> Report {
+/// The pool against the table (and the log of erasures).
+pub fn compare(pool: &[PoolUser], rows: &[Row], erased: &ErasureLog) -> Report {
     let now = chrono::Utc::now();
     let by_id: HashMap<&str, &Row> = rows.iter().map(|r| (r.user_id.as_str(), r)).collect();
     let mut entries = Vec::new();
@@ -234,7 +259,13 @@ pub fn compare(pool: &[PoolUser], rows: &[Row]) -> Report {
             fixed: None,
         };
         let expected = User::from_cognito(&user.attributes, now);
-        match (by_id.get(sub.as_str()), expected) {
+        let row = by_id.get(sub.as_str());
+        let tombstone = matches!(row, Some(Row { user: Ok(row), .. }) if row.is_erased());
+        if tombstone || (row.is_none() && erased.contains(sub)) {
+            entries.push(entry(Finding::ErasureUnfinished));
+            continue;
+        }
+        match (row, expected) {
             (None, _) => {
                 if let Some(why) = Missing::of(user.status.as_ref()) {
                     entries.push(entry(Finding::Missing { why }));
@@ -253,35 +284,45 @@ pub fn compare(pool: &[PoolUser], rows: &[Row]) -> Report {
             (Some(_), Err(err)) => entries.push(entry(Finding::Unrecordable {
                 reason: Reason::of_error(&err),
             })),
+            (Some(Row { user: Ok(row), .. }), _) if erased.contains(sub) => {
+                let _ = row;
+                entries.push(entry(Finding::ErasedBroughtBack));
+            }
             (Some(Row { user: Ok(row), .. }), Ok(expected)) => {
                 let mut fields = Vec::new();
                 if row.email != expected.email {
                     fields.push("email");
                 }
-                if row.name != expected.name {
-                    fields.push("name");
-                }
                 if row.attributes != expected.attributes {
                     fields.push("attributes");
                 }
-                if fields.is_empty() {
-                    in_step += 1;
-                } else {
+                if !fields.is_empty() {
                     entries.push(entry(Finding::OutOfDate { fields }));
+                } else if row.name.is_some() && row.name != expected.name {
+                    entries.push(entry(Finding::PoolNameBehind));
+                } else {
+                    in_step += 1;
                 }
             }
         }
     }
     for row in rows.iter().filter(|r| !seen.contains(r.user_id.as_str())) {
+        let finding = match &row.user {
+            // Erased, and gone from the pool: as it should be.
+            Ok(user) if user.is_erased() => {
+                in_step += 1;
+                continue;
+            }
+            Ok(_) if erased.contains(&row.user_id) => Finding::ErasedBroughtBack,
+            Ok(_) => Finding::Gone,
+            Err(reason) => Finding::UnreadableRow {
+                reason: reason.clone(),
+            },
+        };
         entries.push(Entry {
             user_id: row.user_id.clone(),
             status: None,
-            finding: match &row.user {
-                Ok(_) => Finding::Gone,
-                Err(reason) => Finding::UnreadableRow {
-                    reason: reason.clone(),
-                },
-            },
+            finding,
             fixed: None,
         });
     }
@@ -295,12 +336,27 @@ pub fn compare(pool: &[PoolUser], rows: &[Row]) -> Report {
     }
 }
 
-/// Records each missing user through the trigger's code path, paced;
-/// `progress` is told after each.
+/// What a fix writes with: the table (as the trigger and as the account
+/// function see it) and the pool.
+pub struct Fixers<'a> {
+    pub users: &'a dyn UserStore,
+    pub accounts: &'a dyn AccountStore,
+    pub directory: &'a dyn Directory,
+}
+
+impl std::fmt::Debug for Fixers<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fixers").finish_non_exhaustive()
+    }
+}
+
+/// Records each missing user through the trigger's code path, finishes
+/// each erasure and sets each pool name behind, paced; `progress` is told
+/// after each.
 pub async fn fix(
     report: &mut Report,
     pool_users: &[PoolUser],
-    users: &dyn UserStore,
+    fixers: &Fixers<'_>,
     pool: &UserPool,
     region: &str,
     pace: &mut Pace,
@@ -311,14 +367,25 @@ pub async fn fix(
         .filter_map(|u| Some((u.attributes.get("sub")?.as_str(), u)))
         .collect();
     for entry in &mut report.entries {
+        let pool_user = by_sub.get(entry.user_id.as_str()).copied();
+        if erasures::fixes(&entry.finding) {
+            pace.wait().await;
+            let fixed = erasures::fix(entry, pool_user, fixers).await;
+            if fixed.is_err() {
+                report.fix_failed += 1;
+            }
+            entry.fixed = Some(fixed.unwrap_or_else(|failed| failed));
+            progress();
+            continue;
+        }
         if !matches!(entry.finding, Finding::Missing { .. }) {
             continue;
         }
-        let Some(user) = by_sub.get(entry.user_id.as_str()) else {
+        let Some(user) = pool_user else {
             continue;
         };
         pace.wait().await;
-        let fixed = match record(users, region.to_owned(), pool, (*user).clone()).await {
+        let fixed = match record(fixers.users, region.to_owned(), pool, user.clone()).await {
             Ok((_, Outcome::Recorded(_))) => {
                 report.recorded += 1;
                 RECORDED.to_owned()

@@ -148,12 +148,10 @@ impl Replay {
             .and_then(|claims| claims.get("sub"))
             .and_then(serde_json::Value::as_str)
             .and_then(|sub| UserId::parse(sub).ok());
-        let response = self.target.greet(request).await;
+        let (answer, stream) = self.target.answer(request).await;
+        let response = answer.response;
         self.summary.requests += 1;
-        self.summary.metered(
-            Function::Greeting,
-            &Counts::one(greeting::metric(&response)),
-        );
+        self.summary.metered(answer.function, &answer.counts);
         row.response = Some(Response {
             status: response.status_code,
             content_type: response
@@ -167,7 +165,17 @@ impl Replay {
                 _ => String::new(),
             },
         });
-        vec![row]
+        // A rename or an erasure writes the row: its stream record goes on
+        // through the router and both consumers, as a sign-up's does.
+        let mut rows = vec![row];
+        if !stream.is_empty() {
+            let routed = self.target.route(&stream).await;
+            if let Some(item) = routed.into_iter().next() {
+                rows[0].routed(item);
+            }
+            self.drain(&mut rows).await;
+        }
+        rows
     }
 
     /// A line that is no event: dead-lettered with its reason to the

@@ -124,10 +124,13 @@ pub async fn run(options: &Options, out: &mut dyn Write) -> Result<Summary, Repl
             )?,
             options,
         ),
-        Some(target) => Target::stack(
-            Stack::from_config(target.sdk.clone(), target.names.clone()).await?,
-            options.settings,
-        ),
+        Some(target) => {
+            Target::stack(
+                Stack::from_config(target.sdk.clone(), target.names.clone()).await?,
+                options.settings,
+            )
+            .await?
+        }
     };
     let progress = progress_bar(options, &files);
     let mut printer = Printer::new(options.json, options.fit, out, progress.clone())?;

@@ -286,7 +286,7 @@ impl<'w> Printer<'w> {
         if s.requests > 0 {
             writeln!(
                 out,
-                "{} answered by the greeting.",
+                "{} answered by the greeting and the account function.",
                 plural(s.requests, "API request")
             )?;
         }

@@ -8,14 +8,18 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
+use account::Account;
 use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::event::sqs::SqsMessage;
 use chrono::Utc;
 use greeting::Greeter;
-use onboard_shared::aws::SsmParameters;
+use onboard_shared::aws::{CognitoDirectory, S3Archive, SsmParameters, cognito_client, s3_client};
 use onboard_shared::batch::{self, Fate, ItemReport};
+use onboard_shared::catalogue::Function;
 use onboard_shared::local::LocalMessage;
+use onboard_shared::local::MemoryDirectory;
 use onboard_shared::ports::OutgoingMessage;
+use onboard_shared::telemetry::metrics::Counts;
 use serde_json::value::RawValue;
 
 use super::Options;
@@ -24,7 +28,7 @@ use crate::engine::event_source::on_failure::RecordsWithReasons;
 use crate::engine::event_source::stream::{Clock, StreamPoller};
 use crate::engine::pipeline::{self, Consumed, DeadLettered, LocalPipeline, Repair, SignUp};
 use crate::engine::queue_roles::Consumer;
-use crate::stack::Stack;
+use crate::stack::{Stack, StackError};
 
 /// The source the dead letters of unreadable input name.
 pub const REPLAY_INPUT: &str = "replay-input";
@@ -37,13 +41,24 @@ pub(super) enum Target {
     Local {
         pipeline: LocalPipeline,
         greeter: Greeter,
+        /// Over the local table and a user pool in memory.
+        account: Account,
     },
     Stack {
         stack: Stack,
         router: stream_router::Router,
         greeter: Greeter,
+        /// Over the stack's table and pool.
+        account: Account,
         settings: Settings,
     },
+}
+
+/// The answer of the function API Gateway routes a request to.
+pub(super) struct Answer {
+    pub function: Function,
+    pub response: ApiGatewayProxyResponse,
+    pub counts: Counts,
 }
 
 impl Target {
@@ -54,11 +69,19 @@ impl Target {
             pipeline.parameters.clone(),
             options.prefix.clone(),
             Duration::ZERO,
-        );
-        Target::Local { pipeline, greeter }
+        )
+        .reading_accounts(pipeline.table.clone(), pipeline.archive.clone());
+        let account = Account::new(pipeline.table.clone(), Arc::new(MemoryDirectory::default()));
+        Target::Local {
+            pipeline,
+            greeter,
+            account,
+        }
     }
 
-    pub(super) fn stack(stack: Stack, settings: Settings) -> Self {
+    pub(super) async fn stack(stack: Stack, settings: Settings) -> Result<Self, StackError> {
+        let cognito = aws_sdk_cognitoidentityprovider::Client::new(&stack.sdk);
+        let pool = crate::stack::find_user_pool(&cognito, &stack.names).await?;
         // The greeting never writes: the write pace does not apply.
         let parameters = Arc::new(SsmParameters::new(stack.ssm.clone(), f64::INFINITY));
         let greeter = Greeter::new(
@@ -66,13 +89,28 @@ impl Target {
             parameters,
             stack.names.parameter_prefix.clone(),
             Duration::ZERO,
+        )
+        .reading_accounts(
+            Arc::new(stack.users()),
+            Arc::new(S3Archive::new(
+                s3_client(&stack.sdk, crate::stack::path_style(&stack.sdk)),
+                &stack.names.bucket,
+            )),
         );
-        Target::Stack {
+        let account = Account::new(
+            Arc::new(stack.users()),
+            Arc::new(CognitoDirectory::new(
+                cognito_client(&stack.sdk),
+                &pool.pool_id,
+            )),
+        );
+        Ok(Target::Stack {
             router: stack.router(),
             stack,
             greeter,
+            account,
             settings,
-        }
+        })
     }
 
     pub(super) async fn route(&self, records: &[Box<RawValue>]) -> Vec<ItemReport> {
@@ -185,10 +223,40 @@ impl Target {
         }
     }
 
-    /// The greeting's answer to an API Gateway request.
-    pub(super) async fn greet(&self, request: ApiGatewayProxyRequest) -> ApiGatewayProxyResponse {
-        let (Target::Local { greeter, .. } | Target::Stack { greeter, .. }) = self;
-        greeting::handle(greeter, request).await
+    /// The answer to an API Gateway request, by the function its resource
+    /// routes to (`/me` the account function's, the rest the greeting's),
+    /// and the stream records a change wrote (local only: a stack's own
+    /// stream carries them).
+    pub(super) async fn answer(
+        &self,
+        request: ApiGatewayProxyRequest,
+    ) -> (Answer, Vec<Box<RawValue>>) {
+        let (Target::Local {
+            greeter, account, ..
+        }
+        | Target::Stack {
+            greeter, account, ..
+        }) = self;
+        let answer = if request.resource.as_deref() == Some("/me") {
+            let answered = account::answer(account, request).await;
+            Answer {
+                function: Function::Account,
+                response: answered.response,
+                counts: answered.counts,
+            }
+        } else {
+            let answered = greeting::answer(greeter, request).await;
+            Answer {
+                function: Function::Greeting,
+                response: answered.response,
+                counts: answered.counts,
+            }
+        };
+        let stream = match self {
+            Target::Local { pipeline, .. } => pipeline.table.take_stream(),
+            Target::Stack { .. } => Vec::new(),
+        };
+        (answer, stream)
     }
 
     pub(super) async fn sign_up(&self, event: serde_json::Value) -> SignUp {

@@ -1,7 +1,10 @@
-//! `onboard serve`: `GET /hello` on 127.0.0.1, the way API Gateway serves it
-//! behind a Cognito authorizer; on an emulator also `GET /`, the sign-in
-//! page that ships, with a local stand-in for the hosted UI
-//! ([`crate::commands::serve::hosted_ui`]) on a port of its own.
+//! `onboard serve`: the API on 127.0.0.1, the way API Gateway serves it
+//! behind a Cognito authorizer (`GET /hello` and `GET /me/data` by the
+//! greeting, `PATCH /me` and `DELETE /me` by the account function); on an
+//! emulator also `GET /`, the sign-in page that ships, with a local
+//! stand-in for the hosted UI ([`crate::commands::serve::hosted_ui`]) on a
+//! port of its own. API Gateway's request validator is the account
+//! function's own check of the same schema.
 //!
 //! The [`Authorizer`] (`authorizer.rs`) does the authorizer's part. A
 //! request without a valid ID token gets API Gateway's 401 and never
@@ -15,6 +18,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use account::Account;
 use aws_config::SdkConfig;
 use aws_lambda_events::encodings::Body as LambdaBody;
 use aws_lambda_events::event::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
@@ -22,7 +26,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use greeting::Greeter;
-use onboard_shared::config::GreetingConfig;
+use onboard_shared::config::{AccountConfig, AccountsRead, GreetingConfig};
 use serde_json::Value;
 use tokio::sync::watch;
 
@@ -32,11 +36,12 @@ use hosted_ui::HostedUi;
 
 mod authorizer;
 pub mod hosted_ui;
-use crate::stack::{self, Names};
+use crate::stack::{self, Names, UserPool};
 
 /// What the server needs.
 pub struct ServeState {
     pub greeter: Greeter,
+    pub account: Account,
     pub authorizer: Authorizer,
     /// The sign-in page's settings, where it is served.
     pub page: Option<PageSettings>,
@@ -62,6 +67,8 @@ pub enum ServeError {
     Authorizer(#[from] AuthError),
     #[error("the greeting's settings")]
     Config(#[from] greeting::NotAnOrigin),
+    #[error("the account function's settings")]
+    AccountConfig(#[source] account::NotAnOrigin),
     #[error("cannot listen on 127.0.0.1:{port}")]
     Listen {
         port: u16,
@@ -93,21 +100,10 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
     let pool = stack::find_user_pool(&cognito, &names).await?;
-    let authorizer = Authorizer::new(
-        pool.jwks_url(sdk.endpoint_url()),
-        pool.issuer(),
-        &pool.client_id,
-    )
-    .await?;
-    let config = GreetingConfig {
-        parameter_prefix: names.parameter_prefix.clone(),
-        cache_ttl: options.name_cache,
-        allowed_origin: None,
-    };
-    let greeter = Greeter::from_config(&config, &sdk)?;
+    let state = ServeState::for_stack(&sdk, &names, &pool, options.name_cache).await?;
     let (listener, address) = bind(options.port).await?;
     crate::outln!(
-        "serving GET /hello on http://{address}/hello (user pool {})",
+        "serving GET /hello on http://{address}/hello, with GET /me/data, PATCH /me and DELETE /me beside it (user pool {})",
         pool.pool_id
     );
     // Only an emulator lacks the hosted UI; on AWS the stack's own serves
@@ -137,11 +133,7 @@ pub async fn run(
     } else {
         None
     };
-    let app = app(Arc::new(ServeState {
-        greeter,
-        authorizer,
-        page,
-    }));
+    let app = app(Arc::new(ServeState { page, ..state }));
     let mut stop = stop;
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -149,6 +141,51 @@ pub async fn run(
         })
         .await
         .map_err(ServeError::Stopped)
+}
+
+impl ServeState {
+    /// The functions API Gateway routes to and its authorizer, over a
+    /// stack's pool, table, bucket and parameters (no page: [`run`] adds it
+    /// where it serves one).
+    pub async fn for_stack(
+        sdk: &SdkConfig,
+        names: &Names,
+        pool: &UserPool,
+        name_cache: Duration,
+    ) -> Result<Self, ServeError> {
+        let authorizer = Authorizer::new(
+            pool.jwks_url(sdk.endpoint_url()),
+            pool.issuer(),
+            &pool.client_id,
+        )
+        .await?;
+        let config = GreetingConfig {
+            parameter_prefix: names.parameter_prefix.clone(),
+            cache_ttl: name_cache,
+            allowed_origin: None,
+            accounts: Some(AccountsRead {
+                users_table: names.table.clone(),
+                archive_bucket: names.bucket.clone(),
+                force_path_style: stack::path_style(sdk),
+            }),
+        };
+        let greeter = Greeter::from_config(&config, sdk)?;
+        let account = Account::from_config(
+            &AccountConfig {
+                users_table: names.table.clone(),
+                user_pool_id: pool.pool_id.clone(),
+                allowed_origin: None,
+            },
+            sdk,
+        )
+        .map_err(ServeError::AccountConfig)?;
+        Ok(Self {
+            greeter,
+            account,
+            authorizer,
+            page: None,
+        })
+    }
 }
 
 /// A listener on 127.0.0.1 and the address it got.
@@ -169,10 +206,13 @@ impl std::fmt::Debug for ServeState {
     }
 }
 
-/// The routes: `GET /hello`, and `GET /` where the page is served.
+/// The routes: `GET /hello`, `GET /me/data`, `PATCH /me`, `DELETE /me`,
+/// and `GET /` where the page is served.
 pub fn app(state: Arc<ServeState>) -> axum::Router {
     axum::Router::new()
-        .route("/hello", axum::routing::get(hello))
+        .route("/hello", axum::routing::get(authorized))
+        .route("/me/data", axum::routing::get(authorized))
+        .route("/me", axum::routing::patch(authorized).delete(authorized))
         .route("/", axum::routing::get(sign_in_page))
         .with_state(state)
 }
@@ -208,11 +248,14 @@ async fn sign_in_page(State(state): State<Arc<ServeState>>, headers: HeaderMap) 
     into_response(greeting::handle(&state.greeter, request).await)
 }
 
-async fn hello(
+/// A request behind the authorizer, handed to the function API Gateway
+/// routes its resource to.
+async fn authorized(
     State(state): State<Arc<ServeState>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    body: axum::body::Bytes,
 ) -> Response {
     let now = chrono::Utc::now().timestamp().max(0).unsigned_abs();
     let verified = match token(&headers) {
@@ -222,7 +265,7 @@ async fn hello(
     let claims = match verified {
         Ok(claims) => claims,
         Err(err) => {
-            tracing::info!(reason = %err, "refused a request to /hello");
+            tracing::info!(reason = %err, path = uri.path(), "refused a request");
             return (
                 StatusCode::UNAUTHORIZED,
                 [(header::CONTENT_TYPE, "application/json")],
@@ -232,16 +275,45 @@ async fn hello(
         }
     };
     let mut request = ApiGatewayProxyRequest::default();
-    request.http_method = method;
+    request.http_method = method.clone();
     request.path = Some(uri.path().to_owned());
-    request.resource = Some("/hello".to_owned());
+    request.resource = Some(uri.path().to_owned());
     request.headers = headers;
+    request.query_string_parameters = query_parameters(&uri);
+    if !body.is_empty() {
+        match String::from_utf8(body.to_vec()) {
+            Ok(text) => request.body = Some(text),
+            Err(bytes) => {
+                use base64::Engine;
+                request.body =
+                    Some(base64::engine::general_purpose::STANDARD.encode(bytes.into_bytes()));
+                request.is_base64_encoded = true;
+            }
+        }
+    }
     request
         .request_context
         .authorizer
         .fields
         .insert("claims".to_owned(), Value::Object(as_strings(claims)));
-    into_response(greeting::handle(&state.greeter, request).await)
+    let response = if uri.path() == "/me" {
+        account::handle(&state.account, request).await
+    } else {
+        greeting::handle(&state.greeter, request).await
+    };
+    into_response(response)
+}
+
+/// The query string as API Gateway passes it to a proxy integration.
+fn query_parameters(uri: &Uri) -> aws_lambda_events::query_map::QueryMap {
+    let mut pairs: HashMap<String, Vec<String>> = HashMap::new();
+    for (key, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+        pairs
+            .entry(key.into_owned())
+            .or_default()
+            .push(value.into_owned());
+    }
+    pairs.into()
 }
 
 /// API Gateway's translation of a proxy response into HTTP.

@@ -11,10 +11,10 @@ use clap::Args;
 
 use crate::commands::CommandError;
 
+/// Who signs in: the email and password `onboard token` and `onboard me`
+/// take.
 #[derive(Debug, Args)]
-pub struct TokenArgs {
-    #[command(flatten)]
-    pub stack: StackArgs,
+pub struct SignInArgs {
     /// The user's email (the pool's username).
     #[arg(long)]
     pub email: String,
@@ -22,6 +22,25 @@ pub struct TokenArgs {
     /// as the first line of standard input.
     #[arg(long, env = "ONBOARD_PASSWORD", hide_env_values = true)]
     pub password: Option<String>,
+}
+
+impl SignInArgs {
+    /// The password given, or asked for.
+    pub fn password(&self) -> Result<String, CommandError> {
+        match &self.password {
+            Some(password) => Ok(password.clone()),
+            None => secret("Password: ")?
+                .ok_or_else(|| CommandError::Refused("no password given".to_owned())),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub user: SignInArgs,
     /// The new password, for a user an administrator created, who must
     /// choose one at their first sign-in; else asked for when Cognito
     /// requires it (at the terminal, or the next line of standard input).
@@ -33,13 +52,9 @@ pub async fn run(args: TokenArgs) -> Result<(), CommandError> {
     let (sdk, names) = args.stack.resolve().await?;
     let client = cognito::Client::new(&sdk);
     let pool = find_user_pool(&client, &names).await?;
-    let password = match args.password {
-        Some(password) => password,
-        None => secret("Password: ")?
-            .ok_or_else(|| CommandError::Refused("no password given".to_owned()))?,
-    };
+    let password = args.user.password()?;
     let new_password = args.new_password;
-    let token = token::id_token(&client, &pool, &args.email, &password, || {
+    let token = token::id_token(&client, &pool, &args.user.email, &password, || {
         new_password.or_else(|| secret("New password: ").ok().flatten())
     })
     .await?;

@@ -132,6 +132,9 @@ impl Options {
     fn functions(&self) -> Vec<&'static str> {
         FUNCTIONS
             .into_iter()
+            // The account function has no workload here yet: its renames
+            // and erasures need users in a pool (the benchmark's next step).
+            .filter(|f| *f != Function::Account.name())
             .filter(|f| match self.only {
                 None => true,
                 // The greeting reads the names the publish consumer wrote.
@@ -404,7 +407,7 @@ async fn prepare(
                 .ok_or("the greeting reads the names the publish consumer wrote: run it first")?;
             Ok(workload::greeting(users, invocations))
         }
-        None => Err(format!("no workload for {function}")),
+        Some(Function::Account) | None => Err(format!("no workload for {function}")),
     }
 }
 

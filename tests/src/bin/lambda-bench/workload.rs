@@ -426,7 +426,12 @@ pub fn greeting(published: &Published, invocations: usize) -> Workload {
         function: Function::Greeting.name(),
         unit: "request",
         per_invocation: 1,
-        env: env(&[("PARAMETER_PREFIX", &published.prefix)]),
+        env: env(&[
+            ("PARAMETER_PREFIX", &published.prefix),
+            // Read only for a caller ahead of the names, which the workload never is.
+            ("USERS_TABLE", "users"),
+            ("ARCHIVE_BUCKET", "archive"),
+        ]),
         events,
         cpu_target: None,
         budget: GREETING_TIMEOUT,
