@@ -2,7 +2,12 @@
 // hosted UI of `onboard serve`: a person signs up, types the emailed code,
 // comes back to the page and is greeted by name; a returning person signs
 // in; a tampered state and a code used twice are refused with the page's
-// error; a request for another callback is refused by the hosted UI.
+// error; a request for another callback is refused by the hosted UI. Then
+// the page as the person's own app: a rename (a refused one says why), the
+// new name shown, their data downloaded and their name found in it, a
+// reload that keeps them signed in, sign-out (a reload then stays signed
+// out), sign-in again, and the account deleted, after which signing in
+// fails; the hosted UI's ?error= is shown; a long name wraps.
 //
 // Run by cli/tests/browser.rs, which starts the emulator, `onboard dev` and
 // `onboard serve`, and passes:
@@ -91,7 +96,7 @@ describe("the greeting page through the local hosted UI", () => {
     await page.fill("#code", code === "000000" ? "111111" : "000000");
     await page.click("#submit");
     await page.waitForSelector("#error");
-    assert.match(await page.textContent("#error"), /Invalid verification code/);
+    assert.match(await page.textContent("#error"), /not the one we sent/);
     await page.fill("#code", code);
     await page.click("#submit");
 
@@ -168,5 +173,118 @@ describe("the greeting page through the local hosted UI", () => {
     assert.match(await page.textContent("#error"), /refused the code \(400\)/);
     assert.equal(await page.textContent("#greeting"), "onboard");
     await page.context().close();
+  });
+});
+
+describe("the page as the person's own app", () => {
+  const email = `ana.${Date.now()}@example.com`;
+  let context;
+  let page;
+
+  before(async () => {
+    context = await browser.newContext({ acceptDownloads: true });
+    page = await context.newPage();
+    page.on("dialog", (dialog) => dialog.dismiss());
+    // Sign up, as the first test does.
+    await page.goto(PAGE_URL);
+    await page.getByRole("link", { name: "Sign up" }).click();
+    await page.waitForURL((url) => url.pathname === "/signup");
+    const seen = await logLines();
+    await page.fill("#email", email);
+    await page.fill("#name", "Ana");
+    await page.fill("#password", PASSWORD);
+    await page.click("#submit");
+    await page.waitForSelector("#code");
+    await page.fill("#code", await confirmationCode(seen));
+    await page.click("#submit");
+    await page.waitForFunction(() => document.getElementById("greeting").textContent === "Hello, Ana");
+  });
+  after(async () => context?.close());
+
+  const greeting = () => page.textContent("#greeting");
+  const signedInApp = () => page.waitForSelector("#app:not([hidden])");
+
+  it("renames the person, saying why a name is refused, and shows the new name", async () => {
+    await signedInApp();
+    await page.fill("#new-name", " Ana ");
+    await page.click("#rename-submit");
+    await page.waitForFunction(() => document.getElementById("rename-error").textContent !== "");
+    assert.match(await page.textContent("#rename-error"), /Invalid request body: `name` must not hold control/);
+    assert.equal(await greeting(), "Hello, Ana");
+    await page.fill("#new-name", "Ana Lima");
+    await page.click("#rename-submit");
+    await page.waitForFunction(() => document.getElementById("greeting").textContent === "Hello, Ana Lima");
+    assert.equal(await page.textContent("#rename-error"), "");
+  });
+
+  it("downloads everything onboard holds about the person, with the new name in it", async () => {
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download")]);
+    const data = JSON.parse(await readFile(await download.path(), "utf8"));
+    assert.equal(data.table.row.name, "Ana Lima");
+    assert.equal(data.table.row.email, email);
+    assert.equal(data.table.row.version, 2);
+  });
+
+  it("wraps a long name instead of widening the page", async () => {
+    await page.fill("#new-name", "W".repeat(128));
+    await page.click("#rename-submit");
+    await page.waitForFunction(() => document.getElementById("greeting").textContent.startsWith("Hello, WWW"));
+    const { scroll, width } = await page.evaluate(() => ({
+      scroll: document.documentElement.scrollWidth,
+      width: window.innerWidth,
+    }));
+    assert.ok(scroll <= width, `the page is ${scroll} px wide in a ${width} px window`);
+    await page.fill("#new-name", "Ana Lima");
+    await page.click("#rename-submit");
+    await page.waitForFunction(() => document.getElementById("greeting").textContent === "Hello, Ana Lima");
+  });
+
+  it("keeps the person signed in across a reload, with no token in storage", async () => {
+    await page.reload();
+    await page.waitForFunction(() => document.getElementById("greeting").textContent === "Hello, Ana Lima");
+    await signedInApp();
+    const stored = await page.evaluate(() => JSON.stringify({ ...sessionStorage, ...localStorage }));
+    assert.doesNotMatch(stored, /eyJ/, "a token is in storage");
+  });
+
+  it("signs out through the hosted UI: a reload stays signed out, and signing in asks again", async () => {
+    await page.click("#sign-out");
+    await page.waitForURL((url) => url.href === PAGE_URL);
+    await page.waitForSelector("#actions:not([hidden])");
+    assert.equal(await greeting(), "onboard");
+    await page.reload();
+    assert.equal(await greeting(), "onboard");
+    assert.equal(await page.isHidden("#app"), true);
+    await page.getByRole("link", { name: "Sign in" }).click();
+    await page.waitForURL((url) => url.pathname === "/login");
+    await page.fill("#email", email);
+    await page.fill("#password", PASSWORD);
+    await page.click("#submit");
+    await page.waitForFunction(() => document.getElementById("greeting").textContent === "Hello, Ana Lima");
+  });
+
+  it("deletes the account after a confirmation, signs out, and the person can no longer sign in", async () => {
+    await signedInApp();
+    await page.click("#delete");
+    await page.click("#delete-cancelled");
+    assert.equal(await greeting(), "Hello, Ana Lima");
+    await page.click("#delete");
+    await page.click("#delete-confirmed");
+    await page.waitForSelector("#actions:not([hidden])");
+    assert.equal(await greeting(), "onboard");
+    await page.getByRole("link", { name: "Sign in" }).click();
+    await page.waitForURL((url) => url.pathname === "/login");
+    await page.fill("#email", email);
+    await page.fill("#password", PASSWORD);
+    await page.click("#submit");
+    await page.waitForSelector("#error");
+    assert.match(await page.textContent("#error"), /Incorrect email or password/);
+  });
+
+  it("shows an error the hosted UI sends back", async () => {
+    await page.goto(`${PAGE_URL}?error=access_denied&error_description=${encodeURIComponent("The user cancelled")}`);
+    await page.waitForFunction(() => document.getElementById("error").textContent !== "");
+    assert.match(await page.textContent("#error"), /The user cancelled/);
+    assert.equal(page.url(), PAGE_URL);
   });
 });

@@ -20,6 +20,16 @@
 //! - `POST /oauth2/token`: the code traded once, within five minutes, for
 //!   the pool's tokens, by the client and callback it was issued to, with
 //!   the PKCE verifier whose SHA-256 is the challenge.
+//! - A sign-in starts the stand-in's session (a cookie on its origin): an
+//!   authorization request that comes with it goes straight back to the
+//!   page with a new code, as the hosted UI's does ([`session`]).
+//! - `GET /logout`: the session ended, back to the page (the client's
+//!   logout URL); `POST /oauth2/revoke`: a refresh token revoked.
+//! - No dead ends ([`recovery`]): `POST /resendCode` (a new code), a
+//!   sign-in of a sign-up left at the code step (a new code, then the code
+//!   form), `GET`/`POST /forgotPassword` and `POST /confirmForgotPassword`
+//!   (a code, then a new password); the pool's password rules on every
+//!   form that asks for one; every message in onboard's words ([`words`]).
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
@@ -30,20 +40,24 @@ use aws_sdk_cognitoidentityprovider as cognito;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use onboard_shared::aws::DynamoUserStore;
 use serde_json::json;
 
 use crate::commands::signup::{attribute, cognito_message, confirmed};
 use crate::stack::{self, Names, UserPool};
-use codes::{Grants, TokenForm, confirmation_code, form_urlencoded, random_token};
-use forms::{Authorize, ConfirmForm, LoginForm, PendingSignUp, SignUpForm};
-use pages::{confirm_body, login_body, page, refused, signup_body};
+use codes::{Grants, TokenForm, form_urlencoded};
+use forms::{Authorize, ConfirmForm, PendingSignUp, SignUpForm};
+use pages::{confirm_body, page, refused, signup_body};
 
 mod codes;
 mod forms;
 mod pages;
+mod recovery;
+mod session;
+mod sign_in;
+mod words;
 
 /// Wrong confirmation codes before a sign-up has to start again.
 const CODE_ATTEMPTS: u32 = 5;
@@ -63,6 +77,10 @@ pub struct HostedUi {
     page_origin: String,
     pending: Mutex<HashMap<String, PendingSignUp>>,
     grants: Grants,
+    sessions: session::Sessions,
+    resets: Mutex<HashMap<String, recovery::PendingReset>>,
+    /// The pool's password rules in words, read once.
+    password_rules: tokio::sync::OnceCell<String>,
 }
 
 impl std::fmt::Debug for HostedUi {
@@ -87,6 +105,9 @@ impl HostedUi {
             page_origin,
             pending: Mutex::default(),
             grants: Grants::default(),
+            sessions: session::Sessions::default(),
+            resets: Mutex::default(),
+            password_rules: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -106,52 +127,6 @@ impl HostedUi {
         }
         Ok(())
     }
-
-    /// Signs the user in and sends the browser back to the page with a code.
-    async fn sign_in(
-        &self,
-        username: &str,
-        password: &str,
-        authorize: &Authorize,
-    ) -> Result<Response, SignInRefused> {
-        let auth = self
-            .cognito
-            .initiate_auth()
-            .client_id(&self.pool.client_id)
-            .auth_flow(cognito::types::AuthFlowType::UserPasswordAuth)
-            .auth_parameters("USERNAME", username)
-            .auth_parameters("PASSWORD", password)
-            .send()
-            .await
-            .map_err(|err| SignInRefused::Cognito(cognito_message(&err)))?;
-        let result = auth
-            .authentication_result
-            .ok_or(SignInRefused::OtherChallenge)?;
-        let tokens = json!({
-            "id_token": result.id_token,
-            "access_token": result.access_token,
-            "refresh_token": result.refresh_token,
-            "expires_in": result.expires_in,
-            "token_type": "Bearer",
-        });
-        let code = self.grants.issue(authorize, tokens);
-        let back = format!(
-            "{}?{}",
-            authorize.redirect_uri,
-            form_urlencoded(&[("code", &code), ("state", &authorize.state)])
-        );
-        Ok(Redirect::to(&back).into_response())
-    }
-}
-
-/// Why the user pool would not sign a person in, as the page says it.
-#[derive(Debug, thiserror::Error)]
-enum SignInRefused {
-    /// Cognito's own words (a wrong password, an unknown user).
-    #[error("{0}")]
-    Cognito(String),
-    #[error("the user pool asked for another challenge, which this stand-in does not serve")]
-    OtherChallenge,
 }
 
 /// The stand-in's routes.
@@ -159,54 +134,62 @@ pub fn app(hosted_ui: Arc<HostedUi>) -> axum::Router {
     use axum::routing::{get, post};
     axum::Router::new()
         .route("/signup", get(signup_form).post(signup))
-        .route("/login", get(login_form).post(login))
+        .route("/login", get(sign_in::login_form).post(sign_in::login))
         .route("/oauth2/authorize", get(authorize))
         .route("/confirmUser", post(confirm))
         .route("/oauth2/token", post(token))
+        .route("/oauth2/revoke", post(session::revoke))
+        .route("/resendCode", post(recovery::resend_code))
+        .route(
+            "/forgotPassword",
+            get(recovery::forgot_form).post(recovery::forgot),
+        )
+        .route("/confirmForgotPassword", post(recovery::confirm_forgot))
+        .route("/logout", get(session::logout))
         .with_state(hosted_ui)
 }
 
 /// `GET /oauth2/authorize`, where OAuth clients start: the hosted UI sends
 /// them on to its sign-in form with the same request.
-async fn authorize(State(ui): State<Arc<HostedUi>>, Query(request): Query<Authorize>) -> Response {
-    match ui.check(&request) {
-        Ok(()) => {
-            Redirect::to(&format!("/login?{}", form_urlencoded(&request.pairs()))).into_response()
-        }
-        Err(reason) => refused(reason),
+async fn authorize(
+    State(ui): State<Arc<HostedUi>>,
+    headers: HeaderMap,
+    Query(request): Query<Authorize>,
+) -> Response {
+    if let Err(reason) = ui.check(&request) {
+        return refused(reason);
     }
+    if let Some(back) = ui.silently(&headers, &request).await {
+        return back;
+    }
+    Redirect::to(&format!("/login?{}", form_urlencoded(&request.pairs()))).into_response()
 }
 
 async fn signup_form(
     State(ui): State<Arc<HostedUi>>,
     Query(request): Query<Authorize>,
 ) -> Response {
-    match ui.check(&request) {
-        Ok(()) => page(
-            &ui.page_origin,
-            "Sign up",
-            &signup_body(&request, "", "", ""),
-        ),
-        Err(reason) => refused(reason),
+    if let Err(reason) = ui.check(&request) {
+        return refused(reason);
     }
-}
-
-async fn login_form(State(ui): State<Arc<HostedUi>>, Query(request): Query<Authorize>) -> Response {
-    match ui.check(&request) {
-        Ok(()) => page(&ui.page_origin, "Sign in", &login_body(&request, "", "")),
-        Err(reason) => refused(reason),
-    }
+    let rules = ui.password_rules().await;
+    page(
+        &ui.page_origin,
+        "Sign up",
+        &signup_body(&request, "", "", &rules, ""),
+    )
 }
 
 async fn signup(State(ui): State<Arc<HostedUi>>, Form(form): Form<SignUpForm>) -> Response {
     if let Err(reason) = ui.check(&form.authorize) {
         return refused(reason);
     }
+    let rules = ui.password_rules().await;
     let again = |error: &str| {
         page(
             &ui.page_origin,
             "Sign up",
-            &signup_body(&form.authorize, &form.email, &form.name, error),
+            &signup_body(&form.authorize, &form.email, &form.name, &rules, error),
         )
     };
     let (email, name) = (form.email.trim(), form.name.trim());
@@ -226,31 +209,15 @@ async fn signup(State(ui): State<Arc<HostedUi>>, Form(form): Form<SignUpForm>) -
         .set_user_attributes(Some(attributes))
         .send()
         .await;
-    let sub = match signed {
-        Ok(signed) => signed.user_sub,
-        Err(err) => return again(&cognito_message(&err)),
-    };
-    let code = confirmation_code();
-    // The real hosted UI emails this code; here the person reads it where
-    // `onboard serve` runs. The user is named by id, never by email.
-    crate::outln!("hosted UI: confirmation code for user {sub}: {code}");
-    let session = random_token(24);
-    lock(&ui.pending).insert(
-        session.clone(),
-        PendingSignUp {
-            username: email.to_owned(),
-            password: form.password.clone(),
-            sub,
-            code,
-            attempts: 0,
-            authorize: form.authorize.clone(),
-        },
-    );
-    page(
-        &ui.page_origin,
-        "Confirm your account",
-        &confirm_body(&session, ""),
-    )
+    match signed {
+        // The real hosted UI emails the code; here the person reads it where
+        // `onboard serve` runs.
+        Ok(signed) => {
+            ui.await_code(email, &form.password, signed.user_sub, &form.authorize, "")
+                .await
+        }
+        Err(err) => again(words::sign_up(words::code_of(&err))),
+    }
 }
 
 async fn confirm(State(ui): State<Arc<HostedUi>>, Form(form): Form<ConfirmForm>) -> Response {
@@ -268,10 +235,7 @@ async fn confirm(State(ui): State<Arc<HostedUi>>, Form(form): Form<ConfirmForm>)
             return page(
                 &ui.page_origin,
                 "Confirm your account",
-                &confirm_body(
-                    &form.session,
-                    "Invalid verification code provided, please try again.",
-                ),
+                &confirm_body(&form.session, words::WRONG_CODE),
             );
         }
     };
@@ -303,23 +267,6 @@ async fn confirm(State(ui): State<Arc<HostedUi>>, Form(form): Form<ConfirmForm>)
     {
         Ok(back) => back,
         Err(reason) => refused(&reason.to_string()),
-    }
-}
-
-async fn login(State(ui): State<Arc<HostedUi>>, Form(form): Form<LoginForm>) -> Response {
-    if let Err(reason) = ui.check(&form.authorize) {
-        return refused(reason);
-    }
-    match ui
-        .sign_in(form.email.trim(), &form.password, &form.authorize)
-        .await
-    {
-        Ok(back) => back,
-        Err(reason) => page(
-            &ui.page_origin,
-            "Sign in",
-            &login_body(&form.authorize, &form.email, &reason.to_string()),
-        ),
     }
 }
 
@@ -359,7 +306,7 @@ async fn token(
     response
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

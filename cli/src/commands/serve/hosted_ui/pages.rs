@@ -31,19 +31,66 @@ fn error_line(error: &str) -> String {
     }
 }
 
-pub(super) fn signup_body(request: &Authorize, email: &str, name: &str, error: &str) -> String {
+fn note_line(note: &str) -> String {
+    if note.is_empty() {
+        String::new()
+    } else {
+        format!(r#"<p id="note" role="status">{}</p>"#, escape(note))
+    }
+}
+
+pub(super) fn signup_body(
+    request: &Authorize,
+    email: &str,
+    name: &str,
+    rules: &str,
+    error: &str,
+) -> String {
     format!(
         r#"<h1>Sign up</h1>{}<form method="post" action="/signup">{}
 <label>Email <input id="email" name="email" type="email" required value="{}"></label>
 <label>Name <input id="name" name="name" required value="{}"></label>
-<label>Password <input id="password" name="password" type="password" required></label>
+<label>Password <input id="password" name="password" type="password" required aria-describedby="rules"></label>
+<p id="rules">{}</p>
 <button id="submit" type="submit">Sign up</button></form>
 <p>Have an account? <a href="/login?{}">Sign in</a></p>"#,
         error_line(error),
         hidden_authorize(request),
         escape(email),
         escape(name),
+        escape(rules),
         escape(&authorize_query(request)),
+    )
+}
+
+pub(super) fn forgot_body(request: &Authorize, error: &str) -> String {
+    format!(
+        r#"<h1>Forgot your password?</h1>{}<p>We will send a code to your email to reset it.</p>
+<form method="post" action="/forgotPassword">{}
+<label>Email <input id="email" name="email" type="email" required></label>
+<button id="submit" type="submit">Send a code</button></form>
+<p><a href="/login?{}">Back to sign-in</a></p>"#,
+        error_line(error),
+        hidden_authorize(request),
+        escape(&authorize_query(request)),
+    )
+}
+
+pub(super) fn reset_body(session: &str, rules: &str, message: &str) -> String {
+    let line = if message == super::words::CODE_SENT {
+        note_line(message)
+    } else {
+        error_line(message)
+    };
+    format!(
+        r#"<h1>Choose a new password</h1>{line}
+<form method="post" action="/confirmForgotPassword"><input type="hidden" name="session" value="{}">
+<label>Code <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required></label>
+<label>New password <input id="password" name="password" type="password" required aria-describedby="rules"></label>
+<p id="rules">{}</p>
+<button id="submit" type="submit">Change the password</button></form>"#,
+        escape(session),
+        escape(rules),
     )
 }
 
@@ -53,23 +100,32 @@ pub(super) fn login_body(request: &Authorize, email: &str, error: &str) -> Strin
 <label>Email <input id="email" name="email" type="email" required value="{}"></label>
 <label>Password <input id="password" name="password" type="password" required></label>
 <button id="submit" type="submit">Sign in</button></form>
-<p>Need an account? <a href="/signup?{}">Sign up</a></p>"#,
+<p><a id="forgot" href="/forgotPassword?{query}">Forgot your password?</a></p>
+<p>Need an account? <a href="/signup?{query}">Sign up</a></p>"#,
         error_line(error),
         hidden_authorize(request),
         escape(email),
-        escape(&authorize_query(request)),
+        query = escape(&authorize_query(request)),
     )
 }
 
-pub(super) fn confirm_body(session: &str, error: &str) -> String {
+/// The code form; `message` is an error, or a note when it starts with
+/// "This account" or "We sent".
+pub(super) fn confirm_body(session: &str, message: &str) -> String {
+    let line = if message.starts_with("We sent") || message.starts_with("This account") {
+        note_line(message)
+    } else {
+        error_line(message)
+    };
     format!(
-        r#"<h1>Confirm your account</h1>{}
+        r#"<h1>Confirm your account</h1>{line}
 <p>We sent a code by email. (Here, on this machine: it is printed where <code>onboard serve</code> runs.)</p>
-<form method="post" action="/confirmUser"><input type="hidden" name="session" value="{}">
+<form method="post" action="/confirmUser"><input type="hidden" name="session" value="{session}">
 <label>Verification code <input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" required></label>
-<button id="submit" type="submit">Confirm account</button></form>"#,
-        error_line(error),
-        escape(session),
+<button id="submit" type="submit">Confirm account</button></form>
+<form method="post" action="/resendCode"><input type="hidden" name="session" value="{session}">
+<button id="resend" type="submit">Send a new code</button></form>"#,
+        session = escape(session),
     )
 }
 
