@@ -83,5 +83,9 @@ fn a_person_signs_up_through_the_hosted_ui_and_the_page_greets_them() {
     let dev_log = std::fs::read_to_string(logs.path().join("dev.log")).unwrap();
     for log in [&serve_log, &dev_log] {
         assert!(!log.contains("@example.com"), "an email was logged:\n{log}");
+        // Nor a name the people gave or chose.
+        for name in ["Zoë", "Ana Lima", "Eva"] {
+            assert!(!log.contains(name), "the name {name} was logged:\n{log}");
+        }
     }
 }

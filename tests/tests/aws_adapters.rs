@@ -11,11 +11,13 @@ use onboard_shared::aws::{
     ssm,
 };
 use onboard_shared::batch::{self, Fate, Skip};
-use onboard_shared::domain::{User, UserId, Version};
+use onboard_shared::domain::{Revision, User, UserId, Version};
 use onboard_shared::error::PortError;
 use onboard_shared::names::{NamesPaths, UserKey, read_value};
 use onboard_shared::ports::Inbox;
-use onboard_shared::ports::{MessageQueue, OutgoingMessage, PutNew, UserStore};
+use onboard_shared::ports::{
+    ArchiveStore, MessageQueue, OutgoingMessage, PutNew, UserStore, WriteCondition,
+};
 use onboard_shared::published::ParameterPrefix;
 use onboard_tests::{emulator, receive_all, unique};
 use publish_consumer::writer::{RunLimits, Writer};
@@ -488,4 +490,77 @@ async fn poison_messages_reach_the_dead_letter_queue_with_their_reason() {
         letters.iter().all(|(_, reason)| !reason.is_empty()),
         "{letters:?}"
     );
+}
+
+#[tokio::test]
+async fn after_a_removal_every_older_version_is_deleted_and_the_current_one_kept() {
+    // GIVEN a versioned bucket where a user's object has three versions
+    let sdk = emulator().sdk_config().await;
+    let client = s3_client(&sdk, true);
+    let bucket = bucket(&client).await;
+    client
+        .put_bucket_versioning()
+        .bucket(&bucket)
+        .versioning_configuration(
+            s3::types::VersioningConfiguration::builder()
+                .status(s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let archive = S3Archive::new(client.clone(), &bucket);
+    let user = UserId::parse("u-history").unwrap();
+    for (version, body) in [(1, "v1"), (2, "v2"), (3, "tombstone")] {
+        let revision = Revision {
+            version: Version::new(version).unwrap(),
+            removed: version == 3,
+        };
+        let head = archive.head(&user).await.unwrap();
+        let condition = head.map_or(WriteCondition::Absent, |h| WriteCondition::Matches(h.etag));
+        archive
+            .put(&user, revision, body.as_bytes(), condition)
+            .await
+            .unwrap();
+    }
+    // WHEN the history is deleted, twice
+    let deleted = archive.delete_history(&user).await.unwrap();
+    let again = archive.delete_history(&user).await.unwrap();
+    // THEN the two older versions went, the current one stays, and a second
+    // run finds nothing to do; the erasure log holds the id alone
+    assert_eq!((deleted, again), (2, 0));
+    let listed = client
+        .list_object_versions()
+        .bucket(&bucket)
+        .prefix("users/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.versions().len(), 1);
+    assert_eq!(
+        archived_text(&client, &bucket, "u-history").await,
+        "tombstone"
+    );
+    archive.log_erasure(&user).await.unwrap();
+    let logged = client
+        .get_object()
+        .bucket(&bucket)
+        .key("erased/u-history")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logged.content_length(), Some(0));
+}
+
+/// A user's archive object's body, as text.
+async fn archived_text(client: &s3::Client, bucket: &str, user: &str) -> String {
+    let object = client
+        .get_object()
+        .bucket(bucket)
+        .key(format!("users/{user}.json"))
+        .send()
+        .await
+        .unwrap();
+    let bytes = object.body.collect().await.unwrap().into_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
 }

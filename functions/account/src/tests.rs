@@ -7,7 +7,7 @@ use aws_lambda_events::encodings::Body;
 use chrono::Utc;
 use onboard_shared::domain::{User, UserId};
 use onboard_shared::local::{LocalTable, MemoryDirectory};
-use onboard_shared::ports::UserReader;
+use onboard_shared::ports::{AccountStore, UserReader};
 use serde_json::{Value, json};
 
 use super::*;
@@ -246,4 +246,53 @@ async fn without_the_authorizer_s_claims_the_answer_is_401() {
     )
     .await;
     assert_eq!(response.status_code, 401);
+}
+
+#[tokio::test]
+async fn a_rename_during_an_erasure_ends_refused_and_the_tombstone_stays() {
+    // GIVEN a table where the erasure lands between the rename's read and write
+    struct Erasing {
+        table: Arc<LocalTable>,
+        erased: std::sync::atomic::AtomicBool,
+    }
+    #[async_trait::async_trait]
+    impl UserReader for Erasing {
+        async fn get(&self, user: &UserId) -> Result<Option<User>, PortError> {
+            let row = UserReader::get(self.table.as_ref(), user).await?;
+            if !self.erased.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                let live = row.clone().unwrap();
+                let tombstone = live.erased(Utc::now()).unwrap();
+                self.table.update(tombstone).unwrap();
+            }
+            Ok(row)
+        }
+    }
+    #[async_trait::async_trait]
+    impl AccountStore for Erasing {
+        async fn replace(
+            &self,
+            user: &User,
+            expected: onboard_shared::ports::Expected,
+        ) -> Result<onboard_shared::ports::Conditional, PortError> {
+            self.table.replace(user, expected).await
+        }
+    }
+    let world = world();
+    signed_up(&world, "Ada");
+    let erasing = Arc::new(Erasing {
+        table: world.table.clone(),
+        erased: false.into(),
+    });
+    let account = Account::new(erasing, world.pool.clone());
+    // WHEN Ada's rename races her erasure
+    let response = handle(
+        &account,
+        request(Method::PATCH, Some(r#"{"name":"Back"}"#), Some(SUB)),
+    )
+    .await;
+    // THEN the rename is refused and the row stays a tombstone
+    assert_eq!(response.status_code, 410);
+    let row = row(&world).unwrap();
+    assert!(row.is_erased());
+    assert_eq!(row.name, None);
 }

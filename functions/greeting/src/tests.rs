@@ -262,3 +262,13 @@ fn json_wins_unless_html_is_preferred() {
     assert!(accept("application/json;q=0.5, text/html"));
     assert!(!prefers_html(&HeaderMap::new()));
 }
+
+#[test]
+fn a_name_from_cognito_is_shown_without_its_control_and_text_reversing_characters() {
+    assert_eq!(crate::shown("Zoë\u{202e}nimda"), "Zoë\u{fffd}nimda");
+    assert_eq!(
+        crate::shown("A\u{7}B\u{2066}C\nD"),
+        "A\u{fffd}B\u{fffd}C\u{fffd}D"
+    );
+    assert_eq!(crate::shown("李小龍 👩\u{200d}💻"), "李小龍 👩\u{200d}💻");
+}

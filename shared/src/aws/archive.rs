@@ -104,6 +104,24 @@ impl ArchiveStore for S3Archive {
     async fn delete_history(&self, user: &UserId) -> Result<usize, PortError> {
         use aws_sdk_s3::types::{Delete, ObjectIdentifier};
         let key = archive_key(user);
+        // The current version is the one HeadObject reads (S3 says so
+        // itself; a listing's IsLatest is only as good as its clock).
+        let current = match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(&key)
+            .send()
+            .await
+        {
+            Ok(head) => head.version_id,
+            Err(SdkError::ServiceError(context)) if context.raw().status().as_u16() == 404 => None,
+            Err(err) => return Err(classify("HeadObject", err)),
+        };
+        let Some(current) = current else {
+            // No current object (or no versioning): nothing older to find.
+            return Ok(0);
+        };
         // Every version of the key but the current one, delete markers too.
         let mut older = Vec::new();
         let mut markers: (Option<String>, Option<String>) = (None, None);
@@ -122,17 +140,18 @@ impl ArchiveStore for S3Archive {
                 .versions
                 .unwrap_or_default()
                 .into_iter()
-                .map(|v| (v.key, v.version_id, v.is_latest.unwrap_or(false)));
+                .map(|v| (v.key, v.version_id));
             let deletes = page
                 .delete_markers
                 .unwrap_or_default()
                 .into_iter()
-                .map(|m| (m.key, m.version_id, m.is_latest.unwrap_or(false)));
+                .map(|m| (m.key, m.version_id));
             older.extend(
                 versions
                     .chain(deletes)
-                    .filter(|(k, _, latest)| k.as_deref() == Some(key.as_str()) && !latest)
-                    .filter_map(|(_, version, _)| version),
+                    .filter(|(k, _)| k.as_deref() == Some(key.as_str()))
+                    .filter_map(|(_, version)| version)
+                    .filter(|version| *version != current),
             );
             if page.is_truncated != Some(true) {
                 break;
