@@ -2,8 +2,8 @@
 //! emulator cannot: moto's API Gateway neither imports the OpenAPI body nor
 //! runs request validators, so the body SAM translates is read here (with
 //! `tests/infra/translated_api.py`), and the request schema is run through
-//! two implementations of draft 4 (the account function's, in Rust, and
-//! Python's `jsonschema`) on the same documents.
+//! the account function's check and two complete draft-4 validators (the
+//! `jsonschema` crate, and Python's `jsonschema`) on the same documents.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
@@ -201,7 +201,7 @@ fn python_verdicts(documents: &[Value]) -> Vec<bool> {
 }
 
 #[test]
-fn two_implementations_of_the_schema_agree_on_every_kind_of_body() {
+fn three_implementations_of_the_schema_agree_on_every_kind_of_body() {
     let names = [
         "Ada",
         "Ada Lovelace",
@@ -238,9 +238,20 @@ fn two_implementations_of_the_schema_agree_on_every_kind_of_body() {
     documents.push(json!("Ada"));
     documents.push(json!({ "name": "Ada", "user_id": "someone-else" }));
     let python = python_verdicts(&documents);
+    // A complete draft-4 validator in Rust too, beside the function's check
+    // of the keywords the file uses.
+    let complete = jsonschema::draft4::new(&schema_file()).unwrap();
     for (document, python) in documents.iter().zip(python) {
-        let rust = rename_request(Some(&document.to_string()), false).is_ok();
-        assert_eq!(rust, python, "the two validators disagree on {document}");
+        let function = rename_request(Some(&document.to_string()), false).is_ok();
+        assert_eq!(
+            function, python,
+            "the function and Python disagree on {document}"
+        );
+        assert_eq!(
+            function,
+            complete.is_valid(document),
+            "the function and the jsonschema crate disagree on {document}"
+        );
     }
     // And the limit is code points in both: 128 emoji pass, 129 do not.
     let limit = documents.len() - 10;

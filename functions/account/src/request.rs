@@ -6,26 +6,29 @@
 //! exactly what it refuses.
 //!
 //! The reasons given never quote the value sent: a 400's body goes back to
-//! the caller only, and nothing here is logged.
+//! the caller only, and nothing here is logged. The check is [`schema`]'s:
+//! the draft-4 keywords the file uses, read from the file.
 
 use std::sync::OnceLock;
 
 use base64::Engine;
-use jsonschema::error::{TypeKind, ValidationErrorKind};
 use onboard_shared::domain::DisplayName;
 use serde_json::Value;
+
+mod schema;
+use schema::{Problem, Schema};
 
 /// The request schema, as shipped.
 pub const RENAME_SCHEMA: &str = include_str!("../schema/rename-request.json");
 
-/// The schema's validator, compiled once (draft 4, as API Gateway's Models).
-fn validator() -> &'static jsonschema::Validator {
-    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
-    VALIDATOR.get_or_init(|| {
+/// The schema, read once.
+fn schema() -> &'static Schema {
+    static SCHEMA: OnceLock<Schema> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
         let schema: Value = serde_json::from_str(RENAME_SCHEMA)
             .unwrap_or_else(|err| unreachable!("the shipped schema is JSON: {err}"));
-        jsonschema::draft4::new(&schema)
-            .unwrap_or_else(|err| unreachable!("the shipped schema compiles: {err}"))
+        Schema::read(&schema)
+            .unwrap_or_else(|err| unreachable!("the shipped schema is kept by the check: {err}"))
     })
 }
 
@@ -52,12 +55,12 @@ pub fn rename_request(body: Option<&str>, base64_encoded: bool) -> Result<Displa
     };
     let instance: Value =
         serde_json::from_str(text).map_err(|_| refuse("the body is not a JSON document"))?;
-    let errors: Vec<String> = validator()
-        .iter_errors(&instance)
-        .map(|e| reason(&e))
-        .collect();
-    if !errors.is_empty() {
-        return Err(BadRequest { errors });
+    let mut problems = Vec::new();
+    schema().check(&instance, "", &mut problems);
+    if !problems.is_empty() {
+        return Err(BadRequest {
+            errors: problems.iter().map(reason).collect(),
+        });
     }
     match instance.get("name").and_then(Value::as_str) {
         Some(name) => Ok(DisplayName::accepted_by_schema(name.to_owned())),
@@ -66,46 +69,36 @@ pub fn rename_request(body: Option<&str>, base64_encoded: bool) -> Result<Displa
     }
 }
 
-/// One schema error in words that do not quote the value.
-fn reason(error: &jsonschema::ValidationError<'_>) -> String {
-    let path = error.instance_path().as_str();
-    let field = match path.strip_prefix('/') {
+/// A problem in words that do not quote the value.
+fn reason(problem: &Problem) -> String {
+    let field = |at: &str| match at.strip_prefix('/') {
         Some(field) if !field.is_empty() => format!("`{field}`"),
         _ => "the body".to_owned(),
     };
-    match error.kind() {
-        ValidationErrorKind::Type { kind } => {
-            let wanted = match kind {
-                TypeKind::Single(kind) => kind.to_string(),
-                TypeKind::Multiple(_) => "another type".to_owned(),
-            };
-            format!("{field} must be of type {wanted}")
-        }
-        ValidationErrorKind::Required { property } => match property.as_str() {
-            Some(name) => format!("`{name}` is required"),
-            None => "a property is required".to_owned(),
-        },
-        ValidationErrorKind::AdditionalProperties { unexpected } => {
-            let names: Vec<String> = unexpected
+    match problem {
+        Problem::Type { at, wanted } => format!("{} must be of type {wanted}", field(at)),
+        Problem::Required { property } => format!("`{property}` is required"),
+        Problem::Unexpected { at, properties } => {
+            let names: Vec<String> = properties
                 .iter()
                 .map(|name| format!("`{}`", name.chars().take(64).collect::<String>()))
                 .collect();
-            format!("{field} may not hold {}", names.join(", "))
+            format!("{} may not hold {}", field(at), names.join(", "))
         }
-        ValidationErrorKind::MinLength { limit } if *limit <= 1 => {
-            format!("{field} must not be empty")
+        Problem::MinLength { at, limit } if *limit <= 1 => {
+            format!("{} must not be empty", field(at))
         }
-        ValidationErrorKind::MinLength { limit } => {
-            format!("{field} must be at least {limit} characters")
+        Problem::MinLength { at, limit } => {
+            format!("{} must be at least {limit} characters", field(at))
         }
-        ValidationErrorKind::MaxLength { limit } => {
-            format!("{field} must be at most {limit} characters")
+        Problem::MaxLength { at, limit } => {
+            format!("{} must be at most {limit} characters", field(at))
         }
-        ValidationErrorKind::Pattern { .. } => format!(
-            "{field} must not hold control, line-separator or bidirectional-formatting \
-             characters, nor begin or end with whitespace"
+        Problem::Pattern { at } => format!(
+            "{} must not hold control, line-separator or bidirectional-formatting \
+             characters, nor begin or end with whitespace",
+            field(at)
         ),
-        _ => format!("{field} does not match the request schema"),
     }
 }
 

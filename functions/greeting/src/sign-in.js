@@ -14,8 +14,10 @@
   const hosted = (path) => new URL(path, settings.authUrl);
   const api = (path) => new URL(path, settings.redirectUri);
   const params = new URLSearchParams(location.search);
-  // Only that the person is signed in, never a token.
+  // Only that the person is signed in, and the newest version of them this
+  // tab has seen (so a reload never shows an older name): never a token.
   const SIGNED_IN = "onboard.signedIn";
+  const SEEN = "onboard.seenVersion";
 
   // An authorization request: remember a verifier and a state, go there.
   const authorize = async (path) => {
@@ -43,6 +45,7 @@
   // The hosted UI sends errors back as ?error=…&error_description=….
   if (params.has("error")) {
     sessionStorage.removeItem(SIGNED_IN);
+    sessionStorage.removeItem(SEEN);
     history.replaceState(null, "", settings.redirectUri);
     show("error", "The sign-in did not finish: " +
       (params.get("error_description") || params.get("error")));
@@ -84,6 +87,7 @@
     tokens = await traded.json();
   } catch (err) {
     sessionStorage.removeItem(SIGNED_IN);
+    sessionStorage.removeItem(SEEN);
     show("status", "");
     show("error", "Could not sign you in: " + err.message);
     return;
@@ -105,9 +109,10 @@
     return { ok: response.ok, status: response.status, answer };
   };
 
-  // The greeting, never older than a version this page has seen.
-  const greet = async (version) => {
-    const hello = await call("GET", version ? "hello?version=" + version : "hello");
+  // The greeting, never older than a version this tab has seen.
+  const greet = async () => {
+    const seen = sessionStorage.getItem(SEEN);
+    const hello = await call("GET", seen ? "hello?version=" + encodeURIComponent(seen) : "hello");
     if (!hello.ok) throw new Error("the greeting answered " + hello.status);
     show("greeting", hello.answer.message);
     return hello.answer;
@@ -115,6 +120,7 @@
 
   const signOut = async () => {
     sessionStorage.removeItem(SIGNED_IN);
+    sessionStorage.removeItem(SEEN);
     // The refresh token revoked, then the hosted UI's own session ended.
     try {
       await fetch(hosted("/oauth2/revoke"), {
@@ -149,7 +155,8 @@
       return;
     }
     $("new-name").value = "";
-    await greet(renamed.answer.version);
+    sessionStorage.setItem(SEEN, String(renamed.answer.version));
+    await greet();
     show("status", renamed.answer.changed ? "Your name is changed." : "That is your name already.");
   });
 

@@ -1,6 +1,7 @@
-//! Builds the five functions as Lambda ships them (`cargo lambda build
+//! Builds the six functions as Lambda ships them (`cargo lambda build
 //! --release`, the command `sam build` runs) and prints each binary's size
-//! against the 6 MiB budget; exits 1 when one is over.
+//! against its budget (6 MiB; the greeting's 6.5, see [`budget`]); exits 1
+//! when one is over.
 //!
 //! ```sh
 //! cargo run -p onboard-tests --bin lambda-release            # x86_64, and arm64 where installed
@@ -14,7 +15,22 @@
 use std::process::{Command, ExitCode};
 
 use onboard_tests::release::{self, FUNCTIONS};
-const BUDGET_BYTES: u64 = 6 * 1024 * 1024;
+const MIB: u64 = 1024 * 1024;
+
+/// The size a function's binary may reach. 6 MiB, but for the greeting:
+/// for `GET /me/data` it reads Parameter Store, DynamoDB and S3, and S3's
+/// client alone is 1.6 MiB of any binary that links it (6.24 MiB with the
+/// SDK's crates at their smallest). The export could move to a function of
+/// its own, which would then need the same three clients and the same
+/// budget, but would keep the greeting's hot path lean: a question for the
+/// cost work (docs/deploying.md).
+fn budget(function: &str) -> u64 {
+    if function == onboard_shared::catalogue::Function::Greeting.name() {
+        13 * MIB / 2
+    } else {
+        6 * MIB
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Arch {
@@ -81,7 +97,7 @@ fn run(arches: &[Arch], explicit: bool) -> Result<bool, String> {
             let bytes = std::fs::metadata(&path)
                 .map_err(|err| format!("{}: {err}", path.display()))?
                 .len();
-            within &= bytes <= BUDGET_BYTES;
+            within &= bytes <= budget(function);
             rows.push((function, arch.name, bytes));
         }
     }
@@ -93,10 +109,12 @@ fn run(arches: &[Arch], explicit: bool) -> Result<bool, String> {
     for (function, arch, bytes) in &rows {
         #[allow(clippy::cast_precision_loss)] // sizes far below 2^52
         let mib = *bytes as f64 / 1_048_576.0;
-        let verdict = if *bytes <= BUDGET_BYTES {
-            ""
+        #[allow(clippy::cast_precision_loss)] // sizes far below 2^52
+        let budget_mib = budget(function) as f64 / 1_048_576.0;
+        let verdict = if *bytes <= budget(function) {
+            String::new()
         } else {
-            "  over the 6 MiB budget"
+            format!("  over the {budget_mib} MiB budget")
         };
         println!("{function:<20} {arch:<8} {bytes:>12} {mib:>10.2}{verdict}");
     }

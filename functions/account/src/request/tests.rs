@@ -93,3 +93,18 @@ fn a_base64_body_is_decoded_first() {
         Ok("Ada".to_owned())
     );
 }
+
+#[test]
+fn a_schema_with_a_keyword_the_check_does_not_keep_is_refused_when_read() {
+    for schema in [
+        r#"{"type":"object","properties":{"name":{"type":"string","format":"email"}}}"#,
+        r#"{"type":"object","minProperties":1}"#,
+        r#"{"type":"integer"}"#,
+        r#"{"type":"object","additionalProperties":{"type":"string"}}"#,
+    ] {
+        let value: Value = serde_json::from_str(schema).unwrap();
+        assert!(Schema::read(&value).is_err(), "{schema}");
+    }
+    let shipped: Value = serde_json::from_str(RENAME_SCHEMA).unwrap();
+    assert!(Schema::read(&shipped).is_ok());
+}
