@@ -1,6 +1,6 @@
 //! Builds the six functions as Lambda ships them (`cargo lambda build
 //! --release`, the command `sam build` runs) and prints each binary's size
-//! against its budget (6 MiB; the greeting's 6.5, see [`budget`]); exits 1
+//! against its budget (6 MiB; the greeting's 6.5, see `release::budget`); exits 1
 //! when one is over.
 //!
 //! ```sh
@@ -14,24 +14,7 @@
 
 use std::process::{Command, ExitCode};
 
-use onboard_tests::release::{self, FUNCTIONS};
-const MIB: u64 = 1024 * 1024;
-
-/// The size a function's binary may reach. 6 MiB, but for the greeting:
-/// for `GET /me/data` it reads Parameter Store, DynamoDB and S3, and S3's
-/// client alone is 1.6 MiB of any binary that links it (6.24 MiB with the
-/// SDK's crates at their smallest). The export could move to a function of
-/// its own, which would then need the same three clients and the same
-/// budget, but would keep the greeting's hot path lean: a question for the
-/// cost work (docs/deploying.md).
-fn budget(function: &str) -> u64 {
-    if function == onboard_shared::catalogue::Function::Greeting.name() {
-        13 * MIB / 2
-    } else {
-        6 * MIB
-    }
-}
-
+use onboard_tests::release::{self, FUNCTIONS, budget};
 #[derive(Debug, Clone, Copy)]
 struct Arch {
     name: &'static str,
