@@ -20,8 +20,18 @@ const PASSWORD: &str = "Correct-Horse-9-battery";
 const ADA: &str = "ada@example.com";
 const BOB: &str = "bob@example.com";
 
-async fn serve(stack: &Stack, pool: &UserPool) -> String {
-    serve_api(stack, pool, Duration::from_secs(1)).await
+/// The stack's pool, and its API served in-process (names cached for 1 s)
+/// as a user signed in with their password calls it.
+async fn signed_in(stack: &Stack, email: &str) -> (UserPool, Api) {
+    let pool = stack::find_user_pool(&cognito::Client::new(&stack.sdk), &stack.names)
+        .await
+        .unwrap();
+    let api = Api {
+        http: reqwest::Client::new(),
+        url: serve_api(stack, &pool, Duration::from_secs(1)).await,
+        token: id_token(&stack.sdk, &pool.client_id, email, PASSWORD).await,
+    };
+    (pool, api)
 }
 
 struct Api {
@@ -180,14 +190,7 @@ async fn a_person_renames_downloads_and_erases_their_account_everywhere() {
         })
         .await;
     }
-    let pool = stack::find_user_pool(&cognito::Client::new(&stack.sdk), &stack.names)
-        .await
-        .unwrap();
-    let api = Api {
-        http: reqwest::Client::new(),
-        url: serve(&stack, &pool).await,
-        token: id_token(&stack.sdk, &pool.client_id, ADA, PASSWORD).await,
-    };
+    let (pool, api) = signed_in(&stack, ADA).await;
 
     // WHEN Ada sends bodies the schema refuses, THEN each is a 400 that
     // says why, and nothing is written
@@ -379,14 +382,7 @@ async fn two_renames_at_once_end_with_one_name_everywhere() {
         .await
         .unwrap()
         .sub;
-    let pool = stack::find_user_pool(&cognito::Client::new(&stack.sdk), &stack.names)
-        .await
-        .unwrap();
-    let api = Api {
-        http: reqwest::Client::new(),
-        url: serve(&stack, &pool).await,
-        token: id_token(&stack.sdk, &pool.client_id, "cy@example.com", PASSWORD).await,
-    };
+    let (pool, api) = signed_in(&stack, "cy@example.com").await;
     // WHEN two renames are sent at once
     let (first, second) = tokio::join!(api.rename("Cy One"), api.rename("Cy Two"));
     assert_eq!((first.0, second.0), (200, 200), "{first:?} {second:?}");

@@ -65,6 +65,48 @@ async fn send(world: &World, method: Method, body: Option<&str>) -> (i64, Value)
     (response.status_code, body)
 }
 
+/// The local table, with one other write of the row landing between the
+/// first read and the write that follows it: `other` makes it from the
+/// row read.
+struct Interleaved {
+    table: Arc<LocalTable>,
+    other: fn(User) -> User,
+    done: std::sync::atomic::AtomicBool,
+}
+
+impl Interleaved {
+    fn new(world: &World, other: fn(User) -> User) -> Arc<Self> {
+        Arc::new(Self {
+            table: world.table.clone(),
+            other,
+            done: false.into(),
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl UserReader for Interleaved {
+    async fn get(&self, user: &UserId) -> Result<Option<User>, PortError> {
+        let row = UserReader::get(self.table.as_ref(), user).await?;
+        if !self.done.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            let other = (self.other)(row.clone().unwrap());
+            self.table.update(other).unwrap();
+        }
+        Ok(row)
+    }
+}
+
+#[async_trait::async_trait]
+impl AccountStore for Interleaved {
+    async fn replace(
+        &self,
+        user: &User,
+        expected: onboard_shared::ports::Expected,
+    ) -> Result<onboard_shared::ports::Conditional, PortError> {
+        self.table.replace(user, expected).await
+    }
+}
+
 fn row(world: &World) -> Option<User> {
     world.table.get(&UserId::parse(SUB).unwrap())
 }
@@ -187,41 +229,12 @@ async fn an_erasure_of_a_user_with_no_row_still_leaves_the_tombstone() {
 #[tokio::test]
 async fn a_rename_that_loses_to_another_write_reads_the_row_again() {
     // GIVEN a table where another rename lands between the read and the write
-    struct Racing {
-        table: Arc<LocalTable>,
-        raced: std::sync::atomic::AtomicBool,
-    }
-    #[async_trait::async_trait]
-    impl UserReader for Racing {
-        async fn get(&self, user: &UserId) -> Result<Option<User>, PortError> {
-            let row = UserReader::get(self.table.as_ref(), user).await?;
-            if !self.raced.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                let other = row.clone().unwrap();
-                let renamed = User {
-                    name: Some("Other".into()),
-                    version: other.version.next(),
-                    ..other
-                };
-                self.table.update(renamed).unwrap();
-            }
-            Ok(row)
-        }
-    }
-    #[async_trait::async_trait]
-    impl AccountStore for Racing {
-        async fn replace(
-            &self,
-            user: &User,
-            expected: onboard_shared::ports::Expected,
-        ) -> Result<onboard_shared::ports::Conditional, PortError> {
-            self.table.replace(user, expected).await
-        }
-    }
     let world = world();
     signed_up(&world, "Ada");
-    let racing = Arc::new(Racing {
-        table: world.table.clone(),
-        raced: false.into(),
+    let racing = Interleaved::new(&world, |row| User {
+        name: Some("Other".into()),
+        version: row.version.next(),
+        ..row
     });
     let account = Account::new(racing, world.pool.clone());
     // WHEN Ada renames herself
@@ -251,38 +264,9 @@ async fn without_the_authorizer_s_claims_the_answer_is_401() {
 #[tokio::test]
 async fn a_rename_during_an_erasure_ends_refused_and_the_tombstone_stays() {
     // GIVEN a table where the erasure lands between the rename's read and write
-    struct Erasing {
-        table: Arc<LocalTable>,
-        erased: std::sync::atomic::AtomicBool,
-    }
-    #[async_trait::async_trait]
-    impl UserReader for Erasing {
-        async fn get(&self, user: &UserId) -> Result<Option<User>, PortError> {
-            let row = UserReader::get(self.table.as_ref(), user).await?;
-            if !self.erased.swap(true, std::sync::atomic::Ordering::SeqCst) {
-                let live = row.clone().unwrap();
-                let tombstone = live.erased(Utc::now()).unwrap();
-                self.table.update(tombstone).unwrap();
-            }
-            Ok(row)
-        }
-    }
-    #[async_trait::async_trait]
-    impl AccountStore for Erasing {
-        async fn replace(
-            &self,
-            user: &User,
-            expected: onboard_shared::ports::Expected,
-        ) -> Result<onboard_shared::ports::Conditional, PortError> {
-            self.table.replace(user, expected).await
-        }
-    }
     let world = world();
     signed_up(&world, "Ada");
-    let erasing = Arc::new(Erasing {
-        table: world.table.clone(),
-        erased: false.into(),
-    });
+    let erasing = Interleaved::new(&world, |row| row.erased(Utc::now()).unwrap());
     let account = Account::new(erasing, world.pool.clone());
     // WHEN Ada's rename races her erasure
     let response = handle(

@@ -27,6 +27,27 @@ pub struct S3Archive {
 }
 
 impl S3Archive {
+    /// `HeadObject` of the user's object; `None` when there is none.
+    async fn head_object(
+        &self,
+        user: &UserId,
+    ) -> Result<Option<aws_sdk_s3::operation::head_object::HeadObjectOutput>, PortError> {
+        let result = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(archive_key(user))
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Some(output)),
+            Err(SdkError::ServiceError(context)) if context.raw().status().as_u16() == 404 => {
+                Ok(None)
+            }
+            Err(err) => Err(classify("HeadObject", err)),
+        }
+    }
+
     pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>) -> Self {
         Self {
             client,
@@ -38,19 +59,8 @@ impl S3Archive {
 #[async_trait]
 impl ArchiveStore for S3Archive {
     async fn head(&self, user: &UserId) -> Result<Option<ArchiveHead>, PortError> {
-        let result = self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(archive_key(user))
-            .send()
-            .await;
-        let output = match result {
-            Ok(output) => output,
-            Err(SdkError::ServiceError(context)) if context.raw().status().as_u16() == 404 => {
-                return Ok(None);
-            }
-            Err(err) => return Err(classify("HeadObject", err)),
+        let Some(output) = self.head_object(user).await? else {
+            return Ok(None);
         };
         let metadata = output.metadata.unwrap_or_default();
         // An object without our metadata was not written by the archive
@@ -106,18 +116,10 @@ impl ArchiveStore for S3Archive {
         let key = archive_key(user);
         // The current version is the one HeadObject reads (S3 says so
         // itself; a listing's IsLatest is only as good as its clock).
-        let current = match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(&key)
-            .send()
-            .await
-        {
-            Ok(head) => head.version_id,
-            Err(SdkError::ServiceError(context)) if context.raw().status().as_u16() == 404 => None,
-            Err(err) => return Err(classify("HeadObject", err)),
-        };
+        let current = self
+            .head_object(user)
+            .await?
+            .and_then(|head| head.version_id);
         let Some(current) = current else {
             // No current object (or no versioning): nothing older to find.
             return Ok(0);

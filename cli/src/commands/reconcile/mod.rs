@@ -284,8 +284,7 @@ pub fn compare(pool: &[PoolUser], rows: &[Row], erased: &ErasureLog) -> Report {
             (Some(_), Err(err)) => entries.push(entry(Finding::Unrecordable {
                 reason: Reason::of_error(&err),
             })),
-            (Some(Row { user: Ok(row), .. }), _) if erased.contains(sub) => {
-                let _ = row;
+            (Some(Row { user: Ok(_), .. }), _) if erased.contains(sub) => {
                 entries.push(entry(Finding::ErasedBroughtBack));
             }
             (Some(Row { user: Ok(row), .. }), Ok(expected)) => {

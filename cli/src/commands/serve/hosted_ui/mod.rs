@@ -156,11 +156,8 @@ async fn authorize(
     headers: HeaderMap,
     Query(request): Query<Authorize>,
 ) -> Response {
-    if let Err(reason) = ui.check(&request) {
-        return refused(reason);
-    }
-    if let Some(back) = ui.silently(&headers, &request).await {
-        return back;
+    if let Some(answered) = ui.answered_at_once(&headers, &request).await {
+        return answered;
     }
     Redirect::to(&format!("/login?{}", form_urlencoded(&request.pairs()))).into_response()
 }

@@ -70,13 +70,23 @@ impl HostedUi {
         Redirect::to(&back).into_response()
     }
 
-    /// With a live session, straight back to the page with a new code (the
-    /// session's refresh token traded for new tokens); `None` without one.
-    pub(super) async fn silently(
+    /// What an authorization request gets before any form: refused when it
+    /// is not the page's, or straight back to the page while the session
+    /// lasts; `None` when the form is next.
+    pub(super) async fn answered_at_once(
         &self,
         headers: &HeaderMap,
-        authorize: &Authorize,
+        request: &Authorize,
     ) -> Option<Response> {
+        if let Err(reason) = self.check(request) {
+            return Some(refused(reason));
+        }
+        self.silently(headers, request).await
+    }
+
+    /// With a live session, straight back to the page with a new code (the
+    /// session's refresh token traded for new tokens); `None` without one.
+    async fn silently(&self, headers: &HeaderMap, authorize: &Authorize) -> Option<Response> {
         let refresh_token = self.sessions.refresh_token(headers)?;
         let refreshed = self
             .cognito
@@ -111,11 +121,8 @@ pub(super) async fn login_form(
     headers: HeaderMap,
     Query(request): Query<Authorize>,
 ) -> Response {
-    if let Err(reason) = ui.check(&request) {
-        return refused(reason);
-    }
-    if let Some(back) = ui.silently(&headers, &request).await {
-        return back;
+    if let Some(answered) = ui.answered_at_once(&headers, &request).await {
+        return answered;
     }
     page(&ui.page_origin, "Sign in", &login_body(&request, "", ""))
 }
