@@ -48,7 +48,8 @@ enum Command {
     /// rows whose user is gone, rows out of date. `--fix` records the
     /// missing ones. Exits 1 while they differ.
     Reconcile(reconcile::command::ReconcileArgs),
-    /// Sign a user in with the stack's app client and print their ID token
+    /// Sign a user in with the stack's CLI app client (as an administrator:
+    /// AdminInitiateAuth) and print their ID token
     /// (answering the new-password challenge of an administrator-created
     /// user).
     Token(token::command::TokenArgs),

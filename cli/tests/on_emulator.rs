@@ -62,7 +62,7 @@ async fn dev_signup_and_serve_greet_a_new_user_with_no_email_in_any_log_line() {
     let client = cognito::Client::new(&sdk);
     let names = Names::for_stack(&stack, stack::default_parameter_prefix(&stack));
     let pool = stack::find_user_pool(&client, &names).await.unwrap();
-    let token = id_token(&sdk, &pool.client_id, EMAIL, PASSWORD).await;
+    let token = id_token(&sdk, &pool, EMAIL, PASSWORD).await;
 
     // Within seconds the pipeline has published the name the greeting uses
     // (the token carries it too: the greeting prefers the published one).

@@ -105,7 +105,7 @@ async fn reconcile_records_the_users_the_trigger_never_saw_and_token_signs_them_
     admin_created(&client, &pool.pool_id, "ada@example.com", Some("Ada")).await;
     client
         .sign_up()
-        .client_id(&pool.client_id)
+        .client_id(&pool.web_client_id)
         .username("bob@example.com")
         .password(PASSWORD)
         .user_attributes(attribute("email", "bob@example.com"))

@@ -137,18 +137,18 @@ describe("the greeting page through the local hosted UI", () => {
     await page.context().close();
   });
 
-  it("sends /oauth2/authorize on to sign-in, and refuses another callback without going there", async () => {
+  it("sends /oauth2/authorize on to sign-in, and refuses another callback or the admin scope without going there", async () => {
     const page = await tab();
     await page.goto(PAGE_URL);
     const { authUrl, clientId } = await page.$eval("#onboard", (element) => ({ ...element.dataset }));
-    const request = (redirectUri) => new URLSearchParams({
+    const request = (redirectUri, scope = "openid") => new URLSearchParams({
       client_id: clientId,
       response_type: "code",
       redirect_uri: redirectUri,
       state: "s",
       code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
       code_challenge_method: "S256",
-      scope: "openid",
+      scope,
     });
     await page.goto(`${authUrl}/oauth2/authorize?${request(PAGE_URL)}`);
     assert.equal(new URL(page.url()).pathname, "/login");
@@ -156,6 +156,13 @@ describe("the greeting page through the local hosted UI", () => {
     assert.equal(refused.status(), 400);
     assert.match(await page.textContent("#error"), /redirect_mismatch/);
     assert.equal(new URL(page.url()).origin, new URL(authUrl).origin);
+    // The scope that would let a token change the user's own attributes is
+    // not the client's to grant.
+    const admin = await page.goto(
+      `${authUrl}/oauth2/authorize?${request(PAGE_URL, "openid aws.cognito.signin.user.admin")}`,
+    );
+    assert.equal(admin.status(), 400);
+    assert.match(await page.textContent("#error"), /invalid_scope/);
     await page.context().close();
   });
 

@@ -79,7 +79,8 @@ impl Onboard {
             self.command(stack, &["dev", "--bootstrap", "--checkpoints", checkpoints]);
         command.env_remove("RUST_LOG");
         let (dev, mut out) = start(command, &dir.join("dev.log"));
-        line_with(&mut out, "app client");
+        // The last resource it makes: the CLI's app client.
+        line_with(&mut out, &format!("{stack}-cli"));
         dev
     }
 }

@@ -142,25 +142,22 @@ pub async fn receive_all(client: &sqs::Client, url: &str) -> Vec<(String, String
     }
 }
 
-/// A user's ID token from the pool, as the hosted UI would get it (here by
-/// `USER_PASSWORD_AUTH`).
+/// A user's ID token from the pool, as `onboard token` gets it (the CLI's
+/// app client, `AdminInitiateAuth`).
 ///
 /// # Panics
 ///
 /// When the pool refuses the user.
-pub async fn id_token(sdk: &SdkConfig, client_id: &str, username: &str, password: &str) -> String {
-    cognito::Client::new(sdk)
-        .initiate_auth()
-        .client_id(client_id)
-        .auth_flow(cognito::types::AuthFlowType::UserPasswordAuth)
-        .auth_parameters("USERNAME", username)
-        .auth_parameters("PASSWORD", password)
-        .send()
+pub async fn id_token(
+    sdk: &SdkConfig,
+    pool: &onboard_cli::stack::UserPool,
+    username: &str,
+    password: &str,
+) -> String {
+    let client = cognito::Client::new(sdk);
+    onboard_cli::commands::token::id_token(&client, pool, username, password, || None)
         .await
         .unwrap_or_else(|err| panic!("signing in: {err}"))
-        .authentication_result
-        .and_then(|result| result.id_token)
-        .unwrap_or_else(|| panic!("signing in gave no ID token"))
 }
 
 /// Every parameter under a stack's names path, by name (all pages of

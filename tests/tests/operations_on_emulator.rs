@@ -403,6 +403,7 @@ async fn deploy_with_outputs(stack_name: &str) -> std::collections::HashMap<Stri
             "RouterDeadLetterQueueUrl": { "Value": { "Ref": "RouterDlq" } },
             "UserPoolId": { "Value": "us-east-1_Deployed1" },
             "UserPoolClientId": { "Value": "deployedclient" },
+            "CliClientId": { "Value": "deployedcli" },
             "ParameterPrefix": { "Value": "/deployed" },
         }
     });
@@ -429,7 +430,8 @@ fn stack_args(stack: &str) -> onboard_cli::stack::StackArgs {
         table: None,
         bucket: None,
         user_pool_id: None,
-        client_id: None,
+        web_client_id: None,
+        cli_client_id: None,
         parameter_prefix: None,
     }
 }
@@ -467,7 +469,8 @@ async fn a_deployed_stack_is_found_by_its_outputs() {
         stack.names.user_pool_id.as_deref(),
         Some("us-east-1_Deployed1")
     );
-    assert_eq!(stack.names.client_id.as_deref(), Some("deployedclient"));
+    assert_eq!(stack.names.web_client_id.as_deref(), Some("deployedclient"));
+    assert_eq!(stack.names.cli_client_id.as_deref(), Some("deployedcli"));
     assert_eq!(
         stack.names.parameter_prefix,
         ParameterPrefix::parse("/deployed").unwrap()

@@ -50,15 +50,15 @@ async fn dead_letters(stack: &Stack, url: &str) -> Vec<(String, String)> {
 
 /// `onboard serve` in-process on a free port; returns its base URL.
 async fn serve(stack: &Stack, pool: &UserPool) -> (String, Authorizer) {
-    let authorizer = || {
-        Authorizer::new(
-            pool.jwks_url(Some(emulator().url())),
-            pool.issuer(),
-            &pool.client_id,
-        )
-    };
     let url = serve_api(stack, pool, Duration::from_secs(1)).await;
-    (url, authorizer().await.unwrap())
+    let authorizer = Authorizer::new(
+        pool.jwks_url(Some(emulator().url())),
+        pool.issuer(),
+        &pool.audiences(),
+    )
+    .await
+    .unwrap();
+    (url, authorizer)
 }
 
 /// The token with one character of its payload changed: the signature no
@@ -104,7 +104,7 @@ async fn a_sign_up_ends_archived_published_and_greeted_by_name() {
         .await
         .unwrap();
     let (url, authorizer) = serve(&stack, &pool).await;
-    let token = id_token(&stack.sdk, &pool.client_id, EMAIL, PASSWORD).await;
+    let token = id_token(&stack.sdk, &pool, EMAIL, PASSWORD).await;
     let http = reqwest::Client::new();
     let hello = format!("{url}/hello");
     let json = http
@@ -208,7 +208,7 @@ async fn every_token_wrong_in_one_way_gets_401_even_signed_with_the_pool_s_key()
         .await
         .unwrap();
     let (url, authorizer) = serve(&stack, &pool).await;
-    let token = id_token(&stack.sdk, &pool.client_id, EMAIL, PASSWORD).await;
+    let token = id_token(&stack.sdk, &pool, EMAIL, PASSWORD).await;
     let claims = serde_json::Value::Object(authorizer.verify(&token, 0).await.unwrap());
 
     // WHEN tokens made from its claims, each wrong in one way, are presented

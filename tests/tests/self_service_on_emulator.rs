@@ -29,7 +29,7 @@ async fn signed_in(stack: &Stack, email: &str) -> (UserPool, Api) {
     let api = Api {
         http: reqwest::Client::new(),
         url: serve_api(stack, &pool, Duration::from_secs(1)).await,
-        token: id_token(&stack.sdk, &pool.client_id, email, PASSWORD).await,
+        token: id_token(&stack.sdk, &pool, email, PASSWORD).await,
     };
     (pool, api)
 }
@@ -322,14 +322,14 @@ async fn a_person_renames_downloads_and_erases_their_account_everywhere() {
     assert_eq!(status, 410);
     // AND the pool has no such user, who cannot sign in
     assert!(pool_name(&stack, &pool, &ada).await.is_none());
-    let signed_in = cognito::Client::new(&stack.sdk)
-        .initiate_auth()
-        .client_id(&pool.client_id)
-        .auth_flow(cognito::types::AuthFlowType::UserPasswordAuth)
-        .auth_parameters("USERNAME", ADA)
-        .auth_parameters("PASSWORD", PASSWORD)
-        .send()
-        .await;
+    let signed_in = onboard_cli::commands::token::id_token(
+        &cognito::Client::new(&stack.sdk),
+        &pool,
+        ADA,
+        PASSWORD,
+        || None,
+    )
+    .await;
     assert!(signed_in.is_err());
     // AND the row is a tombstone with nothing personal
     let tombstone = row(&stack, &ada).await;

@@ -265,3 +265,111 @@ fn a_new_stack_s_pool_signs_in_by_email_whatever_its_case() {
     assert_eq!(pool["UsernameConfiguration"]["CaseSensitive"], false);
     assert!(template()["Resources"]["UserPool"]["UpdateReplacePolicy"] == "Retain");
 }
+
+/// A list property of a resource, as strings.
+fn strings(value: &Value) -> Vec<&str> {
+    value
+        .as_array()
+        .map(|all| all.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// The sign-ins Cognito answers through its API without IAM credentials:
+/// their access tokens always carry `aws.cognito.signin.user.admin`
+/// (`ALLOW_USER_AUTH` covers password and SRP on its own).
+const SELF_SERVICE_SIGN_INS: [&str; 6] = [
+    "ALLOW_USER_SRP_AUTH",
+    "ALLOW_USER_PASSWORD_AUTH",
+    "ALLOW_CUSTOM_AUTH",
+    "ALLOW_USER_AUTH",
+    "USER_PASSWORD_AUTH",
+    "CUSTOM_AUTH_FLOW_ONLY",
+];
+
+const ADMIN_SCOPE: &str = "aws.cognito.signin.user.admin";
+
+#[test]
+fn no_token_a_user_can_get_may_change_their_name_or_email_behind_the_pipeline() {
+    // Changing one's own attributes (UpdateUserAttributes) or deleting
+    // oneself (DeleteUser) takes an access token with the admin scope.
+    let clients: Vec<(&String, &Value)> = onboard_tests::template::resources()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Cognito::UserPoolClient")
+        .collect();
+    assert_eq!(clients.len(), 2, "the web client and the CLI's");
+    for (name, client) in clients {
+        let properties = &client["Properties"];
+        // Left out, ExplicitAuthFlows defaults to SRP and custom sign-in.
+        let flows = strings(&properties["ExplicitAuthFlows"]);
+        assert!(!flows.is_empty(), "{name} sets its flows");
+        for flow in &flows {
+            assert!(
+                !SELF_SERVICE_SIGN_INS.contains(flow),
+                "{name} allows {flow}, whose tokens carry {ADMIN_SCOPE}"
+            );
+        }
+        assert!(
+            !strings(&properties["AllowedOAuthScopes"]).contains(&ADMIN_SCOPE),
+            "{name} grants {ADMIN_SCOPE} through the hosted UI"
+        );
+        // Sign-up writes what the pool requires, and nothing else.
+        assert_eq!(
+            strings(&properties["WriteAttributes"]),
+            ["email", "name"],
+            "{name}"
+        );
+    }
+    let required: Vec<&str> = resource("UserPool")["Properties"]["Schema"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["Required"] == true)
+        .filter_map(|a| a["Name"].as_str())
+        .collect();
+    assert_eq!(required, ["email", "name"]);
+
+    // The web client signs in only through the hosted UI.
+    let web = &resource("UserPoolClient")["Properties"];
+    assert_eq!(
+        strings(&web["ExplicitAuthFlows"]),
+        ["ALLOW_REFRESH_TOKEN_AUTH"]
+    );
+    assert_eq!(strings(&web["AllowedOAuthFlows"]), ["code"]);
+    // The CLI's client only as an administrator, with IAM credentials.
+    let cli = &resource("CliClient")["Properties"];
+    assert_eq!(
+        strings(&cli["ExplicitAuthFlows"]),
+        ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+    );
+    assert!(cli["AllowedOAuthFlows"].is_null(), "no hosted UI sign-in");
+}
+
+#[test]
+fn no_role_of_the_stack_may_sign_a_user_in() {
+    let roles: Vec<&String> = onboard_tests::template::resources()
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::IAM::Role")
+        .map(|(name, _)| name)
+        .collect();
+    assert!(roles.len() >= 6, "{roles:?}");
+    for role in roles {
+        for (action, on) in grants(role) {
+            assert!(
+                action != "*"
+                    && action != "cognito-idp:*"
+                    && !action.starts_with("cognito-idp:AdminInitiateAuth")
+                    && !action.starts_with("cognito-idp:AdminRespondToAuthChallenge"),
+                "{role} may {action} on {on}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_local_hosted_ui_grants_the_scopes_the_web_client_allows() {
+    let web = &resource("UserPoolClient")["Properties"];
+    assert_eq!(
+        strings(&web["AllowedOAuthScopes"]),
+        onboard_cli::stack::WEB_CLIENT_SCOPES
+    );
+}

@@ -320,35 +320,26 @@ async fn user_pool(client: &cognito::Client, names: &Names) -> Result<Vec<Made>,
             (id, "created")
         }
     };
-    let (client_id, client_status) =
-        match find_client_by_name(client, &pool_id, &names.app_client).await? {
-            Some(id) => (id, "exists"),
-            None => {
-                let created = client
-                    .create_user_pool_client()
-                    .user_pool_id(&pool_id)
-                    .client_name(&names.app_client)
-                    .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
-                    .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
-                    // The claims Cognito puts in the ID token for the
-                    // `profile` and `email` scopes (an emulator puts in only
-                    // what the client may read).
-                    .read_attributes("email")
-                    .read_attributes("email_verified")
-                    .read_attributes("name")
-                    .send()
-                    .await
-                    .map_err(|err| StackError::call("CreateUserPoolClient", err))?;
-                let id = created
-                    .user_pool_client
-                    .and_then(|c| c.client_id)
-                    .ok_or_else(|| StackError::Call {
-                        action: "CreateUserPoolClient".to_owned(),
-                        source: "the answer has no client id".to_owned().into(),
-                    })?;
-                (id, "created")
-            }
-        };
+    // The two clients of infra/template.yaml, with the flows and attributes
+    // it gives them (an emulator enforces neither: cognito.rs says why they
+    // differ).
+    let web = app_client(
+        client,
+        &pool_id,
+        &names.web_client,
+        &[ExplicitAuthFlowsType::AllowRefreshTokenAuth],
+    )
+    .await?;
+    let cli = app_client(
+        client,
+        &pool_id,
+        &names.cli_client,
+        &[
+            ExplicitAuthFlowsType::AllowAdminUserPasswordAuth,
+            ExplicitAuthFlowsType::AllowRefreshTokenAuth,
+        ],
+    )
+    .await?;
     Ok(vec![
         Made {
             kind: "user pool",
@@ -356,11 +347,52 @@ async fn user_pool(client: &cognito::Client, names: &Names) -> Result<Vec<Made>,
             status: pool_status,
             detail: pool_id,
         },
-        Made {
-            kind: "app client",
-            name: names.app_client.clone(),
-            status: client_status,
-            detail: client_id,
-        },
+        web,
+        cli,
     ])
+}
+
+/// The app client so named, made with these flows when it is missing.
+async fn app_client(
+    client: &cognito::Client,
+    pool_id: &str,
+    name: &str,
+    flows: &[cognito::types::ExplicitAuthFlowsType],
+) -> Result<Made, StackError> {
+    let (id, status) = match find_client_by_name(client, pool_id, name).await? {
+        Some(id) => (id, "exists"),
+        None => {
+            let created = client
+                .create_user_pool_client()
+                .user_pool_id(pool_id)
+                .client_name(name)
+                .set_explicit_auth_flows(Some(flows.to_vec()))
+                // The claims Cognito puts in the ID token for the `profile`
+                // and `email` scopes (an emulator puts in only what the
+                // client may read).
+                .read_attributes("email")
+                .read_attributes("email_verified")
+                .read_attributes("name")
+                // The attributes the pool requires, which sign-up writes.
+                .write_attributes("email")
+                .write_attributes("name")
+                .send()
+                .await
+                .map_err(|err| StackError::call("CreateUserPoolClient", err))?;
+            let id = created
+                .user_pool_client
+                .and_then(|c| c.client_id)
+                .ok_or_else(|| StackError::Call {
+                    action: "CreateUserPoolClient".to_owned(),
+                    source: "the answer has no client id".to_owned().into(),
+                })?;
+            (id, "created")
+        }
+    };
+    Ok(Made {
+        kind: "app client",
+        name: name.to_owned(),
+        status,
+        detail: id,
+    })
 }

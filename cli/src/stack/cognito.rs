@@ -1,15 +1,34 @@
-//! The stack's user pool and app client, by id or found by name with the
-//! SDK's paginators.
+//! The stack's user pool and its two app clients, by id or found by name
+//! with the SDK's paginators.
+//!
+//! The clients split what a token may do. The web client's (the hosted UI's
+//! and the page's) tokens come from the authorization code flow only, with
+//! the scopes [`WEB_CLIENT_SCOPES`]: never `aws.cognito.signin.user.admin`,
+//! the scope Cognito asks of an access token before it lets the user change
+//! their own attributes (`UpdateUserAttributes`) or delete themselves
+//! (`DeleteUser`). The CLI's client signs in only with
+//! `ADMIN_USER_PASSWORD_AUTH`, which takes IAM credentials allowed
+//! `cognito-idp:AdminInitiateAuth` on the pool: its tokens, which do carry
+//! that scope, are only ever held by someone who could already change the
+//! user with the administrators' calls.
 
 use aws_sdk_cognitoidentityprovider as cognito;
 
 use super::{BOOTSTRAP_HINT, Names, StackError};
 
-/// The user pool and its app client, by id.
+/// The OAuth scopes the web client allows (the template's
+/// `AllowedOAuthScopes`, held equal by a test), and the only ones the local
+/// hosted UI grants.
+pub const WEB_CLIENT_SCOPES: [&str; 3] = ["openid", "email", "profile"];
+
+/// The user pool and its app clients, by id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserPool {
     pub pool_id: String,
-    pub client_id: String,
+    /// The hosted UI's and the page's client.
+    pub web_client_id: String,
+    /// `onboard token`'s and `onboard me`'s client.
+    pub cli_client_id: String,
 }
 
 impl UserPool {
@@ -27,6 +46,11 @@ impl UserPool {
         )
     }
 
+    /// The audiences of the ID tokens the stack's API accepts: its clients'.
+    pub fn audiences(&self) -> [&str; 2] {
+        [&self.web_client_id, &self.cli_client_id]
+    }
+
     /// Where the pool's signing keys are published: the issuer's, or the
     /// emulator's own copy.
     pub fn jwks_url(&self, endpoint_url: Option<&str>) -> String {
@@ -41,7 +65,7 @@ impl UserPool {
     }
 }
 
-/// Finds the user pool and app client: by the ids given, else by name.
+/// Finds the user pool and its app clients: by the ids given, else by name.
 pub async fn find_user_pool(
     client: &cognito::Client,
     names: &Names,
@@ -56,17 +80,44 @@ pub async fn find_user_pool(
                 hint: BOOTSTRAP_HINT,
             })?,
     };
-    let client_id = match &names.client_id {
-        Some(id) => id.clone(),
-        None => find_client_by_name(client, &pool_id, &names.app_client)
-            .await?
-            .ok_or_else(|| StackError::Missing {
-                what: "the app client",
-                name: names.app_client.clone(),
-                hint: BOOTSTRAP_HINT,
-            })?,
-    };
-    Ok(UserPool { pool_id, client_id })
+    let web_client_id = app_client(
+        client,
+        &pool_id,
+        names.web_client_id.as_deref(),
+        &names.web_client,
+    )
+    .await?;
+    let cli_client_id = app_client(
+        client,
+        &pool_id,
+        names.cli_client_id.as_deref(),
+        &names.cli_client,
+    )
+    .await?;
+    Ok(UserPool {
+        pool_id,
+        web_client_id,
+        cli_client_id,
+    })
+}
+
+/// An app client's id: the one given, else the one of the client so named.
+async fn app_client(
+    client: &cognito::Client,
+    pool_id: &str,
+    id: Option<&str>,
+    name: &str,
+) -> Result<String, StackError> {
+    if let Some(id) = id {
+        return Ok(id.to_owned());
+    }
+    find_client_by_name(client, pool_id, name)
+        .await?
+        .ok_or_else(|| StackError::Missing {
+            what: "the app client",
+            name: name.to_owned(),
+            hint: BOOTSTRAP_HINT,
+        })
 }
 
 pub(super) async fn find_pool_by_name(
@@ -117,7 +168,8 @@ mod tests {
     fn a_pools_tokens_are_issued_by_cognito_and_its_keys_found_at_the_endpoint() {
         let pool = UserPool {
             pool_id: "eu-west-1_AbC".into(),
-            client_id: "c".into(),
+            web_client_id: "w".into(),
+            cli_client_id: "c".into(),
         };
         assert_eq!(
             pool.issuer(),

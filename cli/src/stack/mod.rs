@@ -42,7 +42,7 @@ use stream_router::Router;
 
 pub use crate::engine::event_source::QueueSettings;
 pub use bootstrap::{Made, bootstrap, users_table};
-pub use cognito::{UserPool, find_user_pool};
+pub use cognito::{UserPool, WEB_CLIENT_SCOPES, find_user_pool};
 pub use identity::{Caller, caller};
 pub use names::{Names, Resolved, StackArgs, default_parameter_prefix, output_keys, stack_outputs};
 use onboard_shared::catalogue::QueueRole;

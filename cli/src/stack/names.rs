@@ -39,9 +39,14 @@ pub struct StackArgs {
     /// The user pool's id (default: the pool named <stack>-users).
     #[arg(long, env = "ONBOARD_USER_POOL_ID")]
     pub user_pool_id: Option<String>,
-    /// The app client's id (default: the client named <stack>-web).
-    #[arg(long, env = "ONBOARD_CLIENT_ID")]
-    pub client_id: Option<String>,
+    /// The web app client's id: the hosted UI's and the page's (default:
+    /// the client named <stack>-web).
+    #[arg(long, alias = "client-id", env = "ONBOARD_WEB_CLIENT_ID")]
+    pub web_client_id: Option<String>,
+    /// The CLI's app client's id: `onboard token`'s and `onboard me`'s
+    /// (default: the client named <stack>-cli).
+    #[arg(long, env = "ONBOARD_CLI_CLIENT_ID")]
+    pub cli_client_id: Option<String>,
     /// Where the users' names live (default: the deployed stack's
     /// ParameterPrefix output, else /<stack>).
     #[arg(long, env = "PARAMETER_PREFIX", value_parser = ParameterPrefix::parse)]
@@ -50,11 +55,12 @@ pub struct StackArgs {
 
 /// The Outputs of a deployed stack that `onboard` reads besides the queues'
 /// ([`QueueRole::output_key`]).
-const RESOURCE_OUTPUT_KEYS: [&str; 5] = [
+const RESOURCE_OUTPUT_KEYS: [&str; 6] = [
     "UsersTableName",
     "ArchiveBucketName",
     "UserPoolId",
     "UserPoolClientId",
+    "CliClientId",
     "ParameterPrefix",
 ];
 
@@ -170,8 +176,11 @@ impl StackArgs {
         if let Some(id) = &self.user_pool_id {
             names.user_pool_id = Some(id.clone());
         }
-        if let Some(id) = &self.client_id {
-            names.client_id = Some(id.clone());
+        if let Some(id) = &self.web_client_id {
+            names.web_client_id = Some(id.clone());
+        }
+        if let Some(id) = &self.cli_client_id {
+            names.cli_client_id = Some(id.clone());
         }
         names
     }
@@ -196,10 +205,15 @@ pub struct Names {
     /// Each queue's name, by role.
     pub queues: BTreeMap<QueueRole, String>,
     pub user_pool: String,
-    pub app_client: String,
-    /// Set when the pool is known by id rather than by name.
+    /// The app client of the hosted UI and the page.
+    pub web_client: String,
+    /// The app client of `onboard token` and `onboard me`.
+    pub cli_client: String,
+    /// Set when the pool and its clients are known by id rather than by
+    /// name.
     pub user_pool_id: Option<String>,
-    pub client_id: Option<String>,
+    pub web_client_id: Option<String>,
+    pub cli_client_id: Option<String>,
     pub parameter_prefix: ParameterPrefix,
 }
 
@@ -214,9 +228,11 @@ impl Names {
                 .map(|role| (role, role.bootstrapped_name(stack)))
                 .collect(),
             user_pool: format!("{stack}-users"),
-            app_client: format!("{stack}-web"),
+            web_client: format!("{stack}-web"),
+            cli_client: format!("{stack}-cli"),
             user_pool_id: None,
-            client_id: None,
+            web_client_id: None,
+            cli_client_id: None,
             parameter_prefix,
         }
     }
@@ -263,7 +279,8 @@ impl Names {
                 "UsersTableName" => self.table = value.to_owned(),
                 "ArchiveBucketName" => self.bucket = value.to_owned(),
                 "UserPoolId" => self.user_pool_id = Some(value.to_owned()),
-                "UserPoolClientId" => self.client_id = Some(value.to_owned()),
+                "UserPoolClientId" => self.web_client_id = Some(value.to_owned()),
+                "CliClientId" => self.cli_client_id = Some(value.to_owned()),
                 "ParameterPrefix" => {
                     self.parameter_prefix =
                         ParameterPrefix::parse(value).map_err(|err| bad(key, err.to_string()))?;

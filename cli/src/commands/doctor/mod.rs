@@ -193,7 +193,10 @@ async fn pool_found(sdk: &SdkConfig, names: &Names, d: &mut Diagnosis) -> Option
         Ok(pool) => {
             d.ok(
                 "user pool",
-                format!("{} with app client {}", pool.pool_id, pool.client_id),
+                format!(
+                    "{} with app clients {} (web) and {} (CLI)",
+                    pool.pool_id, pool.web_client_id, pool.cli_client_id
+                ),
             );
             Some(pool)
         }

@@ -2,7 +2,8 @@
 //! token from the `Authorization` header (bare, as API Gateway expects it,
 //! or after `Bearer `) and verifies it: an RS256 signature by one of the
 //! pool's keys (its JWKS, fetched at start and again when a token names a
-//! key not seen yet), the pool's issuer, the app client as audience,
+//! key not seen yet), the pool's issuer, one of the stack's app clients as
+//! audience (API Gateway's authorizer takes any client of the pool),
 //! `token_use` = `id`, and an `exp` still ahead. The claims reach the
 //! function as API Gateway passes them: strings.
 //!
@@ -52,11 +53,11 @@ struct Keys {
     fetched_at: Instant,
 }
 
-/// The Cognito authorizer of one user pool and app client.
+/// The Cognito authorizer of one user pool and its app clients.
 pub struct Authorizer {
     jwks_url: String,
     issuer: String,
-    audience: String,
+    audiences: Vec<String>,
     http: reqwest::Client,
     keys: RwLock<Keys>,
 }
@@ -66,7 +67,7 @@ impl std::fmt::Debug for Authorizer {
         f.debug_struct("Authorizer")
             .field("jwks_url", &self.jwks_url)
             .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
+            .field("audiences", &self.audiences)
             .finish_non_exhaustive()
     }
 }
@@ -76,7 +77,7 @@ impl Authorizer {
     pub async fn new(
         jwks_url: impl Into<String>,
         issuer: impl Into<String>,
-        audience: impl Into<String>,
+        audiences: &[&str],
     ) -> Result<Self, AuthError> {
         let jwks_url = jwks_url.into();
         let http = reqwest::Client::builder()
@@ -90,7 +91,7 @@ impl Authorizer {
         Ok(Self {
             jwks_url,
             issuer: issuer.into(),
-            audience: audience.into(),
+            audiences: audiences.iter().map(|&a| a.to_owned()).collect(),
             http,
             keys: RwLock::new(Keys {
                 by_id,
@@ -129,7 +130,7 @@ impl Authorizer {
         let key = self.key(&kid).await?;
         let mut validation = Validation::new(Algorithm::RS256);
         validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
+        validation.set_audience(&self.audiences);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         // Expiry is checked below against the given clock.
         validation.validate_exp = false;

@@ -52,7 +52,7 @@ pub struct ServeState {
 pub struct PageSettings {
     /// The hosted UI's origin (the stage variable `authUrl`).
     pub auth_url: String,
-    /// The app client (the stage variable `clientId`).
+    /// The web app client (the stage variable `clientId`).
     pub client_id: String,
     /// Where the page is served: `127.0.0.1:<port>`.
     pub host: String,
@@ -127,7 +127,7 @@ pub async fn run(
         );
         Some(PageSettings {
             auth_url: format!("http://{auth_address}"),
-            client_id: pool.client_id.clone(),
+            client_id: pool.web_client_id.clone(),
             host: address.to_string(),
         })
     } else {
@@ -156,7 +156,7 @@ impl ServeState {
         let authorizer = Authorizer::new(
             pool.jwks_url(sdk.endpoint_url()),
             pool.issuer(),
-            &pool.client_id,
+            &pool.audiences(),
         )
         .await?;
         let config = GreetingConfig {

@@ -1,6 +1,6 @@
 //! `onboard signup`: a sign-up as the hosted UI makes it, on an endpoint.
 //!
-//! The user signs up in the pool with the app client and is confirmed (as
+//! The user signs up in the pool with the web app client and is confirmed (as
 //! the emailed code would); then the post-confirmation handler is invoked
 //! with the event Cognito sends after a confirmation, because an emulator
 //! does not call triggers. Running it again for the same email finds the
@@ -64,7 +64,7 @@ pub async fn sign_up(
     }
     let signed = client
         .sign_up()
-        .client_id(&pool.client_id)
+        .client_id(&pool.web_client_id)
         .username(email)
         .password(password)
         .set_user_attributes(Some(attributes))
@@ -229,7 +229,7 @@ pub fn confirmation_event(
     header.region = Some(region);
     header.user_pool_id = Some(pool.pool_id.clone());
     header.user_name = Some(username.to_owned());
-    header.caller_context.client_id = Some(pool.client_id.clone());
+    header.caller_context.client_id = Some(pool.web_client_id.clone());
     header.caller_context.awssdk_version = Some("onboard".to_owned());
     event.request.user_attributes = attributes;
     event

@@ -1,5 +1,9 @@
 //! `onboard token`: a user's ID token, from their email and password, with
-//! the stack's app client (`USER_PASSWORD_AUTH`).
+//! the stack's CLI app client and the administrators' sign-in
+//! (`AdminInitiateAuth`, `ADMIN_USER_PASSWORD_AUTH`): it takes the caller's
+//! IAM credentials (`cognito-idp:AdminInitiateAuth` on the pool), so the
+//! tokens, which Cognito lets change the user's own attributes, are only
+//! ever in the hands of someone who could change them anyway.
 //!
 //! A user an administrator created must choose a new password at their
 //! first sign-in: Cognito answers with the `NEW_PASSWORD_REQUIRED`
@@ -47,9 +51,10 @@ pub async fn id_token(
     new_password: impl FnOnce() -> Option<String>,
 ) -> Result<String, TokenError> {
     let signed_in = client
-        .initiate_auth()
-        .client_id(&pool.client_id)
-        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .admin_initiate_auth()
+        .user_pool_id(&pool.pool_id)
+        .client_id(&pool.cli_client_id)
+        .auth_flow(AuthFlowType::AdminUserPasswordAuth)
         .auth_parameters("USERNAME", email)
         .auth_parameters("PASSWORD", password)
         .send()
@@ -66,8 +71,9 @@ pub async fn id_token(
                 .and_then(|p| p.get("USER_ID_FOR_SRP").or_else(|| p.get("USERNAME")))
                 .map_or(email, String::as_str);
             let answered = client
-                .respond_to_auth_challenge()
-                .client_id(&pool.client_id)
+                .admin_respond_to_auth_challenge()
+                .user_pool_id(&pool.pool_id)
+                .client_id(&pool.cli_client_id)
                 .challenge_name(ChallengeNameType::NewPasswordRequired)
                 .set_session(signed_in.session().map(str::to_owned))
                 .challenge_responses("USERNAME", username)

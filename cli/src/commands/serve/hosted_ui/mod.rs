@@ -5,7 +5,8 @@
 //!
 //! - `GET /signup`, `GET /login`: the authorization request (`client_id`,
 //!   `response_type=code`, `redirect_uri`, `state`, `code_challenge` with
-//!   `code_challenge_method=S256`) checked, then a form. A request for
+//!   `code_challenge_method=S256`, `scope` within the client's) checked,
+//!   then a form. A request for
 //!   another client or another callback is refused on the page, never
 //!   redirected.
 //! - `GET /oauth2/authorize`: the same request, sent on to `/login`.
@@ -16,7 +17,10 @@
 //!   real post-confirmation handler (an emulator calls no trigger), then the
 //!   sign-in (`InitiateAuth`) and the redirect back to the page with an
 //!   authorization code and the state.
-//! - `POST /login`: `InitiateAuth`, then the same redirect.
+//! - `POST /login`: `InitiateAuth`, then the same redirect. (Cognito's own
+//!   sign-in is not one of the client's flows, which allow none but the
+//!   refresh; an emulator enforces no flow, so the stand-in signs in
+//!   through the API in its place.)
 //! - `POST /oauth2/token`: the code traded once, within five minutes, for
 //!   the pool's tokens, by the client and callback it was issued to, with
 //!   the PKCE verifier whose SHA-256 is the challenge.
@@ -113,7 +117,7 @@ impl HostedUi {
 
     /// Why an authorization request is refused, if it is.
     fn check(&self, request: &Authorize) -> Result<(), &'static str> {
-        if request.client_id != self.pool.client_id {
+        if request.client_id != self.pool.web_client_id {
             return Err("unknown client_id");
         }
         if request.redirect_uri != self.page_url {
@@ -124,6 +128,15 @@ impl HostedUi {
         }
         if request.code_challenge_method != "S256" || request.code_challenge.len() != 43 {
             return Err("a PKCE code_challenge with code_challenge_method=S256 is required");
+        }
+        // The scopes the client allows, as the hosted UI grants them: never
+        // aws.cognito.signin.user.admin (the stack module says why).
+        if request
+            .scope
+            .split_whitespace()
+            .any(|scope| !stack::WEB_CLIENT_SCOPES.contains(&scope))
+        {
+            return Err("invalid_scope: the client allows only openid, email and profile");
         }
         Ok(())
     }
@@ -200,7 +213,7 @@ async fn signup(State(ui): State<Arc<HostedUi>>, Form(form): Form<SignUpForm>) -
     let signed = ui
         .cognito
         .sign_up()
-        .client_id(&ui.pool.client_id)
+        .client_id(&ui.pool.web_client_id)
         .username(email)
         .password(&form.password)
         .set_user_attributes(Some(attributes))
@@ -239,7 +252,7 @@ async fn confirm(State(ui): State<Arc<HostedUi>>, Form(form): Form<ConfirmForm>)
     let confirmed_in_pool = ui
         .cognito
         .confirm_sign_up()
-        .client_id(&ui.pool.client_id)
+        .client_id(&ui.pool.web_client_id)
         .username(&pending.username)
         .confirmation_code(&pending.code)
         .send()

@@ -69,7 +69,7 @@ pub(super) async fn logout(
 ) -> Response {
     let client = request.get("client_id").map(String::as_str);
     let logout_uri = request.get("logout_uri").map(String::as_str);
-    if client != Some(ui.pool.client_id.as_str()) {
+    if client != Some(ui.pool.web_client_id.as_str()) {
         return refused("unknown client_id");
     }
     if logout_uri != Some(ui.page_url.as_str()) {
@@ -87,7 +87,7 @@ pub(super) async fn revoke(
     State(ui): State<Arc<HostedUi>>,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
-    let (status, body) = if form.get("client_id") != Some(&ui.pool.client_id) {
+    let (status, body) = if form.get("client_id") != Some(&ui.pool.web_client_id) {
         (
             StatusCode::BAD_REQUEST,
             json!({ "error": "invalid_client" }).to_string(),

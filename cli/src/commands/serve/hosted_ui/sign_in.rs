@@ -27,7 +27,7 @@ impl HostedUi {
         let auth = self
             .cognito
             .initiate_auth()
-            .client_id(&self.pool.client_id)
+            .client_id(&self.pool.web_client_id)
             .auth_flow(cognito::types::AuthFlowType::UserPasswordAuth)
             .auth_parameters("USERNAME", username)
             .auth_parameters("PASSWORD", password)
@@ -91,7 +91,7 @@ impl HostedUi {
         let refreshed = self
             .cognito
             .initiate_auth()
-            .client_id(&self.pool.client_id)
+            .client_id(&self.pool.web_client_id)
             .auth_flow(cognito::types::AuthFlowType::RefreshTokenAuth)
             .auth_parameters("REFRESH_TOKEN", &refresh_token)
             .send()
