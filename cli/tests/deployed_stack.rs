@@ -77,6 +77,7 @@ async fn the_deployed_template_is_operated_by_its_stack_name_alone() {
         types_made(&report, "through its own API"),
         [
             "AWS::CloudWatch::Alarm",
+            "AWS::Cognito::IdentityPool",
             "AWS::Cognito::UserPool",
             "AWS::Cognito::UserPoolClient",
             "AWS::Cognito::UserPoolDomain",

@@ -9,8 +9,8 @@ moto's CloudFormation cannot create every resource type of the template.
 Those are handled one of three ways, and the report says which:
 
 - created through their own API: before the stack, the Cognito user pool,
-  its app client and its domain (every reference to them in the template
-  replaced by the real id or ARN); after it, the alarms (their references
+  its app clients, its domain and the identity pool (every reference to
+  them in the template replaced by the real id or ARN); after it, the alarms (their references
   resolved from the stack's resources);
 - not covered: left out, each with the reason (see NOT_COVERED). References
   to them become a placeholder `not-created:<LogicalId>`;
@@ -45,6 +45,7 @@ THROUGH_THEIR_API = {
     "AWS::Cognito::UserPool",
     "AWS::Cognito::UserPoolClient",
     "AWS::Cognito::UserPoolDomain",
+    "AWS::Cognito::IdentityPool",
 }
 THROUGH_THEIR_API_AFTER = {"AWS::CloudWatch::Alarm"}
 NOT_COVERED = {
@@ -58,6 +59,14 @@ NOT_COVERED = {
     ),
     "AWS::ApiGateway::Stage": "moto's CloudFormation has no model for API stages",
     "AWS::ApiGateway::Account": "moto's CloudFormation has no model for the API Gateway account",
+    "AWS::Cognito::IdentityPoolRoleAttachment": (
+        "moto has no SetIdentityPoolRoles: its GetCredentialsForIdentity assumes no "
+        "role (the role's policy is evaluated in own_credentials_policy.rs)"
+    ),
+    "AWS::Cognito::IdentityPoolPrincipalTag": (
+        "moto has no principal tag mapping and tags no session "
+        "(the tag's use is evaluated in own_credentials_policy.rs)"
+    ),
     "AWS::Lambda::EventSourceMapping": (
         "moto runs a mapping by invoking the function on each write, and runs no "
         "Lambda code here; `onboard dev` polls the stream and the queues instead"
@@ -146,9 +155,10 @@ def resolve(value, parameters, attribute):
     return {key: resolve(item, parameters, attribute) for key, item in value.items()}
 
 
-def create_cognito(cognito, template, parameters):
-    """Creates the pool, its clients and its domain through Cognito's API;
-    returns each one's Ref and attributes by logical id."""
+def create_cognito(cognito, identities, template, parameters):
+    """Creates the user pool, its clients and its domain, and the identity
+    pool, through Cognito's APIs; returns each one's Ref and attributes by
+    logical id."""
     made = {}
     resources = template["Resources"]
     by_type = lambda kind: [(k, r) for k, r in resources.items() if r["Type"] == kind]
@@ -179,7 +189,7 @@ def create_cognito(cognito, template, parameters):
             attribute["Required"] = bool(attribute.get("Required"))
             attribute["Mutable"] = bool(attribute.get("Mutable"))
         pool = cognito.create_user_pool(**request)["UserPool"]
-        made[logical_id] = {"Ref": pool["Id"], "Arn": pool["Arn"], "ProviderName": pool["Id"]}
+        made[logical_id] = {"Ref": pool["Id"], "Arn": pool["Arn"], "ProviderName": f"cognito-idp.{REGION}.amazonaws.com/{pool['Id']}"}
     for logical_id, resource in by_type("AWS::Cognito::UserPoolClient"):
         request = properties(resource, ("UserPoolId", "ClientName"))
         request.update(properties(resource, (
@@ -188,6 +198,7 @@ def create_cognito(cognito, template, parameters):
             "AllowedOAuthFlows",
             "AllowedOAuthScopes",
             "ReadAttributes",
+            "WriteAttributes",
             "SupportedIdentityProviders",
             "ExplicitAuthFlows",
             "PreventUserExistenceErrors",
@@ -199,6 +210,15 @@ def create_cognito(cognito, template, parameters):
         props = properties(resource, ("Domain", "UserPoolId"))
         cognito.create_user_pool_domain(Domain=props["Domain"], UserPoolId=props["UserPoolId"])
         made[logical_id] = {"Ref": props["Domain"]}
+    for logical_id, resource in by_type("AWS::Cognito::IdentityPool"):
+        props = properties(resource, (
+            "IdentityPoolName",
+            "AllowUnauthenticatedIdentities",
+            "AllowClassicFlow",
+            "CognitoIdentityProviders",
+        ))
+        pool = identities.create_identity_pool(**props)
+        made[logical_id] = {"Ref": pool["IdentityPoolId"]}
     return made
 
 
@@ -263,7 +283,7 @@ def main():
         if resource["Type"] == "AWS::Lambda::Function":
             s3.put_object(Bucket=code_bucket, Key=f"{logical_id}.zip", Body=package)
 
-    values = create_cognito(client("cognito-idp"), template, known)
+    values = create_cognito(client("cognito-idp"), client("cognito-identity"), template, known)
     report = {
         logical_id: {"type": resources[logical_id]["Type"], "made": "through its own API"}
         for logical_id in values
