@@ -8,7 +8,8 @@ use onboard_shared::error::error_chain;
 use onboard_shared::telemetry::{self, LogFormat};
 
 use onboard_cli::commands::{
-    CommandError, dev, dlq, doctor, me, names, queues, reconcile, replay, serve, signup, token,
+    CommandError, credentials, dev, dlq, doctor, me, names, queues, reconcile, replay, serve,
+    signup, token,
 };
 
 #[derive(Debug, Parser)]
@@ -53,6 +54,10 @@ enum Command {
     /// (answering the new-password challenge of an administrator-created
     /// user).
     Token(token::command::TokenArgs),
+    /// Print a user's own temporary AWS credentials from the stack's
+    /// identity pool (export lines, or --json for credential_process):
+    /// they read the user's own archive object and nothing else.
+    Credentials(credentials::command::CredentialsArgs),
     /// A signed-in user's own account, through the API: shown as the
     /// greeting and the export see it; `--rename`, `--export FILE`,
     /// `--delete` (asks to confirm; `--yes` for scripts).
@@ -97,6 +102,7 @@ async fn main() -> ExitCode {
         | Command::Dlq(_)
         | Command::Reconcile(_)
         | Command::Token(_)
+        | Command::Credentials(_)
         | Command::Me(_)
         | Command::Doctor(_)
         | Command::Names(_) => "warn",
@@ -120,6 +126,7 @@ async fn main() -> ExitCode {
             Err(err) => report("dlq", Err(err)),
         },
         Command::Token(args) => report("token", token::command::run(args).await),
+        Command::Credentials(args) => report("credentials", credentials::command::run(args).await),
         Command::Me(args) => report("me", me::command::run(args).await),
         Command::Reconcile(args) => match reconcile::command::run(args).await {
             Ok(matches) => ExitCode::from(u8::from(!matches)),

@@ -316,6 +316,11 @@ async fn doctor_passes_a_healthy_bootstrapped_stack_and_names_a_waiting_dead_let
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.contains("Healthy: the stack can work."), "{out}");
     assert!(out.contains("account 123456789012"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(" ok") && l.contains("identity pool")),
+        "{out}"
+    );
     let (code, out, _) = ONBOARD.run(&stack, &["doctor", "--json"]);
     assert_eq!(code, Some(0));
     let report = json(&out);

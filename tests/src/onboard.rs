@@ -79,8 +79,8 @@ impl Onboard {
             self.command(stack, &["dev", "--bootstrap", "--checkpoints", checkpoints]);
         command.env_remove("RUST_LOG");
         let (dev, mut out) = start(command, &dir.join("dev.log"));
-        // The last resource it makes: the CLI's app client.
-        line_with(&mut out, &format!("{stack}-cli"));
+        // The last resource it makes: the identity pool.
+        line_with(&mut out, &format!("{stack}-identities"));
         dev
     }
 }

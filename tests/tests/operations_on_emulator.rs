@@ -432,6 +432,7 @@ fn stack_args(stack: &str) -> onboard_cli::stack::StackArgs {
         user_pool_id: None,
         web_client_id: None,
         cli_client_id: None,
+        identity_pool_id: None,
         parameter_prefix: None,
     }
 }

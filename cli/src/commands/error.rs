@@ -22,6 +22,8 @@ pub enum CommandError {
     #[error(transparent)]
     Me(#[from] crate::commands::me::MeError),
     #[error(transparent)]
+    Credentials(#[from] crate::commands::credentials::CredentialsError),
+    #[error(transparent)]
     Call(#[from] crate::stack::sqs_calls::CallError),
     #[error("the terminal")]
     Terminal(#[from] std::io::Error),

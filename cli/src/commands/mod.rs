@@ -4,8 +4,8 @@
 //!
 //! - [`replay`]: events from files through the embedded pipeline.
 //! - [`dev`]: the local Lambda service on an emulator.
-//! - [`signup`], [`token`]: a confirmed sign-up and its trigger; a user's
-//!   ID token.
+//! - [`signup`], [`token`], [`credentials`]: a confirmed sign-up and its
+//!   trigger; a user's ID token; their own temporary AWS credentials.
 //! - [`me`]: a signed-in user's own account: shown, renamed, exported,
 //!   erased.
 //! - [`serve`]: the greeting page and API behind a Cognito authorizer, and
@@ -24,6 +24,7 @@ use tokio::sync::watch;
 mod error;
 pub use error::CommandError;
 
+pub mod credentials;
 pub mod dev;
 pub mod dlq;
 pub mod doctor;

@@ -63,7 +63,21 @@ pub async fn bootstrap(
             .0,
     );
     made.push(archive_bucket(&s3_client(sdk, force_path_style), &names.bucket, sdk).await?);
-    made.extend(user_pool(&cognito::Client::new(sdk), names).await?);
+    let cognito = cognito::Client::new(sdk);
+    made.extend(user_pool(&cognito, names).await?);
+    let pool = super::find_user_pool(&cognito, names).await?;
+    let (id, status) = super::identity_pool::ensure(
+        &aws_sdk_cognitoidentity::Client::new(sdk),
+        &names.identity_pool,
+        &pool,
+    )
+    .await?;
+    made.push(Made {
+        kind: "identity pool",
+        name: names.identity_pool.clone(),
+        status,
+        detail: id,
+    });
     Ok(made)
 }
 

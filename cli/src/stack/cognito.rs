@@ -39,8 +39,14 @@ impl UserPool {
 
     /// The `iss` of the pool's tokens. Emulators sign with this same issuer.
     pub fn issuer(&self) -> String {
+        format!("https://{}", self.provider_name())
+    }
+
+    /// The pool as an identity pool names its provider (the issuer without
+    /// its scheme): the key of an ID token in `Logins`.
+    pub fn provider_name(&self) -> String {
         format!(
-            "https://cognito-idp.{}.amazonaws.com/{}",
+            "cognito-idp.{}.amazonaws.com/{}",
             self.region(),
             self.pool_id
         )

@@ -4,8 +4,9 @@
 //! Every name derives from the stack name (`--stack`, `ONBOARD_STACK`,
 //! default `onboard`): `onboard-users` (table and user pool),
 //! `onboard-archive` (queue and bucket), `onboard-archive-dlq`,
-//! `onboard-publish`, `onboard-publish-dlq`, `onboard-router-dlq` and the app
-//! client `onboard-web`. A deployed stack whose names differ sets them one by
+//! `onboard-publish`, `onboard-publish-dlq`, `onboard-router-dlq`, the app
+//! clients `onboard-web` and `onboard-cli`, and the identity pool
+//! `onboard-identities`. A deployed stack whose names differ sets them one by
 //! one (`--table`, `--bucket`, `--user-pool-id`, ...). The same command then
 //! works on an emulator and on AWS.
 //!
@@ -17,6 +18,7 @@
 //! hold.
 //!
 //! [`names`] says what they are called, [`cognito`] finds the user pool,
+//! [`identity_pool`] the identity pool,
 //! [`bootstrap`] creates the resources on an endpoint, idempotently, for
 //! `onboard dev`; [`Stack::connect`] finds them (queue URLs are looked up
 //! once) for every command that uses them.
@@ -24,6 +26,7 @@
 mod bootstrap;
 mod cognito;
 mod identity;
+mod identity_pool;
 mod local;
 mod names;
 pub mod sqs_calls;
@@ -44,6 +47,7 @@ pub use crate::engine::event_source::QueueSettings;
 pub use bootstrap::{Made, bootstrap, users_table};
 pub use cognito::{UserPool, WEB_CLIENT_SCOPES, find_user_pool};
 pub use identity::{Caller, caller};
+pub use identity_pool::find_identity_pool;
 pub use names::{Names, Resolved, StackArgs, default_parameter_prefix, output_keys, stack_outputs};
 use onboard_shared::catalogue::QueueRole;
 

@@ -47,6 +47,11 @@ pub struct StackArgs {
     /// (default: the client named <stack>-cli).
     #[arg(long, env = "ONBOARD_CLI_CLIENT_ID")]
     pub cli_client_id: Option<String>,
+    /// The identity pool's id: `onboard credentials`'s (default: the
+    /// deployed stack's IdentityPoolId output, else the pool named
+    /// <stack>-identities).
+    #[arg(long, env = "ONBOARD_IDENTITY_POOL_ID")]
+    pub identity_pool_id: Option<String>,
     /// Where the users' names live (default: the deployed stack's
     /// ParameterPrefix output, else /<stack>).
     #[arg(long, env = "PARAMETER_PREFIX", value_parser = ParameterPrefix::parse)]
@@ -55,12 +60,13 @@ pub struct StackArgs {
 
 /// The Outputs of a deployed stack that `onboard` reads besides the queues'
 /// ([`QueueRole::output_key`]).
-const RESOURCE_OUTPUT_KEYS: [&str; 6] = [
+const RESOURCE_OUTPUT_KEYS: [&str; 7] = [
     "UsersTableName",
     "ArchiveBucketName",
     "UserPoolId",
     "UserPoolClientId",
     "CliClientId",
+    "IdentityPoolId",
     "ParameterPrefix",
 ];
 
@@ -182,6 +188,9 @@ impl StackArgs {
         if let Some(id) = &self.cli_client_id {
             names.cli_client_id = Some(id.clone());
         }
+        if let Some(id) = &self.identity_pool_id {
+            names.identity_pool_id = Some(id.clone());
+        }
         names
     }
 }
@@ -214,6 +223,9 @@ pub struct Names {
     pub user_pool_id: Option<String>,
     pub web_client_id: Option<String>,
     pub cli_client_id: Option<String>,
+    /// The identity pool that gives a person their own credentials.
+    pub identity_pool: String,
+    pub identity_pool_id: Option<String>,
     pub parameter_prefix: ParameterPrefix,
 }
 
@@ -233,6 +245,8 @@ impl Names {
             user_pool_id: None,
             web_client_id: None,
             cli_client_id: None,
+            identity_pool: format!("{stack}-identities"),
+            identity_pool_id: None,
             parameter_prefix,
         }
     }
@@ -281,6 +295,7 @@ impl Names {
                 "UserPoolId" => self.user_pool_id = Some(value.to_owned()),
                 "UserPoolClientId" => self.web_client_id = Some(value.to_owned()),
                 "CliClientId" => self.cli_client_id = Some(value.to_owned()),
+                "IdentityPoolId" => self.identity_pool_id = Some(value.to_owned()),
                 "ParameterPrefix" => {
                     self.parameter_prefix =
                         ParameterPrefix::parse(value).map_err(|err| bad(key, err.to_string()))?;

@@ -123,6 +123,7 @@ pub async fn diagnose(args: &StackArgs) -> Result<Diagnosis, StackError> {
     };
     let Found { stack, stream_arn } = resources_found(&sdk, &names, &mut diagnosis).await;
     let pool = pool_found(&sdk, &names, &mut diagnosis).await;
+    identity_pool_found(&sdk, &names, &mut diagnosis).await;
     match &resources {
         Some(resources) => {
             deployed::trigger(&sdk, pool.as_ref(), resources, &mut diagnosis).await;
@@ -204,6 +205,22 @@ async fn pool_found(sdk: &SdkConfig, names: &Names, d: &mut Diagnosis) -> Option
             d.trouble("user pool", error_chain(&err));
             None
         }
+    }
+}
+
+/// The identity pool behind `onboard credentials`: the pipeline works
+/// without it, so a missing one is a note.
+async fn identity_pool_found(sdk: &SdkConfig, names: &Names, d: &mut Diagnosis) {
+    let client = aws_sdk_cognitoidentity::Client::new(sdk);
+    match stack::find_identity_pool(&client, names).await {
+        Ok(id) => d.ok("identity pool", format!("{id}, for a person's own credentials")),
+        Err(StackError::Missing { name, .. }) => d.note(
+            "identity pool",
+            format!(
+                "`{name}` not found: `onboard credentials` needs it (deploy the template again, or `onboard dev --bootstrap`)"
+            ),
+        ),
+        Err(err) => d.trouble("identity pool", error_chain(&err)),
     }
 }
 

@@ -64,7 +64,7 @@ pub async fn run(args: TokenArgs) -> Result<(), CommandError> {
 
 /// A secret from the terminal (not echoed), or the next line of standard
 /// input when it is not a terminal; `None` when there is none.
-fn secret(prompt: &str) -> Result<Option<String>, CommandError> {
+pub(crate) fn secret(prompt: &str) -> Result<Option<String>, CommandError> {
     let line = if std::io::stdin().is_terminal() {
         rpassword::prompt_password(prompt)?
     } else {
