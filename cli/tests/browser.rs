@@ -2,8 +2,10 @@
 //! Chromium, driven by Playwright): `onboard dev --bootstrap` and
 //! `onboard serve` on the emulator, as a person runs them, then
 //! `tests/browser/sign-up.test.mjs` signs up through the local hosted UI
-//! and uses the page as their own app, and `hosted-ui.test.mjs` walks the
-//! hosted UI's ways out of a stuck sign-in.
+//! and uses the page as their own app (its archived data downloaded with
+//! their own credentials too), `hosted-ui.test.mjs` walks the hosted UI's
+//! ways out of a stuck sign-in, and `presign.test.mjs` holds the page's
+//! SigV4 presigner to AWS's documented example.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use std::path::Path;
@@ -73,7 +75,7 @@ fn a_person_signs_up_through_the_hosted_ui_and_the_page_greets_them() {
         output.status.success(),
         "the browser test failed:\n{report}\nonboard serve:\n{serve_log}"
     );
-    assert!(report.contains("pass 16"), "{report}");
+    assert!(report.contains("pass 19"), "{report}");
     assert!(screenshot.exists(), "no screenshot of the signed-in page");
     // The sign-up reached the pipeline, and no log line names the email.
     assert!(

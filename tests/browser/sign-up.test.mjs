@@ -232,6 +232,20 @@ describe("the page as the person's own app", () => {
     assert.equal(data.table.row.version, 2);
   });
 
+  it("downloads the archived data straight from S3 with the person's own credentials", async () => {
+    assert.equal(await page.isVisible("#download-own"), true);
+    // The archive consumer catches up with the rename in the background.
+    for (let attempt = 1; ; attempt++) {
+      const [download] = await Promise.all([page.waitForEvent("download"), page.click("#download-own")]);
+      assert.equal(download.suggestedFilename(), "onboard-archive.json");
+      const archived = await readFile(await download.path(), "utf8");
+      if (archived.includes('"Ana Lima"')) break;
+      assert.ok(attempt < 20, `the archive never held the new name: ${archived}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    assert.equal(await page.textContent("#error"), "");
+  });
+
   it("wraps a long name instead of widening the page", async () => {
     await page.fill("#new-name", "W".repeat(128));
     await page.click("#rename-submit");

@@ -176,6 +176,47 @@
     setTimeout(() => URL.revokeObjectURL(link.href), 1000);
   });
 
+  // The archive object straight from S3 with the person's own credentials:
+  // the identity pool's enhanced flow (GetId, GetCredentialsForIdentity),
+  // then a presigned GET the browser follows as a download.
+  if (settings.identityPoolId) {
+    $("download-own").hidden = false;
+    $("download-own").addEventListener("click", async () => {
+      show("error", "");
+      try {
+        const payload = tokens.id_token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+        const claims = JSON.parse(atob(payload));
+        const logins = { [claims.iss.replace(/^https:\/\//, "")]: tokens.id_token };
+        const identity = async (target, body) => {
+          const answer = await fetch(settings.identityUrl, {
+            method: "POST",
+            headers: {
+              "Content-Type": "application/x-amz-json-1.1",
+              "X-Amz-Target": "AWSCognitoIdentityService." + target,
+            },
+            body: JSON.stringify(body),
+          });
+          if (!answer.ok) throw new Error("the identity pool answered " + answer.status);
+          return answer.json();
+        };
+        const { IdentityId } = await identity("GetId", { IdentityPoolId: settings.identityPoolId, Logins: logins });
+        const { Credentials } = await identity("GetCredentialsForIdentity", { IdentityId, Logins: logins });
+        location.assign(await presignedGet({
+          url: `${settings.archiveUrl}/users/${encodeURIComponent(claims.sub)}.json`,
+          region: settings.region,
+          credentials: {
+            accessKeyId: Credentials.AccessKeyId,
+            secretAccessKey: Credentials.SecretKey,
+            sessionToken: Credentials.SessionToken,
+          },
+          query: { "response-content-disposition": 'attachment; filename="onboard-archive.json"' },
+        }));
+      } catch (err) {
+        show("error", "Your archived data could not be fetched: " + err.message);
+      }
+    });
+  }
+
   $("sign-out").addEventListener("click", signOut);
   $("delete").addEventListener("click", () => { $("confirm-delete").hidden = false; });
   $("delete-cancelled").addEventListener("click", () => { $("confirm-delete").hidden = true; });

@@ -18,7 +18,73 @@ use serde_json::json;
 use onboard_shared::api::{json_response, response};
 
 const SIGN_IN_HTML: &str = include_str!("sign-in.html");
-const SIGN_IN_SCRIPT: &str = include_str!("sign-in.js");
+/// The page's one script: the app, then the presigner it calls on a click.
+const SIGN_IN_SCRIPT: &str = concat!(include_str!("sign-in.js"), "\n", include_str!("presign.js"));
+
+/// Where the page gets a person's own credentials and their archive
+/// object: the stage variables `identityPoolId`, `identityUrl` (the
+/// identity pool's endpoint, an origin), `archiveUrl` (the bucket's
+/// endpoint: an origin, and on an emulator the bucket as its one path
+/// segment) and `region`. All four, or the page offers no such download.
+struct OwnCredentials {
+    identity_pool_id: String,
+    identity_url: String,
+    archive_url: String,
+    region: String,
+}
+
+impl OwnCredentials {
+    fn from_stage<'r>(stage_variable: impl Fn(&str) -> Option<&'r str>) -> Option<Self> {
+        let identity_pool_id = stage_variable("identityPoolId").filter(|id| {
+            let (region, uuid) = id.split_once(':').unwrap_or_default();
+            is_region(region)
+                && uuid.len() == 36
+                && uuid.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-')
+        })?;
+        let region = stage_variable("region").filter(|r| is_region(r))?;
+        Some(Self {
+            identity_pool_id: identity_pool_id.to_owned(),
+            identity_url: stage_variable("identityUrl").and_then(origin)?,
+            archive_url: stage_variable("archiveUrl").and_then(archive_url)?,
+            region: region.to_owned(),
+        })
+    }
+}
+
+/// An AWS region's name (`eu-west-1`).
+fn is_region(value: &str) -> bool {
+    !value.is_empty()
+        && value.len() <= 32
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The bucket's endpoint: an origin, optionally followed by one path
+/// segment that is a bucket name (path-style, on an emulator).
+fn archive_url(value: &str) -> Option<String> {
+    let value = value.strip_suffix('/').unwrap_or(value);
+    let scheme_end = value.find("://")? + 3;
+    let (origin_part, bucket) = match value[scheme_end..].find('/') {
+        Some(at) => value.split_at(scheme_end + at),
+        None => (value, ""),
+    };
+    let origin = origin(origin_part)?;
+    let bucket = bucket.strip_prefix('/').unwrap_or(bucket);
+    let bucket_ok = bucket.is_empty()
+        || (bucket.len() >= 3
+            && bucket.len() <= 63
+            && bucket
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'));
+    bucket_ok.then(|| {
+        if bucket.is_empty() {
+            origin
+        } else {
+            format!("{origin}/{bucket}")
+        }
+    })
+}
 
 /// The sign-in page for this request; 500 when the stage lacks its settings.
 pub fn sign_in_page(request: &ApiGatewayProxyRequest) -> ApiGatewayProxyResponse {
@@ -42,15 +108,32 @@ pub fn sign_in_page(request: &ApiGatewayProxyRequest) -> ApiGatewayProxyResponse
             json!({ "message": "The sign-in page is not configured" }),
         );
     };
+    let own = OwnCredentials::from_stage(stage_variable);
     let attribute = |value: &str| html_escape::encode_double_quoted_attribute(value).into_owned();
+    let own_field = |field: fn(&OwnCredentials) -> &str| own.as_ref().map_or("", field);
     let body = SIGN_IN_HTML
         .replace("{{AUTH_URL}}", &attribute(&auth_url))
         .replace("{{CLIENT_ID}}", &attribute(client_id))
         .replace("{{REDIRECT_URI}}", &attribute(&redirect_uri))
+        .replace(
+            "{{IDENTITY_POOL_ID}}",
+            &attribute(own_field(|o| &o.identity_pool_id)),
+        )
+        .replace(
+            "{{IDENTITY_URL}}",
+            &attribute(own_field(|o| &o.identity_url)),
+        )
+        .replace("{{ARCHIVE_URL}}", &attribute(own_field(|o| &o.archive_url)))
+        .replace("{{REGION}}", &attribute(own_field(|o| &o.region)))
         .replace("{{SCRIPT}}", SIGN_IN_SCRIPT);
     let mut page = response(200, "text/html; charset=utf-8", body);
+    // The identity pool is fetched; the archive object is a navigation (a
+    // presigned link), which connect-src does not govern.
+    let identity = own
+        .as_ref()
+        .map_or(String::new(), |o| format!(" {}", o.identity_url));
     let policy = format!(
-        "default-src 'none'; script-src '{}'; style-src 'unsafe-inline'; connect-src 'self' {auth_url}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        "default-src 'none'; script-src '{}'; style-src 'unsafe-inline'; connect-src 'self' {auth_url}{identity}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
         script_hash()
     );
     if let Ok(policy) = HeaderValue::from_str(&policy) {
@@ -240,6 +323,87 @@ mod tests {
         // Plain HTTP anywhere else is refused.
         local.request_context.domain_name = Some("example.org:80".to_owned());
         assert_eq!(sign_in_page(&local).status_code, 500);
+    }
+
+    fn with_own_credentials(archive_url: &str, identity_url: &str) -> ApiGatewayProxyRequest {
+        let mut request = request();
+        for (name, value) in [
+            (
+                "identityPoolId",
+                "eu-west-1:6f1c2d3e-4a5b-4c6d-8e7f-901234567890",
+            ),
+            ("identityUrl", identity_url),
+            ("archiveUrl", archive_url),
+            ("region", "eu-west-1"),
+        ] {
+            request
+                .stage_variables
+                .insert(name.to_owned(), value.to_owned());
+        }
+        request
+    }
+
+    #[test]
+    fn the_page_offers_the_archive_with_one_s_own_credentials_when_the_stage_says_where() {
+        let response = sign_in_page(&with_own_credentials(
+            "https://onboard-archive.s3.eu-west-1.amazonaws.com",
+            "https://cognito-identity.eu-west-1.amazonaws.com",
+        ));
+        let page = body(&response);
+        assert!(
+            page.contains(
+                r#"data-identity-pool-id="eu-west-1:6f1c2d3e-4a5b-4c6d-8e7f-901234567890""#
+            )
+        );
+        assert!(
+            page.contains(
+                r#"data-archive-url="https://onboard-archive.s3.eu-west-1.amazonaws.com""#
+            )
+        );
+        assert!(page.contains(r#"data-region="eu-west-1""#));
+        // The identity pool is fetched; S3 is only navigated to.
+        let policy = policy(&response);
+        assert!(policy.contains(
+            "connect-src 'self' https://onboard-demo.auth.eu-west-1.amazoncognito.com https://cognito-identity.eu-west-1.amazonaws.com;"
+        ), "{policy}");
+        assert!(!policy.contains("s3."), "{policy}");
+        // Path-style on an emulator: the bucket as the one path segment.
+        let local = sign_in_page(&with_own_credentials(
+            "http://127.0.0.1:5000/onboard-archive/",
+            "http://127.0.0.1:5000",
+        ));
+        let local = body(&local);
+        assert!(local.contains(r#"data-archive-url="http://127.0.0.1:5000/onboard-archive""#));
+    }
+
+    #[test]
+    fn a_stage_that_points_the_download_elsewhere_gets_no_download() {
+        for (archive, identity) in [
+            (
+                "https://onboard-archive.s3.eu-west-1.amazonaws.com/a/b",
+                "https://cognito-identity.eu-west-1.amazonaws.com",
+            ),
+            (
+                "http://evil.example/onboard-archive",
+                "https://cognito-identity.eu-west-1.amazonaws.com",
+            ),
+            (
+                "https://onboard-archive.s3.eu-west-1.amazonaws.com",
+                "https://x.example/path",
+            ),
+            (
+                "https://onboard-archive.s3.eu-west-1.amazonaws.com\"><script>",
+                "https://cognito-identity.eu-west-1.amazonaws.com",
+            ),
+        ] {
+            let response = sign_in_page(&with_own_credentials(archive, identity));
+            let page = body(&response);
+            assert!(
+                page.contains(r#"data-identity-pool-id="""#),
+                "{archive} {identity}"
+            );
+            assert!(policy(&response).contains("amazoncognito.com; base-uri"));
+        }
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub struct PageSettings {
     pub client_id: String,
     /// Where the page is served: `127.0.0.1:<port>`.
     pub host: String,
+    /// The stage variables of a person's own credentials (`identityPoolId`,
+    /// `identityUrl`, `archiveUrl`, `region`): the emulator's endpoints.
+    pub own_credentials: Vec<(&'static str, String)>,
 }
 
 /// Why the server could not start or stopped.
@@ -129,6 +132,7 @@ pub async fn run(
             auth_url: format!("http://{auth_address}"),
             client_id: pool.web_client_id.clone(),
             host: address.to_string(),
+            own_credentials: own_credentials(&sdk, &names, &pool).await?,
         })
     } else {
         None
@@ -141,6 +145,29 @@ pub async fn run(
         })
         .await
         .map_err(ServeError::Stopped)
+}
+
+/// On an emulator, the stage variables that let the page fetch a person's
+/// archive object with their own credentials: the emulator is the identity
+/// pool's endpoint and, path-style, the bucket's.
+async fn own_credentials(
+    sdk: &SdkConfig,
+    names: &Names,
+    pool: &UserPool,
+) -> Result<Vec<(&'static str, String)>, ServeError> {
+    let endpoint = sdk
+        .endpoint_url()
+        .unwrap_or_default()
+        .trim_end_matches('/')
+        .to_owned();
+    let identity_pool =
+        stack::find_identity_pool(&aws_sdk_cognitoidentity::Client::new(sdk), names).await?;
+    Ok(vec![
+        ("identityPoolId", identity_pool),
+        ("identityUrl", endpoint.clone()),
+        ("archiveUrl", format!("{endpoint}/{}", names.bucket)),
+        ("region", pool.region().to_owned()),
+    ])
 }
 
 impl ServeState {
@@ -241,6 +268,11 @@ async fn sign_in_page(State(state): State<Arc<ServeState>>, headers: HeaderMap) 
         ("authUrl".to_owned(), page.auth_url.clone()),
         ("clientId".to_owned(), page.client_id.clone()),
     ]);
+    for (name, value) in &page.own_credentials {
+        request
+            .stage_variables
+            .insert((*name).to_owned(), value.clone());
+    }
     let context = &mut request.request_context;
     context.domain_name = Some(page.host.clone());
     context.path = Some("/".to_owned());
