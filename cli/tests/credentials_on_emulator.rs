@@ -76,20 +76,7 @@ async fn a_person_reads_their_own_archived_data_with_their_own_credentials() {
     let stack = unique("creds");
     let dir = tempfile::tempdir().unwrap();
     let _dev = ONBOARD.start_dev_bootstrapped(&stack, dir.path());
-    let (code, out, err) = ONBOARD.run(
-        &stack,
-        &[
-            "signup",
-            "--email",
-            EMAIL,
-            "--password",
-            PASSWORD,
-            "--name",
-            "Olu",
-        ],
-    );
-    assert_eq!(code, Some(0), "{err}");
-    let olu = out.trim().lines().last().unwrap().to_owned();
+    let olu = ONBOARD.sign_up(&stack, EMAIL, PASSWORD, "Olu");
 
     // WHEN he asks for his credentials
     let (code, out, err) = ONBOARD.run(

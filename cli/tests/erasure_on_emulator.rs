@@ -18,20 +18,7 @@ const ONBOARD: Onboard = Onboard::at(env!("CARGO_BIN_EXE_onboard"));
 const PASSWORD: &str = "Correct-Horse-9-battery";
 
 fn sign_up(stack: &str, email: &str, name: &str) -> String {
-    let (code, out, err) = ONBOARD.run(
-        stack,
-        &[
-            "signup",
-            "--email",
-            email,
-            "--password",
-            PASSWORD,
-            "--name",
-            name,
-        ],
-    );
-    assert_eq!(code, Some(0), "{err}");
-    out.trim().to_owned()
+    ONBOARD.sign_up(stack, email, PASSWORD, name)
 }
 
 fn findings(report: &Value) -> Vec<(String, String, Option<String>)> {

@@ -37,19 +37,7 @@ fn a_person_shows_renames_exports_and_deletes_their_account_with_onboard_me() {
     let stack = unique("me");
     let dir = tempfile::tempdir().unwrap();
     let dev = ONBOARD.start_dev_bootstrapped(&stack, dir.path());
-    let (code, _, err) = ONBOARD.run(
-        &stack,
-        &[
-            "signup",
-            "--email",
-            EMAIL,
-            "--password",
-            PASSWORD,
-            "--name",
-            "Inés",
-        ],
-    );
-    assert_eq!(code, Some(0), "{err}");
+    ONBOARD.sign_up(&stack, EMAIL, PASSWORD, "Inés");
 
     // WHEN she looks at her account, THEN every copy shows her name
     let shown = me_until(&stack, &[], "published: Inés (version 1");

@@ -62,6 +62,29 @@ impl Onboard {
         )
     }
 
+    /// `onboard signup` of a person the pool accepts: their user id, which
+    /// the command prints.
+    ///
+    /// # Panics
+    ///
+    /// When the sign-up fails.
+    pub fn sign_up(self, stack: &str, email: &str, password: &str, name: &str) -> String {
+        let (code, out, err) = self.run(
+            stack,
+            &[
+                "signup",
+                "--email",
+                email,
+                "--password",
+                password,
+                "--name",
+                name,
+            ],
+        );
+        assert_eq!(code, Some(0), "{err}");
+        out.trim().to_owned()
+    }
+
     /// `onboard dev --bootstrap` for a stack, its log in `dir/dev.log` and
     /// its stream positions in `dir/checkpoints.json`, once the stack's
     /// resources exist.

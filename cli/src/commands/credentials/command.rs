@@ -8,7 +8,10 @@ use clap::Args;
 
 use crate::commands::CommandError;
 use crate::commands::credentials;
-use crate::commands::token::{self, command::SignInArgs};
+use crate::commands::token::{
+    self,
+    command::{NewPasswordArgs, SignInArgs},
+};
 use crate::outln;
 use crate::stack::{StackArgs, find_identity_pool, find_user_pool};
 
@@ -18,10 +21,8 @@ pub struct CredentialsArgs {
     pub stack: StackArgs,
     #[command(flatten)]
     pub user: SignInArgs,
-    /// The new password, for a user an administrator created (as `onboard
-    /// token` takes it).
-    #[arg(long, env = "ONBOARD_NEW_PASSWORD", hide_env_values = true)]
-    pub new_password: Option<String>,
+    #[command(flatten)]
+    pub first_sign_in: NewPasswordArgs,
     /// Print the `credential_process` JSON document instead of `export`
     /// lines.
     #[arg(long)]
@@ -34,13 +35,12 @@ pub async fn run(args: CredentialsArgs) -> Result<(), CommandError> {
     let identities = identity::Client::new(&sdk);
     let identity_pool = find_identity_pool(&identities, &names).await?;
     let password = args.user.password()?;
-    let new_password = args.new_password;
     let id_token = token::id_token(
         &cognito::Client::new(&sdk),
         &pool,
         &args.user.email,
         &password,
-        || new_password.or_else(|| token::command::secret("New password: ").ok().flatten()),
+        args.first_sign_in.when_asked(),
     )
     .await?;
     let given = credentials::for_token(&identities, &identity_pool, &pool, &id_token).await?;

@@ -35,12 +35,10 @@ impl SignInArgs {
     }
 }
 
+/// The new password a user an administrator created must choose at their
+/// first sign-in: `onboard token` and `onboard credentials` take it.
 #[derive(Debug, Args)]
-pub struct TokenArgs {
-    #[command(flatten)]
-    pub stack: StackArgs,
-    #[command(flatten)]
-    pub user: SignInArgs,
+pub struct NewPasswordArgs {
     /// The new password, for a user an administrator created, who must
     /// choose one at their first sign-in; else asked for when Cognito
     /// requires it (at the terminal, or the next line of standard input).
@@ -48,15 +46,39 @@ pub struct TokenArgs {
     pub new_password: Option<String>,
 }
 
+impl NewPasswordArgs {
+    /// The new password given, else asked for: called only when Cognito
+    /// requires one.
+    pub fn when_asked(self) -> impl FnOnce() -> Option<String> {
+        move || {
+            self.new_password
+                .or_else(|| secret("New password: ").ok().flatten())
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub user: SignInArgs,
+    #[command(flatten)]
+    pub first_sign_in: NewPasswordArgs,
+}
+
 pub async fn run(args: TokenArgs) -> Result<(), CommandError> {
     let (sdk, names) = args.stack.resolve().await?;
     let client = cognito::Client::new(&sdk);
     let pool = find_user_pool(&client, &names).await?;
     let password = args.user.password()?;
-    let new_password = args.new_password;
-    let token = token::id_token(&client, &pool, &args.user.email, &password, || {
-        new_password.or_else(|| secret("New password: ").ok().flatten())
-    })
+    let token = token::id_token(
+        &client,
+        &pool,
+        &args.user.email,
+        &password,
+        args.first_sign_in.when_asked(),
+    )
     .await?;
     outln!("{token}");
     Ok(())
@@ -64,7 +86,7 @@ pub async fn run(args: TokenArgs) -> Result<(), CommandError> {
 
 /// A secret from the terminal (not echoed), or the next line of standard
 /// input when it is not a terminal; `None` when there is none.
-pub(crate) fn secret(prompt: &str) -> Result<Option<String>, CommandError> {
+fn secret(prompt: &str) -> Result<Option<String>, CommandError> {
     let line = if std::io::stdin().is_terminal() {
         rpassword::prompt_password(prompt)?
     } else {
