@@ -64,8 +64,8 @@ pub async fn bootstrap(
     );
     made.push(archive_bucket(&s3_client(sdk, force_path_style), &names.bucket, sdk).await?);
     let cognito = cognito::Client::new(sdk);
-    made.extend(user_pool(&cognito, names).await?);
-    let pool = super::find_user_pool(&cognito, names).await?;
+    let (pool, pool_made) = user_pool(&cognito, names).await?;
+    made.extend(pool_made);
     let (id, status) = super::identity_pool::ensure(
         &aws_sdk_cognitoidentity::Client::new(sdk),
         &names.identity_pool,
@@ -294,7 +294,12 @@ async fn archive_bucket(
     })
 }
 
-async fn user_pool(client: &cognito::Client, names: &Names) -> Result<Vec<Made>, StackError> {
+/// The user pool and its two app clients, made where missing: their ids,
+/// and what was made.
+async fn user_pool(
+    client: &cognito::Client,
+    names: &Names,
+) -> Result<(super::UserPool, Vec<Made>), StackError> {
     use cognito::types::{
         ExplicitAuthFlowsType, PasswordPolicyType, UserPoolPolicyType, UsernameAttributeType,
         VerifiedAttributeType,
@@ -354,7 +359,12 @@ async fn user_pool(client: &cognito::Client, names: &Names) -> Result<Vec<Made>,
         ],
     )
     .await?;
-    Ok(vec![
+    let pool = super::UserPool {
+        pool_id: pool_id.clone(),
+        web_client_id: web.detail.clone(),
+        cli_client_id: cli.detail.clone(),
+    };
+    let made = vec![
         Made {
             kind: "user pool",
             name: names.user_pool.clone(),
@@ -363,7 +373,8 @@ async fn user_pool(client: &cognito::Client, names: &Names) -> Result<Vec<Made>,
         },
         web,
         cli,
-    ])
+    ];
+    Ok((pool, made))
 }
 
 /// The app client so named, made with these flows when it is missing.
